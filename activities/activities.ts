@@ -1,0 +1,113 @@
+/**
+ * Activities: thin adapters from the CIBA protocol module to Temporal. They decide nothing about the approval;
+ * they only translate protocol failures into Temporal failures whose retry semantics are right:
+ *
+ * - Initiation runs once per activity call (the workflow gives it maximumAttempts: 1). The workflow sends the
+ *   request again only when this activity says the provider cannot have seen it (`InitiationNotSent`), because a
+ *   second request the provider accepted would notify the user twice.
+ * - Polls are safe to repeat while the answer is pending, so transient faults (5xx, 429, timeouts, resets) are
+ *   retryable and left to Temporal's retry policy, with `nextRetryDelay` honouring Retry-After and never shorter
+ *   than the polling interval.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { ApprovalFailureType, type ApprovalRequest, type ProviderErrorDetails } from '../common/approval';
+import {
+  InvalidProviderResponseError,
+  ProviderError,
+  ProviderUnavailableError,
+  TransportError,
+  type BackchannelAcknowledgment,
+  type CibaClient,
+  type PollOutcome,
+} from './ciba-protocol';
+
+/** Failure type of an initiation that certainly did not reach the provider: safe to send again. */
+export const INITIATION_NOT_SENT = 'InitiationNotSent';
+/** Failure type of a transient poll fault; retried by the activity's retry policy. */
+export const PROVIDER_UNAVAILABLE = 'ProviderUnavailable';
+
+export interface PollTokenInput {
+  authReqId: string;
+  /** The current polling interval: a retry after a transient fault never comes sooner. */
+  intervalSeconds: number;
+}
+
+export function createCibaActivities(ciba: CibaClient) {
+  return {
+    /** CIBA backchannel authentication request: the provider notifies the user's device. */
+    async requestBackchannelAuthentication(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
+      try {
+        return await ciba.requestBackchannelAuthentication(request);
+      } catch (error) {
+        throw initiationFailure(error);
+      }
+    },
+
+    /** One poll of the token endpoint for `authReqId`. */
+    async pollToken(input: PollTokenInput): Promise<PollOutcome> {
+      try {
+        return await ciba.pollToken(input.authReqId);
+      } catch (error) {
+        throw pollFailure(error, input.intervalSeconds);
+      }
+    },
+  };
+}
+
+export type CibaActivities = ReturnType<typeof createCibaActivities>;
+
+function initiationFailure(error: unknown): unknown {
+  if (error instanceof ProviderError) return providerRejected(error);
+  if (error instanceof TransportError && !error.requestSent) {
+    return ApplicationFailure.create({ message: error.message, type: INITIATION_NOT_SENT, nonRetryable: true });
+  }
+  // 429 and 503 say "not processed, come back later" (RFC 6585, RFC 9110 15.6.4).
+  if (error instanceof ProviderUnavailableError && (error.status === 429 || error.status === 503)) {
+    return ApplicationFailure.create({
+      message: error.message,
+      type: INITIATION_NOT_SENT,
+      nonRetryable: true,
+      details: [{ retryAfterSeconds: error.retryAfterSeconds }],
+    });
+  }
+  if (error instanceof TransportError || error instanceof ProviderUnavailableError) {
+    return ApplicationFailure.nonRetryable(
+      `the backchannel authentication request may have reached the provider, which may have notified the user; ` +
+        `it is not sent again automatically (${error.message})`,
+      ApprovalFailureType.InitiationUncertain,
+    );
+  }
+  if (error instanceof InvalidProviderResponseError) {
+    return ApplicationFailure.nonRetryable(error.message, ApprovalFailureType.InvalidProviderResponse);
+  }
+  return error;
+}
+
+function pollFailure(error: unknown, intervalSeconds: number): unknown {
+  if (error instanceof ProviderError) return providerRejected(error);
+  if (error instanceof ProviderUnavailableError) {
+    return ApplicationFailure.create({
+      message: error.message,
+      type: PROVIDER_UNAVAILABLE,
+      nextRetryDelay:
+        error.retryAfterSeconds !== undefined ? `${Math.max(error.retryAfterSeconds, intervalSeconds)}s` : undefined,
+    });
+  }
+  if (error instanceof TransportError) {
+    return ApplicationFailure.retryable(error.message, PROVIDER_UNAVAILABLE);
+  }
+  if (error instanceof InvalidProviderResponseError) {
+    return ApplicationFailure.nonRetryable(error.message, ApprovalFailureType.InvalidProviderResponse);
+  }
+  return error;
+}
+
+function providerRejected(error: ProviderError): ApplicationFailure {
+  const details: ProviderErrorDetails = { error: error.error, errorDescription: error.errorDescription, status: error.status };
+  return ApplicationFailure.create({
+    message: `the provider rejected the request: ${error.message}`,
+    type: ApprovalFailureType.ProviderRejected,
+    nonRetryable: true,
+    details: [details],
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * The CIBA protocol, client side: a small set of precise functions over oauth4webapi, with undici as the
+ * HTTP transport. It knows OAuth and HTTP, nothing of Temporal; activities.ts adapts it to activities.
+ *
+ * Every failure is one of four classes, so that callers can decide what is safe to repeat:
+ * - ProviderError: the provider answered with an OAuth error body (`error`, `error_description`).
+ * - ProviderUnavailableError: HTTP 429 or 5xx; `retryAfterSeconds` from the Retry-After header.
+ * - TransportError: no HTTP answer at all; `requestSent` says whether the request may have left this process.
+ * - InvalidProviderResponseError: an answer that is not valid OAuth/CIBA (HTML page, malformed JSON, missing fields).
+ */
+import * as oauth from 'oauth4webapi';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { ApprovalRequest, AuthorizationDetail } from '../common/approval';
+
+export interface CibaClientConfig {
+  issuer: URL;
+  clientId: string;
+  clientSecret: string;
+  /** How the client authenticates at the provider: client_secret_basic (default) or client_secret_post. */
+  clientAuthMethod: 'client_secret_basic' | 'client_secret_post';
+  /** Per request: connecting, then waiting for response headers, then for the body. */
+  httpTimeoutMs: number;
+}
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  constructor(
+    readonly error: string,
+    readonly errorDescription: string | undefined,
+    readonly status: number,
+  ) {
+    super(errorDescription ? `${error}: ${errorDescription}` : error);
+  }
+}
+
+export class ProviderUnavailableError extends Error {
+  override readonly name = 'ProviderUnavailableError';
+  constructor(
+    readonly status: number,
+    readonly retryAfterSeconds: number | undefined,
+  ) {
+    super(`provider answered HTTP ${status}${retryAfterSeconds !== undefined ? ` (Retry-After: ${retryAfterSeconds} s)` : ''}`);
+  }
+}
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    message: string,
+    /** false only when the connection was never established, so the provider cannot have seen the request. */
+    readonly requestSent: boolean,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidProviderResponseError extends Error {
+  override readonly name = 'InvalidProviderResponseError';
+}
+
+/** The provider's acknowledgment of a backchannel authentication request. */
+export interface BackchannelAcknowledgment {
+  authReqId: string;
+  expiresIn: number;
+  /** Seconds to wait between polls, when the provider says (CIBA: absent means 5). */
+  interval?: number;
+}
+
+export interface TokenSet {
+  tokenType: string;
+  accessToken: string;
+  idToken?: string;
+  refreshToken?: string;
+  expiresIn?: number;
+  scope?: string;
+  authorizationDetails?: AuthorizationDetail[];
+}
+
+/** One poll of the token endpoint, as the CIBA spec names its answers. */
+export type PollOutcome =
+  | { kind: 'authorization_pending' }
+  | { kind: 'slow_down'; interval?: number; retryAfterSeconds?: number }
+  | { kind: 'approved'; tokens: TokenSet }
+  | { kind: 'access_denied'; description?: string }
+  | { kind: 'expired_token'; description?: string }
+  | { kind: 'invalid_grant'; description?: string };
+
+/** Connection errors that happen before a single byte of the request is written. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export class CibaClient {
+  private readonly agent: Agent;
+  private readonly client: oauth.Client;
+  private readonly clientAuth: oauth.ClientAuth;
+  private readonly httpOptions: { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean };
+  private discovery?: Promise<oauth.AuthorizationServer>;
+
+  constructor(private readonly config: CibaClientConfig) {
+    this.agent = new Agent({
+      connect: { timeout: config.httpTimeoutMs },
+      headersTimeout: config.httpTimeoutMs,
+      bodyTimeout: config.httpTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+    this.client = { client_id: config.clientId };
+    this.clientAuth =
+      config.clientAuthMethod === 'client_secret_post'
+        ? oauth.ClientSecretPost(config.clientSecret)
+        : oauth.ClientSecretBasic(config.clientSecret);
+    const agent = this.agent;
+    this.httpOptions = {
+      [oauth.customFetch]: ((url: string, init: RequestInit) =>
+        undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
+      // Plain http only for a provider on this machine (the local stack); anything else must be https.
+      [oauth.allowInsecureRequests]: config.issuer.protocol === 'http:' && LOOPBACK_HOSTS.has(config.issuer.hostname),
+    };
+  }
+
+  /** Provider metadata by OpenID discovery, fetched once per process (again after a failure). */
+  async authorizationServer(): Promise<oauth.AuthorizationServer> {
+    this.discovery ??= this.send(() => oauth.discoveryRequest(this.config.issuer, this.httpOptions))
+      .then((response) => this.process(() => oauth.processDiscoveryResponse(this.config.issuer, response)))
+      .then((as) => {
+        if (!as.backchannel_authentication_endpoint) {
+          throw new InvalidProviderResponseError(
+            `${this.config.issuer.href} does not advertise a backchannel_authentication_endpoint: CIBA is not enabled there`,
+          );
+        }
+        return as;
+      });
+    try {
+      return await this.discovery;
+    } catch (error) {
+      this.discovery = undefined;
+      if (error instanceof TransportError) {
+        // Discovery happens before the CIBA request: whatever failed, that request was not sent.
+        throw new TransportError(`discovery failed: ${error.message}`, false, error.code);
+      }
+      throw error;
+    }
+  }
+
+  /** CIBA Core 7.1: ask the provider to authenticate the user; it notifies the user's device. */
+  async requestBackchannelAuthentication(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
+    const as = await this.authorizationServer();
+    const response = await this.send(() =>
+      oauth.backchannelAuthenticationRequest(as, this.client, this.clientAuth, backchannelParameters(request), this.httpOptions),
+    );
+    const ack = await this.process(() => oauth.processBackchannelAuthenticationResponse(as, this.client, response));
+    return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: ack.interval };
+  }
+
+  /** CIBA Core 10.1: one poll of the token endpoint. Protocol answers are values; faults are thrown. */
+  async pollToken(authReqId: string): Promise<PollOutcome> {
+    const as = await this.authorizationServer();
+    const response = await this.send(() =>
+      oauth.backchannelAuthenticationGrantRequest(as, this.client, this.clientAuth, authReqId, this.httpOptions),
+    );
+    try {
+      const tokens = await this.process(() => oauth.processBackchannelAuthenticationGrantResponse(as, this.client, response));
+      return { kind: 'approved', tokens: toTokenSet(tokens) };
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      switch (error.error) {
+        case 'authorization_pending':
+          return { kind: 'authorization_pending' };
+        case 'slow_down':
+          return { kind: 'slow_down', interval: bodyInterval(error), retryAfterSeconds: retryAfter(response) };
+        case 'access_denied':
+        case 'expired_token':
+        case 'invalid_grant':
+          return { kind: error.error, description: error.errorDescription };
+        default:
+          throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Sends one request; maps transport failures and 429/5xx answers to their error classes. */
+  private async send(request: () => Promise<Response>): Promise<Response> {
+    let response: Response;
+    try {
+      response = await request();
+    } catch (error) {
+      throw toTransportError(error);
+    }
+    if (response.status === 429 || response.status >= 500) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ProviderUnavailableError(response.status, retryAfter(response));
+    }
+    return response;
+  }
+
+  /** Runs an oauth4webapi response processor; maps its errors to this module's classes. */
+  private async process<T>(processor: () => Promise<T>): Promise<T> {
+    try {
+      return await processor();
+    } catch (error) {
+      if (error instanceof oauth.ResponseBodyError) {
+        const providerError = new ProviderError(error.error, error.error_description, error.status);
+        (providerError as { body?: unknown }).body = error.cause;
+        throw providerError;
+      }
+      if (error instanceof oauth.WWWAuthenticateChallengeError) {
+        const challenge = error.cause[0];
+        const code = typeof challenge?.parameters.error === 'string' ? challenge.parameters.error : 'invalid_client';
+        const description = challenge?.parameters.error_description;
+        throw new ProviderError(code, typeof description === 'string' ? description : undefined, error.status);
+      }
+      if (error instanceof oauth.OperationProcessingError || error instanceof TypeError || error instanceof SyntaxError) {
+        throw new InvalidProviderResponseError(`invalid response from the provider: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+/** The form parameters of a backchannel authentication request (CIBA Core 7.1, RFC 9396 section 2). */
+export function backchannelParameters(request: ApprovalRequest): URLSearchParams {
+  const params = new URLSearchParams({ scope: request.scope, binding_message: request.bindingMessage });
+  if (request.loginHint !== undefined) params.set('login_hint', request.loginHint);
+  if (request.loginHintToken !== undefined) params.set('login_hint_token', request.loginHintToken);
+  if (request.idTokenHint !== undefined) params.set('id_token_hint', request.idTokenHint);
+  if (request.authorizationDetails) params.set('authorization_details', JSON.stringify(request.authorizationDetails));
+  if (request.audience !== undefined) params.set('audience', request.audience);
+  if (request.requestedExpiry !== undefined) params.set('requested_expiry', String(request.requestedExpiry));
+  if (request.acrValues) params.set('acr_values', request.acrValues.join(' '));
+  return params;
+}
+
+function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
+  return {
+    tokenType: response.token_type,
+    accessToken: response.access_token,
+    idToken: response.id_token,
+    refreshToken: response.refresh_token,
+    expiresIn: response.expires_in,
+    scope: response.scope,
+    authorizationDetails: response.authorization_details as AuthorizationDetail[] | undefined,
+  };
+}
+
+function bodyInterval(error: ProviderError): number | undefined {
+  const interval = (error as { body?: Record<string, unknown> }).body?.interval;
+  return typeof interval === 'number' && Number.isFinite(interval) && interval > 0 ? interval : undefined;
+}
+
+/** Retry-After as seconds (RFC 9110: delay-seconds or an HTTP date). */
+export function retryAfter(response: Response, now = Date.now()): number | undefined {
+  const value = response.headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+function toTransportError(error: unknown): Error {
+  // oauth4webapi's own argument errors are programming errors, not transport faults.
+  if (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_INVALID_ARG')) {
+    return error;
+  }
+  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const code = cause?.code ?? (error as { code?: string } | undefined)?.code;
+  const message = cause?.message ?? (error instanceof Error ? error.message : String(error));
+  return new TransportError(`no answer from the provider: ${message}${code ? ` (${code})` : ''}`, !NOT_SENT_CODES.has(code ?? ''), code);
+}

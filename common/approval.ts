@@ -1,0 +1,157 @@
+/**
+ * The approval request and its result: the contract between agents, the client library, the CLI and the
+ * approval workflow. Validated with zod at the client (before any workflow starts) and again inside the
+ * workflow (histories outlive clients).
+ *
+ * This file is imported by workflow code: keep it deterministic (zod only, no I/O, no Node APIs).
+ */
+import { z } from 'zod';
+
+/** Auth0's binding_message rule: at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
+export const BINDING_MESSAGE_PATTERN = /^[\p{L}\p{N} +\-_.,:#]{1,64}$/u;
+
+/** Longest `requested_expiry` Auth0 accepts (72 h); providers may allow less. */
+export const MAX_REQUESTED_EXPIRY_SECONDS = 259_200;
+
+/**
+ * One RFC 9396 authorization details object. `type` is required; every other member is kept as given
+ * (each type defines its own fields, e.g. `payment_initiation`'s `instructedAmount`).
+ */
+export const AuthorizationDetailSchema = z.looseObject({
+  type: z.string().min(1, 'every authorization_details entry needs a non-empty string "type"'),
+});
+export type AuthorizationDetail = z.infer<typeof AuthorizationDetailSchema>;
+
+export const AuthorizationDetailsSchema = z
+  .array(AuthorizationDetailSchema, { error: 'authorizationDetails must be an array of objects, each with a "type"' })
+  .min(1, 'authorizationDetails, when given, must hold at least one entry');
+
+/** Space-separated OAuth scope; `openid` is added when missing (CIBA requires it). */
+const ScopeSchema = z
+  .string()
+  .trim()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'scope must be space-separated scope tokens')
+  .transform(withOpenIdScope);
+
+export function withOpenIdScope(scope: string): string {
+  const tokens = scope.split(' ').filter(Boolean);
+  return tokens.includes('openid') ? tokens.join(' ') : ['openid', ...tokens].join(' ');
+}
+
+const NonEmpty = z.string().trim().min(1);
+
+/**
+ * What an agent asks for. Exactly one of `loginHint`, `loginHintToken`, `idTokenHint` identifies the user.
+ * Client credentials are never part of this: they live in the worker's environment.
+ */
+export const ApprovalRequestSchema = z
+  .strictObject({
+    /** A user identifier the provider understands (Auth0: an `iss_sub` JSON string; local provider: also an e-mail). */
+    loginHint: NonEmpty.optional(),
+    loginHintToken: NonEmpty.optional(),
+    idTokenHint: NonEmpty.optional(),
+    /** Defaults to `openid`; `openid` is added when missing. */
+    scope: ScopeSchema.default('openid'),
+    /** Shown to the user on the authentication device and in the client, so they can tell the two belong together. */
+    bindingMessage: z
+      .string()
+      .regex(
+        BINDING_MESSAGE_PATTERN,
+        'bindingMessage must be 1 to 64 characters of letters, digits, spaces and + - _ . , : #',
+      ),
+    /** RFC 9396 Rich Authorization Request: the exact transaction the user approves. */
+    authorizationDetails: AuthorizationDetailsSchema.optional(),
+    /** The API the access token is for (Auth0's `audience`). */
+    audience: NonEmpty.optional(),
+    /** How long the user has to decide, in seconds (provider default when absent; Auth0: 300). */
+    requestedExpiry: z.number().int().min(1).max(MAX_REQUESTED_EXPIRY_SECONDS).optional(),
+    acrValues: z.array(NonEmpty).min(1).optional(),
+  })
+  .superRefine((request, ctx) => {
+    const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((k) => request[k] !== undefined);
+    if (hints.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: hints.length === 0 ? ['loginHint'] : [],
+        message:
+          hints.length === 0
+            ? 'one of loginHint, loginHintToken or idTokenHint is required'
+            : `exactly one of loginHint, loginHintToken or idTokenHint is allowed, got ${hints.join(' and ')}`,
+      });
+    }
+  });
+
+/** What callers pass (defaults not applied yet). */
+export type ApprovalRequestInput = z.input<typeof ApprovalRequestSchema>;
+/** A validated, normalised request (scope contains `openid`). */
+export type ApprovalRequest = z.output<typeof ApprovalRequestSchema>;
+
+/** The tokens an approved request yields. Lives only in (encrypted) payloads, never in search attributes or logs. */
+export interface ApprovalResult {
+  tokenType: string;
+  accessToken: string;
+  idToken?: string;
+  refreshToken?: string;
+  /** Access token lifetime in seconds, as the provider reported it. */
+  expiresIn?: number;
+  scope?: string;
+  /** What the provider granted (RFC 9396), which may differ from what was asked. */
+  authorizationDetails?: AuthorizationDetail[];
+  /** When the approving token response was received (ISO 8601, workflow time). */
+  approvedAt: string;
+}
+
+/**
+ * Failure types (ApplicationFailure.type) an approval can end with. A parent workflow sees them as the
+ * `cause` of a ChildWorkflowFailure; a client as the `cause` of a WorkflowFailedError.
+ */
+export const ApprovalFailureType = {
+  /** The user denied the request. */
+  Denied: 'ApprovalDenied',
+  /** The request expired before the user decided. */
+  Expired: 'ApprovalExpired',
+  /**
+   * The provider no longer knows the auth_req_id before it expired (invalid_grant): most likely a token response
+   * was lost in flight and the provider revoked those tokens when it saw the id again. The user must be asked again.
+   */
+  Lost: 'ApprovalLost',
+  /** The provider rejected the backchannel authentication request (details: provider error code and description). */
+  ProviderRejected: 'CibaProviderError',
+  /** The initiation request may or may not have reached the provider; it is not sent again automatically. */
+  InitiationUncertain: 'ApprovalInitiationUncertain',
+  /** The provider answered something that is not valid OAuth/CIBA. */
+  InvalidProviderResponse: 'InvalidProviderResponse',
+  /** The approval request itself is invalid. */
+  InvalidRequest: 'InvalidApprovalRequest',
+} as const;
+export type ApprovalFailureType = (typeof ApprovalFailureType)[keyof typeof ApprovalFailureType];
+
+/** Details attached to failures that come from the provider's own error response. */
+export interface ProviderErrorDetails {
+  error: string;
+  errorDescription?: string;
+  status?: number;
+}
+
+/** Where an approval stands (also the `CibaApprovalStatus` search attribute). */
+export type ApprovalStatus = 'initiating' | 'pending' | 'approved' | 'denied' | 'expired' | 'failed' | 'cancelled';
+
+/** Answer of the approval workflow's `status` query. Contains no token. */
+export interface ApprovalState {
+  status: ApprovalStatus;
+  bindingMessage: string;
+  authReqId?: string;
+  /** When the provider's auth_req_id expires (ISO 8601). */
+  expiresAt?: string;
+  /** Current polling interval in seconds. */
+  intervalSeconds?: number;
+  polls: number;
+  slowDowns: number;
+  lastPollAt?: string;
+  lastPollOutcome?: string;
+  failure?: { type: ApprovalFailureType; message: string };
+}
+
+export function formatZodError(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}

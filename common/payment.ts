@@ -1,0 +1,30 @@
+/**
+ * The sample agent's transaction: a payment, described to the user as an RFC 9396 `payment_initiation`
+ * authorization details object (the RFC's own example type).
+ */
+import { z } from 'zod';
+import type { AuthorizationDetail } from './approval';
+
+export const PaymentSchema = z.strictObject({
+  /** Decimal string, as RFC 9396's example: "50.00". */
+  amount: z.string().regex(/^\d{1,12}(\.\d{1,2})?$/, 'amount must be a decimal string such as "50.00"'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as "USD"'),
+  creditorName: z.string().trim().min(1).max(140),
+});
+export type Payment = z.infer<typeof PaymentSchema>;
+
+export function paymentAuthorizationDetails(payment: Payment): AuthorizationDetail[] {
+  return [
+    {
+      type: 'payment_initiation',
+      actions: ['initiate'],
+      instructedAmount: { currency: payment.currency, amount: payment.amount },
+      creditorName: payment.creditorName,
+    },
+  ];
+}
+
+/** A binding message within Auth0's rule (no `$`): "Pay 50.00 USD to ExampleCorp". */
+export function paymentBindingMessage(payment: Payment): string {
+  return `Pay ${payment.amount} ${payment.currency} to ${payment.creditorName}`.slice(0, 64).replace(/[^\p{L}\p{N} +\-_.,:#]/gu, ' ');
+}

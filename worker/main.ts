@@ -1,0 +1,22 @@
+/**
+ * `npm run worker`: runs the approval worker until SIGINT/SIGTERM, then shuts down gracefully
+ * (in-flight activities get shutdownGraceTime to finish; workflows resume on any other worker).
+ */
+import { ConfigError } from '../common/config';
+import { loadWorkerConfig } from './config';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const { worker, run } = await createWorker(config);
+  console.error(
+    `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}`,
+  );
+  await run();
+  console.error(`ciba worker: stopped (${worker.getState()})`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? `ciba worker: ${error.message}` : error);
+  process.exit(1);
+});

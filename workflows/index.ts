@@ -1,0 +1,3 @@
+/** Every workflow the worker runs (the worker bundles this file). */
+export { cibaApproval, approvalStatusQuery } from './approval';
+export { paymentAgent } from './payment-agent';

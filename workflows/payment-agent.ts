@@ -1,0 +1,51 @@
+/**
+ * A sample agent: "pay 50.00 USD to ExampleCorp". It asks the user to approve exactly this payment (an RFC 9396
+ * payment_initiation object), waits for the approval, then executes the payment with the access token. The payments
+ * API accepts the token only if its authorization_details cover this payment.
+ */
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { PaymentActivities } from '../activities/payments';
+import { formatZodError } from '../common/approval';
+import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
+import { requestApproval } from './request-approval';
+
+export interface PaymentAgentInput {
+  /** Who must approve (a login_hint the provider understands). */
+  loginHint: string;
+  payment: Payment;
+  /** Seconds the user has to decide (provider default when absent). */
+  requestedExpiry?: number;
+  audience?: string;
+}
+
+export interface PaymentAgentResult {
+  paymentId: string;
+  status: string;
+  approvedAt: string;
+}
+
+const { executePayment } = proxyActivities<PaymentActivities>({
+  startToCloseTimeout: '30s',
+  // The payments API is idempotent per workflow (Idempotency-Key), so a retry cannot pay twice.
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['PaymentRefused'] },
+});
+
+export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAgentResult> {
+  const payment = PaymentSchema.safeParse(input.payment);
+  if (!payment.success) throw ApplicationFailure.nonRetryable(formatZodError(payment.error), 'InvalidPayment');
+
+  const approval = await requestApproval(
+    {
+      loginHint: input.loginHint,
+      bindingMessage: paymentBindingMessage(payment.data),
+      authorizationDetails: paymentAuthorizationDetails(payment.data),
+      scope: 'openid',
+      audience: input.audience,
+      requestedExpiry: input.requestedExpiry,
+    },
+    { key: 'payment' },
+  );
+
+  const receipt = await executePayment({ accessToken: approval.accessToken, payment: payment.data });
+  return { paymentId: receipt.paymentId, status: receipt.status, approvedAt: approval.approvedAt };
+}

@@ -1,0 +1,49 @@
+/**
+ * For agent workflows: ask a person for approval and wait for the tokens.
+ *
+ *   const tokens = await requestApproval({ loginHint, bindingMessage, authorizationDetails });
+ *
+ * The approval runs as a child workflow (its own history, its own status query, visible in the UI):
+ * - parentClosePolicy REQUEST_CANCEL: if the agent workflow ends (completes, fails, is terminated or times out)
+ *   while the approval waits, the approval is cancelled and stops polling, instead of being killed mid-poll
+ *   (TERMINATE, the default) or left polling for nobody (ABANDON).
+ * - cancellationType WAIT_CANCELLATION_COMPLETED: cancelling the agent's scope cancels the approval and waits until
+ *   it has stopped, so no poll is in flight when the agent moves on.
+ * Failures reach the agent as a ChildWorkflowFailure whose `cause` is an ApplicationFailure typed
+ * ApprovalDenied, ApprovalExpired, ... (see ApprovalFailureType); `approvalFailureType(error)` extracts it.
+ */
+import {
+  ApplicationFailure,
+  ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
+  executeChild,
+  ParentClosePolicy,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
+import { cibaApproval } from './approval';
+
+export interface RequestApprovalOptions {
+  /** Distinguishes this approval among the agent's; part of the child workflow ID. Default: a deterministic UUID. */
+  key?: string;
+  /** Task queue of the approval worker; default: the agent's own. */
+  taskQueue?: string;
+}
+
+export async function requestApproval(request: ApprovalRequestInput, options: RequestApprovalOptions = {}): Promise<ApprovalResult> {
+  return executeChild(cibaApproval, {
+    args: [request],
+    workflowId: `${workflowInfo().workflowId}/approval/${options.key ?? uuid4()}`,
+    taskQueue: options.taskQueue,
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+    staticSummary: `Approval: ${request.bindingMessage}`,
+  });
+}
+
+/** The approval's failure type (ApprovalDenied, ApprovalExpired, ...) if `error` is a failed approval. */
+export function approvalFailureType(error: unknown): string | undefined {
+  if (error instanceof ChildWorkflowFailure && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  return undefined;
+}
