@@ -10,7 +10,7 @@
  *   than the polling interval.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ApprovalFailureType, type ApprovalRequest, type ProviderErrorDetails } from '../common/approval';
+import { ActivityFailureType, ApprovalFailureType, type ApprovalRequest, type ProviderErrorDetails } from '../common/approval';
 import {
   InvalidProviderResponseError,
   ProviderError,
@@ -20,11 +20,6 @@ import {
   type CibaClient,
   type PollOutcome,
 } from './ciba-protocol';
-
-/** Failure type of an initiation that certainly did not reach the provider: safe to send again. */
-export const INITIATION_NOT_SENT = 'InitiationNotSent';
-/** Failure type of a transient poll fault; retried by the activity's retry policy. */
-export const PROVIDER_UNAVAILABLE = 'ProviderUnavailable';
 
 export interface PollTokenInput {
   authReqId: string;
@@ -59,13 +54,13 @@ export type CibaActivities = ReturnType<typeof createCibaActivities>;
 function initiationFailure(error: unknown): unknown {
   if (error instanceof ProviderError) return providerRejected(error);
   if (error instanceof TransportError && !error.requestSent) {
-    return ApplicationFailure.create({ message: error.message, type: INITIATION_NOT_SENT, nonRetryable: true });
+    return ApplicationFailure.create({ message: error.message, type: ActivityFailureType.InitiationNotSent, nonRetryable: true });
   }
   // 429 and 503 say "not processed, come back later" (RFC 6585, RFC 9110 15.6.4).
   if (error instanceof ProviderUnavailableError && (error.status === 429 || error.status === 503)) {
     return ApplicationFailure.create({
       message: error.message,
-      type: INITIATION_NOT_SENT,
+      type: ActivityFailureType.InitiationNotSent,
       nonRetryable: true,
       details: [{ retryAfterSeconds: error.retryAfterSeconds }],
     });
@@ -88,13 +83,13 @@ function pollFailure(error: unknown, intervalSeconds: number): unknown {
   if (error instanceof ProviderUnavailableError) {
     return ApplicationFailure.create({
       message: error.message,
-      type: PROVIDER_UNAVAILABLE,
+      type: ActivityFailureType.ProviderUnavailable,
       nextRetryDelay:
         error.retryAfterSeconds !== undefined ? `${Math.max(error.retryAfterSeconds, intervalSeconds)}s` : undefined,
     });
   }
   if (error instanceof TransportError) {
-    return ApplicationFailure.retryable(error.message, PROVIDER_UNAVAILABLE);
+    return ApplicationFailure.retryable(error.message, ActivityFailureType.ProviderUnavailable);
   }
   if (error instanceof InvalidProviderResponseError) {
     return ApplicationFailure.nonRetryable(error.message, ApprovalFailureType.InvalidProviderResponse);

@@ -126,6 +126,14 @@ export const ApprovalFailureType = {
 } as const;
 export type ApprovalFailureType = (typeof ApprovalFailureType)[keyof typeof ApprovalFailureType];
 
+/** Failure types between activities and the approval workflow (an approval ends with ProviderUnavailable only). */
+export const ActivityFailureType = {
+  /** The initiation request certainly did not reach the provider (no connection, or HTTP 429/503): safe to send again. */
+  InitiationNotSent: 'InitiationNotSent',
+  /** A transient fault at the provider (5xx, 429, timeout, reset); polls are retried by the retry policy. */
+  ProviderUnavailable: 'ProviderUnavailable',
+} as const;
+
 /** Details attached to failures that come from the provider's own error response. */
 export interface ProviderErrorDetails {
   error: string;

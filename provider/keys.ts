@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { JSONWebKeySet } from 'jose';
 import type { JWK } from 'oidc-provider';
 
 import { writeFileAtomic } from './file-store';
@@ -32,6 +33,6 @@ export function loadOrCreateKeys(dataDir: string): ProviderKeys {
 }
 
 /** The public half of the signing keys (what jwks_uri publishes). */
-export function publicJwks(keys: ProviderKeys): { keys: JWK[] } {
+export function publicJwks(keys: ProviderKeys): JSONWebKeySet {
   return { keys: keys.jwks.keys.map(({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use })) };
 }

@@ -19,10 +19,14 @@ export interface RequestLogFilter {
   bindingMessage?: string;
 }
 
-/** In-memory list mirrored to dataDir/requests.jsonl (append-only; reloaded at start). */
+/**
+ * In-memory list mirrored to dataDir/requests.jsonl (append-only; reloaded at start). Token entries inherit the
+ * binding message of their request, so `?bindingMessage=` finds a request's whole history.
+ */
 export class RequestLog {
   private readonly file: string;
   private readonly entries: RequestLogEntry[] = [];
+  private readonly bindingMessages = new Map<string, string>();
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'requests.jsonl');
@@ -30,7 +34,7 @@ export class RequestLog {
       for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
         if (!line.trim()) continue;
         try {
-          this.entries.push(JSON.parse(line) as RequestLogEntry);
+          this.remember(JSON.parse(line) as RequestLogEntry);
         } catch {
           // a line torn by a crash mid-append: skip it
         }
@@ -40,10 +44,19 @@ export class RequestLog {
 
   append(entry: Omit<RequestLogEntry, 'at' | 'atMs'>): RequestLogEntry {
     const atMs = Date.now();
-    const full: RequestLogEntry = { at: new Date(atMs).toISOString(), atMs, ...entry };
-    this.entries.push(full);
+    const bindingMessage =
+      entry.bindingMessage ?? (entry.authReqId === undefined ? undefined : this.bindingMessages.get(entry.authReqId));
+    const full: RequestLogEntry = { at: new Date(atMs).toISOString(), atMs, ...entry, bindingMessage };
+    this.remember(full);
     fs.appendFileSync(this.file, `${JSON.stringify(full)}\n`);
     return full;
+  }
+
+  private remember(entry: RequestLogEntry): void {
+    this.entries.push(entry);
+    if (entry.endpoint === 'bc-authorize' && entry.authReqId && entry.bindingMessage) {
+      this.bindingMessages.set(entry.authReqId, entry.bindingMessage);
+    }
   }
 
   list(filter: RequestLogFilter = {}): RequestLogEntry[] {

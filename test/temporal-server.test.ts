@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
 import { parseDevServerEnv } from '../devstack/dev-server';
 import { findTemporalCli, findTemporalTestServer } from '../devstack/temporal-cli';
@@ -86,7 +87,7 @@ describe('temporal dev server', () => {
     expect(fs.existsSync(opts.dbFile as string)).toBe(true);
     await withClient(s.address, async (_client, connection) => {
       const sa = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-      expect(sa.customAttributes?.[CIBA_APPROVAL_STATUS.name]).toBeDefined();
+      expect(sa.customAttributes?.[CIBA_APPROVAL_STATUS.name]).toBe(encodeSearchAttributeIndexedValueType('KEYWORD'));
       const ns = await connection.workflowService.listNamespaces({});
       expect(ns.namespaces.map((n) => n.namespaceInfo?.name)).toContain('default');
     });

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { CibaActivities } from '../activities/activities';
 import {
+  ActivityFailureType,
   ApprovalFailureType,
   ApprovalRequestSchema,
   formatZodError,
@@ -27,7 +28,6 @@ import {
   type ApprovalStatus,
 } from '../common/approval';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
-import { INITIATION_NOT_SENT } from '../activities/activities';
 import { decide, startPolling, type PollingState } from './polling';
 import type { BackchannelAcknowledgment } from '../activities/ciba-protocol';
 
@@ -107,15 +107,15 @@ async function initiate(request: ApprovalRequest): Promise<BackchannelAcknowledg
       );
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : undefined;
-      if (cause instanceof ApplicationFailure && cause.type === INITIATION_NOT_SENT && attempt < MAX_INITIATION_ATTEMPTS) {
+      if (cause instanceof ApplicationFailure && cause.type === ActivityFailureType.InitiationNotSent && attempt < MAX_INITIATION_ATTEMPTS) {
         const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
         await sleep(Math.max(retryAfter ?? 0, 2 ** attempt) * 1000);
         continue;
       }
-      if (cause instanceof ApplicationFailure && cause.type === INITIATION_NOT_SENT) {
+      if (cause instanceof ApplicationFailure && cause.type === ActivityFailureType.InitiationNotSent) {
         throw ApplicationFailure.nonRetryable(
           `the provider could not be reached after ${attempt} attempts: ${cause.message}`,
-          'ProviderUnavailable',
+          ActivityFailureType.ProviderUnavailable,
         );
       }
       throw error;

@@ -1,0 +1,110 @@
+/**
+ * `npm start`: the whole local stack in one command — the Temporal dev server (with its Web UI, state kept in
+ * .data/temporal), the local CIBA provider (with the device page, state kept in .data/idp) and an approval worker.
+ * Prints the URLs and a sample request; Ctrl-C stops everything it started.
+ *
+ * Settings for the parts come from .env (created from .env.example on first start): the worker and the CLI read
+ * the same file, so `npm run ciba` talks to this stack with no further setup.
+ */
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generatePayloadKey } from '../common/payload-codec';
+import { startTemporalDevServer, type RunningTemporal } from './temporal-server';
+import { REPO_ROOT, startTsProcess, type ManagedProcess } from './ts-process';
+
+const DATA_DIR = path.join(REPO_ROOT, '.data');
+const LOG_DIR = path.join(DATA_DIR, 'logs');
+
+/** First start on a fresh clone: .env from .env.example, and a payload key of this machine's own. */
+function prepareLocalConfig(): void {
+  mkdirSync(DATA_DIR, { recursive: true });
+  const envFile = path.join(REPO_ROOT, '.env');
+  if (!existsSync(envFile)) {
+    copyFileSync(path.join(REPO_ROOT, '.env.example'), envFile);
+    console.error('created .env from .env.example (local stack settings)');
+  }
+  const keyFile = path.join(DATA_DIR, 'payload-key');
+  if (!existsSync(keyFile)) {
+    writeFileSync(keyFile, `${generatePayloadKey()}\n`, { mode: 0o600 });
+    console.error('created .data/payload-key (encrypts Temporal payloads of the local stack)');
+  }
+}
+
+async function main(): Promise<void> {
+  prepareLocalConfig();
+  process.loadEnvFile(path.join(REPO_ROOT, '.env'));
+
+  const running: Array<{ stop(): Promise<void> }> = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.error('\nstopping the local stack...');
+    for (const part of running.reverse()) await part.stop().catch((e: unknown) => console.error(e));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    const temporal: RunningTemporal = await startTemporalDevServer({
+      ip: process.env.TEMPORAL_DEV_IP,
+      port: optionalNumber(process.env.TEMPORAL_DEV_PORT),
+      uiPort: optionalNumber(process.env.TEMPORAL_DEV_UI_PORT),
+      repoRoot: REPO_ROOT,
+    });
+    running.push(temporal);
+
+    const provider = await startTsProcess('idp', 'provider/main.ts', {}, /"event":"ready"/, { logDir: LOG_DIR, echo: true });
+    running.push(stoppable(provider));
+    const ready = JSON.parse(provider.readyLine.slice(provider.readyLine.indexOf('{'))) as { issuer: string; deviceUrl: string };
+
+    const worker = await startTsProcess(
+      'worker',
+      'worker/main.ts',
+      { TEMPORAL_ADDRESS: temporal.address, CIBA_ISSUER: ready.issuer },
+      /ciba worker: task queue/,
+      { logDir: LOG_DIR, echo: true },
+    );
+    running.push(stoppable(worker));
+    worker.child.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`the worker exited (${code}); see ${worker.logFile}`);
+        void stopAll(1);
+      }
+    });
+
+    console.log(`
+The local stack is up.
+  Temporal gRPC     ${temporal.address}${temporal.reused ? ' (already running, reused)' : ''}
+  Temporal Web UI   ${temporal.uiUrl ?? '(headless)'}
+  CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
+  Device page       ${ready.deviceUrl}   (approve or deny requests here)
+  Logs              ${LOG_DIR}
+
+Ask Alice to approve a payment (in another terminal), then approve it on the device page:
+  npm run ciba -- request --login-hint alice@example.com --binding-message "Pay 50.00 USD to ExampleCorp" \\
+    --authorization-details '[{"type":"payment_initiation","instructedAmount":{"currency":"USD","amount":"50.00"},"creditorName":"ExampleCorp"}]' --wait
+
+Or run the sample payment agent end to end:
+  npm run demo
+
+Ctrl-C stops everything.`);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    await stopAll(1);
+  }
+}
+
+function stoppable(part: ManagedProcess): { stop(): Promise<void> } {
+  return { stop: () => part.kill('SIGTERM') };
+}
+
+function optionalNumber(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port number: ${value}`);
+  return n;
+}
+
+void main();

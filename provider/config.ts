@@ -1,0 +1,47 @@
+import * as path from 'node:path';
+
+import { z } from 'zod';
+
+import type { ProviderOptions } from './server';
+
+/** The repository root (this file lives in <root>/provider). */
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Unset and empty variables both mean "use the default". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every IDP_* variable the local provider reads. */
+export const ProviderEnvSchema = z.object({
+  IDP_HOST: optional(z.string()),
+  IDP_PORT: optional(int(0, 65535)),
+  IDP_DATA_DIR: optional(z.string()),
+  IDP_POLL_INTERVAL: optional(int(1, 3600)),
+  IDP_SLOW_DOWN_EVERY: optional(int(0, 1000)),
+  IDP_CLIENT_ID: optional(z.string().regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces')),
+  IDP_CLIENT_SECRET: optional(z.string().min(8)),
+  IDP_RESOURCE: optional(z.url()),
+});
+
+/** Reads provider options from the environment; throws an Error naming each bad variable. */
+export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ProviderOptions {
+  const parsed = ProviderEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid provider environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.IDP_HOST,
+    port: e.IDP_PORT,
+    // Relative paths are taken from the working directory; the default lives in the repository.
+    dataDir: e.IDP_DATA_DIR ? path.resolve(e.IDP_DATA_DIR) : path.join(REPO_ROOT, '.data', 'idp'),
+    pollInterval: e.IDP_POLL_INTERVAL,
+    slowDownEvery: e.IDP_SLOW_DOWN_EVERY,
+    clientId: e.IDP_CLIENT_ID,
+    clientSecret: e.IDP_CLIENT_SECRET,
+    resource: e.IDP_RESOURCE,
+  };
+}

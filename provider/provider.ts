@@ -1,0 +1,173 @@
+import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
+
+import { BINDING_MESSAGE_PATTERN, MAX_REQUESTED_EXPIRY_SECONDS } from '../common/approval';
+import { CIBA_GRANT_TYPE } from './ciba-middleware';
+import { FileAdapter } from './file-adapter';
+import type { FileStore } from './file-store';
+import type { ProviderKeys } from './keys';
+import { authorizationDetailsTypes } from './rar';
+import { findAccount, resolveLoginHint } from './users';
+
+/** Auth0's paths, so a client configured for Auth0 only changes the issuer. */
+export const ROUTES = {
+  backchannel: '/bc-authorize',
+  token: '/oauth/token',
+  jwks: '/.well-known/jwks.json',
+  userinfo: '/userinfo',
+} as const;
+
+/** Auth0's default when the client sends no requested_expiry. */
+const DEFAULT_REQUEST_EXPIRY_SECONDS = 300;
+
+export const RESOURCE_SCOPE = 'payments:write payments:read';
+
+export interface OidcProviderSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  resource: string;
+  keys: ProviderKeys;
+  store: FileStore;
+  /** Called when a backchannel request was accepted: the "push notification" to the user's device. */
+  onAuthenticationRequest: (authReqId: string, accountId: string, clientId: string) => void;
+}
+
+/** The static clients: a poll-mode CIBA client and a ping-mode twin sharing its secret. */
+export function staticClients(clientId: string, clientSecret: string): ClientMetadata[] {
+  const common = {
+    client_secret: clientSecret,
+    grant_types: [CIBA_GRANT_TYPE, 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+    // oidc-provider allows one method per client; Auth0 also accepts client_secret_post.
+    token_endpoint_auth_method: 'client_secret_basic',
+    // oidc-provider's default for this metadata is [] (no RAR at all): allow every configured type.
+    authorization_details_types: Object.keys(authorizationDetailsTypes),
+  } satisfies Partial<ClientMetadata>;
+  return [
+    { ...common, client_id: clientId, backchannel_token_delivery_mode: 'poll' },
+    {
+      ...common,
+      client_id: `${clientId}-ping`,
+      backchannel_token_delivery_mode: 'ping',
+      // CIBA requires https here. Pings to it fail (nothing listens, and oidc-provider refuses loopback
+      // targets); the device API logs that and the client can still poll.
+      backchannel_client_notification_endpoint: 'https://localhost:8443/ciba/notify',
+    },
+  ];
+}
+
+export function createOidcProvider(settings: OidcProviderSettings): Provider {
+  const { issuer, resource, keys, store } = settings;
+
+  const configuration: Configuration = {
+    adapter: (model: string) => new FileAdapter(model, store),
+    clients: staticClients(settings.clientId, settings.clientSecret),
+    jwks: keys.jwks,
+    cookies: { keys: keys.cookieKeys },
+    routes: {
+      backchannel_authentication: ROUTES.backchannel,
+      token: ROUTES.token,
+      jwks: ROUTES.jwks,
+      userinfo: ROUTES.userinfo,
+    },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    findAccount: (_ctx, sub) => findAccount(sub),
+    // Auth0-style `audience` selects the API (resource indicator).
+    extraParams: ['audience'],
+    // Refresh tokens only when offline_access was requested (as Auth0).
+    issueRefreshToken: (_ctx, client, source) =>
+      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    clientBasedCORS: () => false,
+    renderError: (ctx, out) => {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+    ttl: {
+      AccessToken: 3600,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      Interaction: 3600,
+      ClientCredentials: 600,
+      DeviceCode: 600,
+      PreAuthorizedCode: 600,
+      // requested_expiry is honoured (range-checked in validateRequestContext), default 300 like Auth0.
+      BackchannelAuthenticationRequest: (ctx) => {
+        const requested = Number(ctx?.oidc?.params?.requested_expiry);
+        return Number.isSafeInteger(requested) && requested > 0 ? requested : DEFAULT_REQUEST_EXPIRY_SECONDS;
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      ciba: {
+        enabled: true,
+        deliveryModes: ['poll', 'ping'],
+        processLoginHint: (_ctx, loginHint) => (loginHint ? resolveLoginHint(loginHint, issuer) : undefined),
+        processLoginHintToken: () => {
+          throw new errors.InvalidRequest('login_hint_token is not supported, use login_hint');
+        },
+        // Auth0's rule replaces oidc-provider's default (which rejects spaces and anything over 20 characters).
+        validateBindingMessage: (_ctx, bindingMessage) => {
+          if (bindingMessage === undefined || bindingMessage === '') {
+            throw new errors.InvalidBindingMessage('binding_message is required');
+          }
+          if (!BINDING_MESSAGE_PATTERN.test(bindingMessage)) {
+            throw new errors.InvalidBindingMessage(
+              'binding_message must be 1 to 64 characters of letters, digits, spaces and +-_.,:#',
+            );
+          }
+        },
+        // No request_context policy; this hook (run with the other request checks) enforces Auth0's
+        // requested_expiry range instead.
+        validateRequestContext: (ctx) => {
+          const requested = ctx.oidc.params?.requested_expiry;
+          if (requested !== undefined && Number(requested) > MAX_REQUESTED_EXPIRY_SECONDS) {
+            throw new errors.InvalidRequest(`requested_expiry must be between 1 and ${MAX_REQUESTED_EXPIRY_SECONDS}`);
+          }
+        },
+        verifyUserCode: () => undefined,
+        triggerAuthenticationDevice: (_ctx, request, account, client) => {
+          settings.onAuthenticationRequest(request.jti, account.accountId, client.clientId);
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf;
+          const audience = ctx.oidc.params?.audience;
+          return typeof audience === 'string' && audience ? audience : resource;
+        },
+        // The poll carries no resource parameter: use what the backchannel request asked for.
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (resourceIndicator !== resource) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          return {
+            scope: RESOURCE_SCOPE,
+            audience: resource,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+      richAuthorizationRequests: {
+        enabled: true,
+        types: authorizationDetailsTypes,
+        // Grant sources of CIBA get their details from backchannelResult({ rar }); this hook serves the
+        // authorization code / device flows, unused here.
+        authorizationDetailsForGrantSource: (ctx) => {
+          const raw = ctx.oidc.params?.authorization_details;
+          return typeof raw === 'string' ? JSON.parse(raw) : undefined;
+        },
+        // The access token (JWT claim `authorization_details`) and the token response carry exactly what the
+        // user approved.
+        authorizationDetailsForAccessToken: (_ctx, _token, source) => source?.rar,
+        authorizationDetailsForIntrospection: (_ctx, token) => token.rar,
+      },
+    },
+  };
+
+  return new Provider(issuer, configuration);
+}

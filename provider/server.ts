@@ -1,0 +1,134 @@
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+
+import { cibaMiddleware } from './ciba-middleware';
+import { devRoutes } from './dev-routes';
+import { deviceRoutes } from './device';
+import { FileStore } from './file-store';
+import { sendError, type RouteHandler } from './http';
+import { loadOrCreateKeys, publicJwks } from './keys';
+import { Pacing } from './pacing';
+import { createOidcProvider, ROUTES, staticClients } from './provider';
+import { RequestLog } from './request-log';
+import { resourceServerRoutes } from './resource-server';
+
+export interface ProviderOptions {
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 3000; 0 picks a free port (the issuer then uses the bound port). */
+  port?: number;
+  /** Where keys, state (requests, grants, tokens, polling state) and the request log are kept. */
+  dataDir: string;
+  /** Seconds; the `interval` of every backchannel authentication response. Default 5 (Auth0's). */
+  pollInterval?: number;
+  /** When n > 0, every n-th poll of each request answers slow_down. Default 0 (off). */
+  slowDownEvery?: number;
+  /** Default 'ciba-agent' (poll mode); '<clientId>-ping' is the ping-mode twin with the same secret. */
+  clientId?: string;
+  /** Default 'ciba-agent-secret'. */
+  clientSecret?: string;
+  /** The demo API (resource indicator / Auth0 audience). Default 'https://api.example.com/payments'. */
+  resource?: string;
+  /** Log sink (one line per call); default stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunningProvider {
+  /** e.g. 'http://127.0.0.1:3000' (no trailing slash). */
+  issuer: string;
+  close(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'; // listening everywhere: name it by loopback
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startProvider(options: ProviderOptions): Promise<RunningProvider> {
+  const host = options.host ?? '127.0.0.1';
+  const pollInterval = options.pollInterval ?? 5;
+  const slowDownEvery = options.slowDownEvery ?? 0;
+  const clientId = options.clientId ?? 'ciba-agent';
+  const clientSecret = options.clientSecret ?? 'ciba-agent-secret';
+  const resource = options.resource ?? 'https://api.example.com/payments';
+  const log = options.log ?? ((line: string) => process.stderr.write(`[idp] ${line}\n`));
+  if (!Number.isInteger(pollInterval) || pollInterval < 1) throw new TypeError('pollInterval must be an integer >= 1');
+  if (!Number.isInteger(slowDownEvery) || slowDownEvery < 0) throw new TypeError('slowDownEvery must be an integer >= 0');
+
+  const dataDir = path.resolve(options.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  // Listen first: with port 0 the issuer can only be built from the bound port.
+  let handle: http.RequestListener = (_req, res) => sendError(res, 503, 'temporarily_unavailable', 'starting');
+  const server = http.createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const issuer = `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
+
+  try {
+    const store = new FileStore(path.join(dataDir, 'state.json'));
+    const keys = loadOrCreateKeys(dataDir);
+    const requestLog = new RequestLog(dataDir);
+    const pacing = new Pacing(store, { pollInterval, slowDownEvery });
+
+    const provider = createOidcProvider({
+      issuer,
+      clientId,
+      clientSecret,
+      resource,
+      keys,
+      store,
+      onAuthenticationRequest: (_authReqId, accountId, client) =>
+        log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),
+    });
+    provider.use(
+      cibaMiddleware({
+        paths: { backchannel: ROUTES.backchannel, token: ROUTES.token },
+        pollInterval,
+        pacing,
+        requestLog,
+        clientSecrets: new Map(staticClients(clientId, clientSecret).map((c) => [c.client_id, clientSecret])),
+        log,
+      }),
+    );
+    provider.on('server_error', (_ctx, err) => log(`server_error: ${err.message}`));
+
+    const routes: RouteHandler[] = [
+      deviceRoutes(provider, store, log),
+      devRoutes(requestLog, pacing),
+      resourceServerRoutes({ issuer, resource, jwks: publicJwks(keys) }),
+    ];
+    const oidc = provider.callback();
+    handle = (req, res) => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', issuer);
+        for (const route of routes) if (await route(req, res, url)) return;
+        await oidc(req, res);
+      })().catch((err: unknown) => {
+        log(`error on ${req.method} ${req.url}: ${(err as Error).message}`);
+        if (!res.headersSent) sendError(res, 500, 'server_error', 'internal error');
+        else res.destroy();
+      });
+    };
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+
+  return {
+    issuer,
+    // State is written synchronously on every change, so closing the server is all there is to do.
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * The approval flow end to end on the real stack: Temporal dev server, local CIBA provider over HTTP, a worker
+ * process. The user's decisions are made through the provider's device API.
+ */
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import { ApprovalFailedError, InvalidApprovalRequestError, type ApprovalClient } from '../client/approvals';
+import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
+import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
+import { paymentAgent } from '../workflows/payment-agent';
+import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
+import {
+  connectClient,
+  Device,
+  providerLog,
+  rawClient,
+  sharedStack,
+  sleep,
+  stackEnv,
+  startWorker,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+} from './support/stack';
+import type { ManagedProcess } from '../devstack/ts-process';
+
+const stack = sharedStack();
+const device = new Device(stack.issuer);
+const env = stackEnv(uniqueTaskQueue('approval'));
+let worker: ManagedProcess;
+let approvals: ApprovalClient;
+let temporal: Client;
+
+beforeAll(async () => {
+  worker = await startWorker(env);
+  approvals = await connectClient(env);
+  temporal = await rawClient(env);
+});
+
+afterAll(async () => {
+  await approvals?.close();
+  await temporal?.connection.close();
+  await worker?.kill('SIGTERM');
+});
+
+const payment: Payment = { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' };
+
+async function startPaymentAgent(name: string, extra: { requestedExpiry?: number } = {}) {
+  const workflowId = `${name}-${Date.now()}`;
+  const handle = await temporal.workflow.start(paymentAgent, {
+    workflowId,
+    taskQueue: env.CIBA_TASK_QUEUE!,
+    args: [{ loginHint: 'alice@example.com', payment, ...extra }],
+  });
+  return { handle, approvalId: `${workflowId}/approval/payment` };
+}
+
+/** The ApplicationFailure a parent sees as the cause of its failed child approval. */
+async function approvalFailureOf(result: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await result.then(
+    () => {
+      throw new Error('expected the agent workflow to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const child = (error as WorkflowFailedError).cause;
+  expect(child).toBeInstanceOf(ChildWorkflowFailure);
+  expect(child!.cause).toBeInstanceOf(ApplicationFailure);
+  return child!.cause as ApplicationFailure;
+}
+
+describe('the sample payment agent', () => {
+  it('gets tokens once the user approves, and pays with an access token that carries exactly the requested authorization_details', async () => {
+    const { handle, approvalId } = await startPaymentAgent('approve');
+    const state = await waitForApprovalState(temporal, approvalId, isPending);
+    expect(state.bindingMessage).toBe(paymentBindingMessage(payment));
+
+    const onDevice = (await device.pending()).find((r) => r.auth_req_id === state.authReqId);
+    expect(onDevice?.authorization_details).toEqual(paymentAuthorizationDetails(payment));
+    await device.decide(state.authReqId!, 'approve');
+
+    const receipt = await handle.result();
+    expect(receipt).toMatchObject({ status: 'executed', paymentId: expect.any(String) });
+
+    const tokens: ApprovalResult = await temporal.workflow.getHandle(approvalId).result();
+    expect(tokens.tokenType).toBe('bearer');
+    expect(tokens.idToken).toEqual(expect.any(String));
+    expect(jwtPayload(tokens.accessToken).authorization_details).toEqual(paymentAuthorizationDetails(payment));
+    expect(tokens.authorizationDetails).toEqual(paymentAuthorizationDetails(payment));
+    expect(Date.parse(tokens.approvedAt)).not.toBeNaN();
+  });
+
+  it('fails with ApprovalDenied as the cause when the user denies', async () => {
+    const { handle, approvalId } = await startPaymentAgent('deny');
+    const state = await waitForApprovalState(temporal, approvalId, isPending);
+    await device.decide(state.authReqId!, 'deny');
+
+    const failure = await approvalFailureOf(handle.result());
+    expect(failure.type).toBe('ApprovalDenied');
+    expect(failure.nonRetryable).toBe(true);
+  });
+
+  it('fails with ApprovalExpired as the cause when nobody decides in time', async () => {
+    const { handle, approvalId } = await startPaymentAgent('expire', { requestedExpiry: 3 });
+    await waitForApprovalState(temporal, approvalId, isPending);
+
+    const failure = await approvalFailureOf(handle.result());
+    expect(failure.type).toBe('ApprovalExpired');
+  });
+});
+
+describe('polling', () => {
+  it('on slow_down, spaces later polls at least 5 s further apart, as the provider saw them', async () => {
+    const bindingMessage = uniqueBindingMessage('Slow down');
+    const { workflowId } = await approvals.start({ loginHint: 'bob@example.com', bindingMessage });
+    const { authReqId } = await waitForApprovalState(temporal, workflowId, isPending);
+
+    // Two polls at the provider's 1 s interval, then one slow_down, then two more polls.
+    const polls = async () => (await providerLog(stack.issuer, { authReqId })).filter((e) => e.endpoint === 'token');
+    while ((await polls()).length < 2) await sleep(200);
+    const response = await fetch(`${stack.issuer}/dev/requests/${authReqId}/slow-down`, { method: 'POST' });
+    expect(response.ok).toBe(true);
+    while ((await polls()).length < 5) await sleep(500);
+    await device.decide(authReqId!, 'approve');
+    await approvals.result(workflowId);
+
+    const log = await polls();
+    const slowDownAt = log.findIndex((e) => e.error === 'slow_down');
+    expect(slowDownAt).toBeGreaterThanOrEqual(2);
+    // The provider answers slow_down to any poll that comes too soon: exactly one means none came too soon.
+    expect(log.filter((e) => e.error === 'slow_down')).toHaveLength(1);
+    const gaps = log.slice(1).map((e, i) => e.atMs - log[i]!.atMs);
+    const before = gaps.slice(0, slowDownAt - 1);
+    const after = gaps.slice(slowDownAt);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    for (const gap of before) expect(gap).toBeGreaterThanOrEqual(1_000);
+    for (const gap of after) expect(gap).toBeGreaterThanOrEqual(6_000); // 1 s + 5 s, for every later poll
+    expect((await approvals.status(workflowId)).approval).toMatchObject({ status: 'approved', slowDowns: 1, intervalSeconds: 6 });
+  });
+});
+
+describe('the client library', () => {
+  it('starts once per key, even when two starts race, and the provider sees one request', async () => {
+    const bindingMessage = uniqueBindingMessage('Idempotent');
+    const key = `order-${Date.now()}`;
+    const request = { loginHint: 'alice@example.com', bindingMessage };
+    const [a, b] = await Promise.all([approvals.start(request, { key }), approvals.start(request, { key })]);
+    expect(a.workflowId).toBe(b.workflowId);
+    const { authReqId } = await waitForApprovalState(temporal, a.workflowId, isPending);
+
+    await approvals.cancel(a.workflowId);
+    await expect(approvals.result(a.workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+    // Finished: the same key still names the same approval, and nothing new is sent.
+    expect(await approvals.start(request, { key })).toEqual({ workflowId: a.workflowId, started: false });
+    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+    expect(initiations).toHaveLength(1);
+    expect(initiations[0]!.authReqId).toBe(authReqId);
+    expect((await approvals.status(a.workflowId)).approval?.status).toBe('cancelled');
+  });
+
+  it('adds openid to a scope without it', async () => {
+    const bindingMessage = uniqueBindingMessage('Scope');
+    const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage, scope: 'email' });
+    const { authReqId } = await waitForApprovalState(temporal, workflowId, isPending);
+    const onDevice = (await device.pending()).find((r) => r.auth_req_id === authReqId);
+    expect(onDevice?.scope.split(' ').sort()).toEqual(['email', 'openid']);
+    await approvals.cancel(workflowId);
+  });
+
+  const badRequests: Array<[string, unknown, RegExp]> = [
+    ['no user hint', { bindingMessage: 'Pay 1.00 USD' }, /one of loginHint, loginHintToken or idTokenHint is required/],
+    ['two user hints', { loginHint: 'alice', idTokenHint: 'eyJ.x.y', bindingMessage: 'Pay 1.00 USD' }, /exactly one of/],
+    ['authorization_details not an array', { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: { type: 'x' } }, /authorizationDetails/],
+    ['an authorization_details entry without type', { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: [{ amount: '1' }] }, /authorizationDetails\.0\.type/],
+    ['a binding message that breaks the rule', { loginHint: 'alice', bindingMessage: 'Pay $50.00!' }, /bindingMessage must be 1 to 64 characters/],
+    ['a binding message over 64 characters', { loginHint: 'alice', bindingMessage: 'x'.repeat(65) }, /bindingMessage/],
+  ];
+  it.each(badRequests)('rejects %s with a clear error and starts no workflow', async (_name, request, message) => {
+    const key = `bad-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const error = await approvals.start(request as ApprovalRequestInput, { key }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidApprovalRequestError);
+    expect((error as Error).message).toMatch(message);
+    await expect(temporal.workflow.getHandle(`ciba-approval-${key}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+});
+
+describe('provider errors at initiation', () => {
+  async function providerError(request: ApprovalRequestInput, client = approvals): Promise<ApprovalFailedError> {
+    const { workflowId } = await client.start(request);
+    const error = await client.result(workflowId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApprovalFailedError);
+    expect((error as ApprovalFailedError).type).toBe('CibaProviderError');
+    return error as ApprovalFailedError;
+  }
+
+  it('an unknown user ends in CibaProviderError carrying unknown_user_id', async () => {
+    const error = await providerError({ loginHint: 'mallory@example.com', bindingMessage: 'Pay 1.00 USD' });
+    expect(error.details[0]).toMatchObject({ error: 'unknown_user_id', errorDescription: expect.any(String) });
+  });
+
+  it('unsupported authorization_details end in CibaProviderError carrying invalid_authorization_details', async () => {
+    const error = await providerError({
+      loginHint: 'alice@example.com',
+      bindingMessage: 'Pay 1.00 USD',
+      authorizationDetails: [{ type: 'urn:example:unsupported' }],
+    });
+    expect(error.details[0]).toMatchObject({ error: 'invalid_authorization_details' });
+  });
+
+  it('a wrong client secret ends in CibaProviderError carrying invalid_client', async () => {
+    const badEnv = stackEnv(uniqueTaskQueue('bad-secret'), { CIBA_CLIENT_SECRET: 'not-the-secret' });
+    const badWorker = await startWorker(badEnv, 'worker-bad-secret');
+    const client = await connectClient(badEnv);
+    try {
+      const error = await providerError({ loginHint: 'alice@example.com', bindingMessage: 'Pay 1.00 USD' }, client);
+      expect(error.details[0]).toMatchObject({ error: 'invalid_client' });
+    } finally {
+      await client.close();
+      await badWorker.kill('SIGTERM');
+    }
+  });
+});

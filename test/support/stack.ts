@@ -1,0 +1,154 @@
+/**
+ * The real local stack for integration tests: a Temporal dev server and the local CIBA provider (started once, in
+ * global-setup.ts), workers started per test file on their own task queues, and helpers that act as the user's
+ * device over the provider's HTTP API.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { generatePayloadKey } from '../../common/payload-codec';
+import { temporalSettings } from '../../common/config';
+import { ApprovalClient } from '../../client/approvals';
+import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
+
+export const TEST_LOG_DIR = path.join(REPO_ROOT, '.data', 'test-logs');
+
+/** Set by global-setup.ts for every test file. */
+export interface SharedStack {
+  temporalAddress: string;
+  issuer: string;
+  payloadKey: string;
+}
+
+export const STACK_ENV = 'CIBA_TEST_STACK';
+
+export function sharedStack(): SharedStack {
+  const value = process.env[STACK_ENV];
+  if (!value) throw new Error(`${STACK_ENV} is not set: run the tests with jest's globalSetup (npm test)`);
+  return JSON.parse(value) as SharedStack;
+}
+
+export const CLIENT_ID = 'ciba-agent';
+export const CLIENT_SECRET = 'ciba-agent-secret';
+
+export function newPayloadKey(): string {
+  return generatePayloadKey();
+}
+
+/** The environment a worker or client of this stack needs, on its own task queue. */
+export function stackEnv(taskQueue: string, overrides: Record<string, string> = {}, stack = sharedStack()): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    CIBA_TASK_QUEUE: taskQueue,
+    CIBA_ISSUER: stack.issuer,
+    CIBA_CLIENT_ID: CLIENT_ID,
+    CIBA_CLIENT_SECRET: CLIENT_SECRET,
+    CIBA_PAYLOAD_KEY: stack.payloadKey,
+    ...overrides,
+  };
+}
+
+export function uniqueTaskQueue(name: string): string {
+  return `test-${name}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function startWorker(env: Record<string, string>, name = 'worker'): Promise<ManagedProcess> {
+  return startTsProcess(name, 'worker/main.ts', env, /ciba worker: task queue/, { logDir: TEST_LOG_DIR });
+}
+
+export interface StartedProvider extends ManagedProcess {
+  issuer: string;
+  dataDir: string;
+}
+
+export async function startProvider(env: Record<string, string> = {}): Promise<StartedProvider> {
+  const dataDir = env.IDP_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'ciba-idp-'));
+  const process = await startTsProcess(
+    'provider',
+    'provider/main.ts',
+    { IDP_PORT: '0', IDP_POLL_INTERVAL: '1', ...env, IDP_DATA_DIR: dataDir },
+    /"event":"ready"/,
+    { logDir: TEST_LOG_DIR },
+  );
+  const ready = JSON.parse(process.readyLine.slice(process.readyLine.indexOf('{'))) as { issuer: string };
+  return { ...process, issuer: ready.issuer, dataDir };
+}
+
+/** An ApprovalClient (and the raw Temporal client) for `env`. */
+export async function connectClient(env: Record<string, string>): Promise<ApprovalClient> {
+  return ApprovalClient.connect(temporalSettings(env));
+}
+
+export async function rawClient(env: Record<string, string>): Promise<Client> {
+  const settings = temporalSettings(env);
+  const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
+  return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
+}
+
+/** A pending request as the user's device sees it. */
+export interface DeviceRequest {
+  auth_req_id: string;
+  user: string;
+  binding_message: string;
+  authorization_details: unknown[] | null;
+  scope: string;
+  expires_at: string;
+}
+
+/** The user's authentication device, over the provider's device API. */
+export class Device {
+  constructor(readonly issuer: string) {}
+
+  async pending(): Promise<DeviceRequest[]> {
+    const response = await fetch(`${this.issuer}/device/requests`);
+    if (!response.ok) throw new Error(`GET /device/requests: HTTP ${response.status}`);
+    return (await response.json()) as DeviceRequest[];
+  }
+
+  /** Waits until a request with this binding message is pending on the device. */
+  async waitFor(bindingMessage: string, timeoutMs = 30_000): Promise<DeviceRequest> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const request = (await this.pending()).find((r) => r.binding_message === bindingMessage);
+      if (request) return request;
+      await sleep(200);
+    }
+    throw new Error(`no pending request with binding message "${bindingMessage}" after ${timeoutMs} ms`);
+  }
+
+  async decide(authReqId: string, decision: 'approve' | 'deny'): Promise<void> {
+    const response = await fetch(`${this.issuer}/device/requests/${encodeURIComponent(authReqId)}/${decision}`, { method: 'POST' });
+    if (!response.ok) throw new Error(`${decision} ${authReqId}: HTTP ${response.status} ${await response.text()}`);
+  }
+}
+
+/** One entry of the provider's request log. */
+export interface ProviderLogEntry {
+  at: string;
+  atMs: number;
+  endpoint: 'bc-authorize' | 'token';
+  status: number;
+  error?: string;
+  authReqId?: string;
+  loginHint?: string;
+  bindingMessage?: string;
+}
+
+export async function providerLog(issuer: string, filter: { authReqId?: string; bindingMessage?: string } = {}): Promise<ProviderLogEntry[]> {
+  const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]);
+  const response = await fetch(`${issuer}/dev/log?${query}`);
+  if (!response.ok) throw new Error(`GET /dev/log: HTTP ${response.status}`);
+  return (await response.json()) as ProviderLogEntry[];
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A binding message no other test uses (Auth0's rule: letters, digits, spaces, +-_.,:#). */
+export function uniqueBindingMessage(prefix: string): string {
+  return `${prefix} ${randomUUID().slice(0, 8)}`;
+}
