@@ -155,12 +155,9 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       richAuthorizationRequests: {
         enabled: true,
         types: authorizationDetailsTypes,
-        // Grant sources of CIBA get their details from backchannelResult({ rar }); this hook serves the
-        // authorization code / device flows, unused here.
-        authorizationDetailsForGrantSource: (ctx) => {
-          const raw = ctx.oidc.params?.authorization_details;
-          return typeof raw === 'string' ? JSON.parse(raw) : undefined;
-        },
+        // Only for authorization code / device flows, which no client here can use: CIBA requests get their
+        // details from backchannelResult({ rar }) when the user approves.
+        authorizationDetailsForGrantSource: () => undefined,
         // The access token (JWT claim `authorization_details`) and the token response carry exactly what the
         // user approved.
         authorizationDetailsForAccessToken: (_ctx, _token, source) => source?.rar,

@@ -4,6 +4,7 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import { temporal as temporalProto } from '@temporalio/proto';
 import { ApprovalFailedError, InvalidApprovalRequestError, type ApprovalClient } from '../client/approvals';
 import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
@@ -88,6 +89,17 @@ describe('the sample payment agent', () => {
     expect(jwtPayload(tokens.accessToken).authorization_details).toEqual(paymentAuthorizationDetails(payment));
     expect(tokens.authorizationDetails).toEqual(paymentAuthorizationDetails(payment));
     expect(Date.parse(tokens.approvedAt)).not.toBeNaN();
+
+    // Nothing readable reaches Temporal: not the tokens, the payment, the user or the client secret.
+    for (const id of [approvalId, handle.workflowId]) {
+      const history = Buffer.from(temporalProto.api.history.v1.History.encode(await temporal.workflow.getHandle(id).fetchHistory()).finish());
+      for (const secret of [tokens.accessToken, tokens.idToken!, 'ExampleCorp', 'alice@example.com', env.CIBA_CLIENT_SECRET!]) {
+        expect(history.includes(secret)).toBe(false);
+      }
+      expect(history.includes('eyJ')).toBe(false);
+    }
+    const { searchAttributes } = await temporal.workflow.getHandle(approvalId).describe();
+    expect(searchAttributes).toEqual({ CibaApprovalStatus: ['approved'] });
   });
 
   it('fails with ApprovalDenied as the cause when the user denies', async () => {

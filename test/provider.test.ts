@@ -67,7 +67,10 @@ async function startIdp(env: Record<string, string>): Promise<Idp> {
         resolve(JSON.parse(line));
       }
     });
-    void exited.then((code) => reject(new Error(`provider exited (${code}): ${stderr}`)));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`provider exited (${code}): ${stderr}`));
+    });
   });
   expect(ready.event).toBe('ready');
   expect(ready.deviceUrl).toBe(`${ready.issuer}/device`);
@@ -145,6 +148,11 @@ describe('local CIBA provider', () => {
   beforeAll(async () => {
     idp = await startIdp({ IDP_DATA_DIR: tempDir() });
     discovery = await getJson(`${idp.issuer}/.well-known/openid-configuration`);
+  });
+
+  afterAll(async () => {
+    idp.child.kill('SIGINT');
+    expect(await idp.exited).toBe(0); // clean stop on SIGINT
   });
 
   test('discovery advertises the Auth0-style CIBA endpoints', () => {
@@ -233,10 +241,25 @@ describe('local CIBA provider', () => {
     expect((await pay(payment)).body.error).toBe('invalid_token');
     expect((await pay(payment, tokens.body.id_token)).status).toBe(401); // an ID token is no access token
 
+    // offline_access gave a refresh token; refreshed access tokens keep the approved authorization_details.
+    const refreshed = await post(`${idp.issuer}/oauth/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.body.refresh_token,
+    });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.authorization_details).toEqual([PAYMENT]);
+    expect(decodeJwt(refreshed.body.access_token).authorization_details).toEqual([PAYMENT]);
+
+    // An auth_req_id can be exchanged once; trying again also revokes what it gave.
     await sleep(1000);
     const second = await poll(idp, authReqId);
     expect(second.status).toBe(400);
     expect(second.body.error).toBe('invalid_grant');
+    const revoked = await post(`${idp.issuer}/oauth/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: refreshed.body.refresh_token ?? tokens.body.refresh_token,
+    });
+    expect(revoked.body.error).toBe('invalid_grant');
 
     // The request log saw it all, without secrets or tokens.
     const log = await getJson(`${idp.issuer}/dev/log?authReqId=${encodeURIComponent(authReqId)}`);
@@ -265,6 +288,17 @@ describe('local CIBA provider', () => {
     const res = await poll(idp, authReqId);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('access_denied');
+  });
+
+  test('an expired request answers expired_token and can no longer be decided', async () => {
+    const authReqId = await initiate(idp, { requested_expiry: '1' });
+    await sleep(1300);
+    const list = await getJson(`${idp.issuer}/device/requests`);
+    expect(list.some((r: any) => r.auth_req_id === authReqId)).toBe(false);
+    const approve = await postJson(`${idp.issuer}/device/requests/${authReqId}/approve`);
+    expect([approve.status, approve.body.error]).toEqual([409, 'expired']);
+    const res = await poll(idp, authReqId);
+    expect([res.status, res.body.error]).toEqual([400, 'expired_token']);
   });
 
   test("login_hint: Auth0's iss_sub JSON (with or without trailing slash) and e-mail", async () => {

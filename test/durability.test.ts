@@ -1,0 +1,99 @@
+/**
+ * Durability on the real stack: an approval that waits survives a worker killed with SIGKILL, and a Temporal
+ * server killed and restarted on the same database file.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTemporalDevServer, waitForTemporal } from '../devstack/temporal-server';
+import { REPO_ROOT } from '../devstack/ts-process';
+import { isPending, waitForApprovalState } from './support/approvals';
+import {
+  connectClient,
+  Device,
+  providerLog,
+  rawClient,
+  sharedStack,
+  sleep,
+  stackEnv,
+  startWorker,
+  TEST_LOG_DIR,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+} from './support/stack';
+
+const stack = sharedStack();
+const device = new Device(stack.issuer);
+
+it('an approval survives a worker killed with SIGKILL while it waits, and the provider sees exactly one request', async () => {
+  const env = stackEnv(uniqueTaskQueue('sigkill'));
+  const approvals = await connectClient(env);
+  const temporal = await rawClient(env);
+  let worker = await startWorker(env, 'worker-before-kill');
+  try {
+    const bindingMessage = uniqueBindingMessage('Survive SIGKILL');
+    const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage });
+    const { authReqId } = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+
+    await worker.kill('SIGKILL');
+    expect(worker.child.signalCode).toBe('SIGKILL');
+    worker = await startWorker(env, 'worker-after-kill');
+
+    await device.decide(authReqId!, 'approve');
+    const result = await approvals.result(workflowId);
+    expect(result.accessToken).toEqual(expect.any(String));
+
+    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+    expect(initiations).toHaveLength(1);
+    const redemptions = (await providerLog(stack.issuer, { authReqId })).filter((e) => e.endpoint === 'token' && e.status === 200);
+    expect(redemptions).toHaveLength(1);
+  } finally {
+    await approvals.close();
+    await temporal.connection.close();
+    await worker.kill('SIGTERM');
+  }
+});
+
+it('an approval survives the Temporal server killed and restarted on the same database file', async () => {
+  const dbFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'ciba-temporal-')), 'restart.sqlite');
+  const serverOptions = {
+    headless: true,
+    dbFile,
+    repoRoot: REPO_ROOT,
+    logFile: path.join(TEST_LOG_DIR, `temporal-restart-${Date.now()}.log`),
+  };
+  let server = await startTemporalDevServer({ ...serverOptions, port: 0 });
+  const port = Number(server.address.split(':').pop());
+  const env = stackEnv(uniqueTaskQueue('restart'), { TEMPORAL_ADDRESS: server.address });
+  const worker = await startWorker(env, 'worker-server-restart');
+  try {
+    const bindingMessage = uniqueBindingMessage('Survive restart');
+    let approvals = await connectClient(env);
+    let temporal = await rawClient(env);
+    const { workflowId } = await approvals.start({ loginHint: 'bob@example.com', bindingMessage });
+    const { authReqId } = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+    await approvals.close();
+    await temporal.connection.close();
+
+    await server.kill('SIGKILL');
+    await sleep(2_000); // the approval's timers and polls are due while the server is down
+    server = await startTemporalDevServer({ ...serverOptions, port });
+    await waitForTemporal(server.address, 'default', 30_000);
+
+    await device.decide(authReqId!, 'approve');
+    approvals = await connectClient(env);
+    temporal = await rawClient(env);
+    try {
+      const result = await approvals.result(workflowId);
+      expect(result.accessToken).toEqual(expect.any(String));
+      const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+      expect(initiations).toHaveLength(1);
+    } finally {
+      await approvals.close();
+      await temporal.connection.close();
+    }
+  } finally {
+    await worker.kill('SIGTERM');
+    await server.stop();
+  }
+});
