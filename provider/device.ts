@@ -4,12 +4,12 @@ import { errors, type AdapterPayload, type AuthorizationDetail } from 'oidc-prov
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
 import { sendError, sendJson, type RouteHandler } from './http';
-import { RESOURCE_SCOPE } from './provider';
+import { OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
 import { describeAuthorizationDetail } from './rar';
 import { findUser } from './users';
 
 const REQUEST_MODEL = 'BackchannelAuthenticationRequest';
-const OIDC_SCOPES = new Set(['openid', 'offline_access', 'email', 'profile']);
+const PROVIDER_SCOPES = new Set(OIDC_SCOPES);
 const RESOURCE_SCOPES = new Set(RESOURCE_SCOPE.split(' '));
 
 /** What the authentication device shows for one undecided request. */
@@ -83,7 +83,7 @@ async function decide(
   if (decision === 'approve') {
     const scopes = (request.scope ?? '').split(' ').filter(Boolean);
     const grant = new provider.Grant({ accountId: request.accountId!, clientId: request.clientId });
-    grant.addOIDCScope(scopes.filter((s) => OIDC_SCOPES.has(s)));
+    grant.addOIDCScope(scopes.filter((s) => PROVIDER_SCOPES.has(s)));
     const resources = [request.resource ?? []].flat();
     for (const resource of resources) grant.addResourceScope(resource, scopes.filter((s) => RESOURCE_SCOPES.has(s)));
     rar = parseDetails(request.params?.authorization_details);

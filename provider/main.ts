@@ -3,13 +3,13 @@
  * stdout carries exactly one line, `{"event":"ready","issuer":...,"deviceUrl":...}`; all logs go to stderr.
  */
 import { providerOptionsFromEnv } from './config';
-import { startProvider } from './server';
+import { startProvider, type ProviderOptions } from './server';
 
 async function main(): Promise<void> {
   // oidc-provider prints some notices with console.info: keep stdout for the ready line alone.
   console.log = console.info = console.error;
 
-  let options;
+  let options: ProviderOptions;
   try {
     options = providerOptionsFromEnv();
   } catch (err) {

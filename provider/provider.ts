@@ -20,6 +20,8 @@ export const ROUTES = {
 const DEFAULT_REQUEST_EXPIRY_SECONDS = 300;
 
 export const RESOURCE_SCOPE = 'payments:write payments:read';
+/** Scopes the provider itself knows (the API's scopes come from getResourceServerInfo). */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
 export interface OidcProviderSettings {
   issuer: string;
@@ -71,7 +73,7 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       jwks: ROUTES.jwks,
       userinfo: ROUTES.userinfo,
     },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: OIDC_SCOPES,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     findAccount: (_ctx, sub) => findAccount(sub),
     // Auth0-style `audience` selects the API (resource indicator).
