@@ -20,6 +20,8 @@ export interface CibaClientConfig {
   clientAuthMethod: 'client_secret_basic' | 'client_secret_post';
   /** Per request: connecting, then waiting for response headers, then for the body. */
   httpTimeoutMs: number;
+  /** Allow plain http to a provider that is not on this machine (never in production). Loopback is always allowed. */
+  allowInsecureHttp?: boolean;
 }
 
 export class ProviderError extends Error {
@@ -125,8 +127,9 @@ export class CibaClient {
     this.httpOptions = {
       [oauth.customFetch]: ((url: string, init: RequestInit) =>
         undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
-      // Plain http only for a provider on this machine (the local stack); anything else must be https.
-      [oauth.allowInsecureRequests]: config.issuer.protocol === 'http:' && LOOPBACK_HOSTS.has(config.issuer.hostname),
+      // Plain http only for a provider on this machine (the local stack), or when explicitly allowed.
+      [oauth.allowInsecureRequests]:
+        config.issuer.protocol === 'http:' && (LOOPBACK_HOSTS.has(config.issuer.hostname) || config.allowInsecureHttp === true),
     };
   }
 

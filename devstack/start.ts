@@ -8,7 +8,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { temporalSettings } from '../common/config';
 import { generatePayloadKey } from '../common/payload-codec';
+import { startCodecServer } from './codec-server';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from './ts-process';
 
@@ -47,11 +49,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   try {
+    // The Web UI shows payloads decrypted through a codec server on loopback (local stack only).
+    const uiPort = optionalNumber(process.env.TEMPORAL_DEV_UI_PORT) ?? 8233;
+    const codec = temporalSettings().dataConverter.payloadCodecs![0]!;
+    const codecServer = await startCodecServer(codec, `http://127.0.0.1:${uiPort}`, optionalNumber(process.env.CODEC_SERVER_PORT) ?? 8234);
+    running.push(codecServer);
+
     const temporal: RunningTemporal = await startTemporalDevServer({
       ip: process.env.TEMPORAL_DEV_IP,
       port: optionalNumber(process.env.TEMPORAL_DEV_PORT),
-      uiPort: optionalNumber(process.env.TEMPORAL_DEV_UI_PORT),
+      uiPort,
       repoRoot: REPO_ROOT,
+      extraArgs: ['--ui-codec-endpoint', codecServer.url],
     });
     running.push(temporal);
 
@@ -77,7 +86,7 @@ async function main(): Promise<void> {
     console.log(`
 The local stack is up.
   Temporal gRPC     ${temporal.address}${temporal.reused ? ' (already running, reused)' : ''}
-  Temporal Web UI   ${temporal.uiUrl ?? '(headless)'}
+  Temporal Web UI   ${temporal.uiUrl ?? '(headless)'}   (payloads decrypted by ${codecServer.url})
   CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
   Device page       ${ready.deviceUrl}   (approve or deny requests here)
   Logs              ${LOG_DIR}

@@ -17,6 +17,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const ProviderEnvSchema = z.object({
   IDP_HOST: optional(z.string()),
   IDP_PORT: optional(int(0, 65535)),
+  IDP_ISSUER: optional(z.url({ protocol: /^https?$/ })),
   IDP_DATA_DIR: optional(z.string()),
   IDP_POLL_INTERVAL: optional(int(1, 3600)),
   IDP_SLOW_DOWN_EVERY: optional(int(0, 1000)),
@@ -36,6 +37,7 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
   return {
     host: e.IDP_HOST,
     port: e.IDP_PORT,
+    issuer: e.IDP_ISSUER,
     // Relative paths are taken from the working directory; the default lives in the repository.
     dataDir: e.IDP_DATA_DIR ? path.resolve(e.IDP_DATA_DIR) : path.join(REPO_ROOT, '.data', 'idp'),
     pollInterval: e.IDP_POLL_INTERVAL,

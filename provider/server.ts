@@ -19,6 +19,11 @@ export interface ProviderOptions {
   host?: string;
   /** Default 3000; 0 picks a free port (the issuer then uses the bound port). */
   port?: number;
+  /**
+   * The issuer URL when clients reach the provider by another name than host:port (a container name, a proxy).
+   * Default: http://host:port.
+   */
+  issuer?: string;
   /** Where keys, state (requests, grants, tokens, polling state) and the request log are kept. */
   dataDir: string;
   /** Seconds; the `interval` of every backchannel authentication response. Default 5 (Auth0's). */
@@ -70,7 +75,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       resolve();
     });
   });
-  const issuer = `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
+  const issuer = options.issuer?.replace(/\/$/, '') ?? `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
 
   try {
     const store = new FileStore(path.join(dataDir, 'state.json'));

@@ -15,6 +15,8 @@ const WorkerEnvSchema = z.object({
   /** Secret of a confidential client. Only here, in the worker's environment: never in workflow input or history. */
   CIBA_CLIENT_SECRET: z.string().min(1),
   CIBA_CLIENT_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** Allow a plain-http issuer that is not on this machine (containers on one host). Never in production. */
+  CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
   /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
   CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
@@ -38,6 +40,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       clientSecret: parsed.CIBA_CLIENT_SECRET,
       clientAuthMethod: parsed.CIBA_CLIENT_AUTH_METHOD,
       httpTimeoutMs: parsed.CIBA_HTTP_TIMEOUT_MS,
+      allowInsecureHttp: parsed.CIBA_ALLOW_INSECURE_HTTP,
     },
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
   };

@@ -1,0 +1,9 @@
+# One image for the worker, the local provider and the CLI (see docker-compose.yml).
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN chown -R node:node /app
+USER node
+CMD ["node", "--import", "tsx", "worker/main.ts"]
