@@ -4,6 +4,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN chown -R node:node /app
+RUN mkdir -p /data && chown -R node:node /app /data
 USER node
 CMD ["node", "--import", "tsx", "worker/main.ts"]
