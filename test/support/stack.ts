@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { generatePayloadKey } from '../../common/payload-codec';
 import { temporalSettings } from '../../common/config';
 import { ApprovalClient } from '../../client/approvals';
+import type { RequestLogEntry, RequestLogFilter } from '../../provider/request-log';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
 
 export const TEST_LOG_DIR = path.join(REPO_ROOT, '.data', 'test-logs');
@@ -125,23 +126,12 @@ export class Device {
   }
 }
 
-/** One entry of the provider's request log. */
-export interface ProviderLogEntry {
-  at: string;
-  atMs: number;
-  endpoint: 'bc-authorize' | 'token';
-  status: number;
-  error?: string;
-  authReqId?: string;
-  loginHint?: string;
-  bindingMessage?: string;
-}
-
-export async function providerLog(issuer: string, filter: { authReqId?: string; bindingMessage?: string } = {}): Promise<ProviderLogEntry[]> {
+/** What the provider saw: its request log (GET /dev/log). */
+export async function providerLog(issuer: string, filter: RequestLogFilter = {}): Promise<RequestLogEntry[]> {
   const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]);
   const response = await fetch(`${issuer}/dev/log?${query}`);
   if (!response.ok) throw new Error(`GET /dev/log: HTTP ${response.status}`);
-  return (await response.json()) as ProviderLogEntry[];
+  return (await response.json()) as RequestLogEntry[];
 }
 
 export function sleep(ms: number): Promise<void> {
