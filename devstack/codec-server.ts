@@ -31,9 +31,11 @@ export async function startCodecServer(codec: PayloadCodec, uiOrigin: string, po
   const server = http.createServer((req, res) => {
     res.setHeader('Access-Control-Allow-Origin', uiOrigin);
     res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
+    // The UI sends a few headers of its own (x-namespace, ...): allow what its preflight asks for.
+    res.setHeader('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? 'content-type, x-namespace');
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
-    const operation = req.url === '/decode' ? 'decode' : req.url === '/encode' ? 'encode' : undefined;
+    const { pathname } = new URL(req.url ?? '/', 'http://codec'); // the UI adds a query (?preserveStorageRefs=true)
+    const operation = pathname === '/decode' ? 'decode' : pathname === '/encode' ? 'encode' : undefined;
     if (req.method !== 'POST' || !operation) return void res.writeHead(404).end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

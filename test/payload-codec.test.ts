@@ -33,3 +33,31 @@ describe('EncryptionCodec', () => {
     expect(await new EncryptionCodec(key('k1')).decode([payload])).toEqual([payload]);
   });
 });
+
+describe('the codec server for the Web UI', () => {
+  it('decodes what the UI sends (with its query string), and answers CORS preflights for the UI origin only', async () => {
+    const { startCodecServer } = await import('../devstack/codec-server');
+    const codec = new EncryptionCodec(key('k1'));
+    const server = await startCodecServer(codec, 'http://127.0.0.1:8233');
+    try {
+      const [encoded] = await codec.encode([payload]);
+      const body = JSON.stringify({
+        payloads: [{ metadata: Object.fromEntries(Object.entries(encoded!.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(encoded!.data!).toString('base64') }],
+      });
+      const response = await fetch(`${server.url}/decode?preserveStorageRefs=true`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(response.status).toBe(200);
+      const { payloads } = (await response.json()) as { payloads: Array<{ data: string }> };
+      expect(JSON.parse(Buffer.from(payloads[0]!.data, 'base64').toString())).toEqual({ accessToken: 'eyJhbGciOi.secret' });
+
+      const preflight = await fetch(`${server.url}/decode`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://127.0.0.1:8233', 'access-control-request-headers': 'content-type,x-namespace,caller-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8233');
+      expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,x-namespace,caller-type');
+    } finally {
+      await server.stop();
+    }
+  });
+});
