@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec } from '../common/payload-codec';
+import { startCodecServer } from '../devstack/codec-server';
 
 const key = (id: string) => ({ id, key: randomBytes(32) });
+const payload = defaultPayloadConverter.toPayload({ accessToken: 'eyJhbGciOi.secret' });
 
 describe('EncryptionCodec', () => {
-  const payload = defaultPayloadConverter.toPayload({ accessToken: 'eyJhbGciOi.secret' });
-
   it('round-trips, and the encoded payload does not contain the plaintext', async () => {
     const codec = new EncryptionCodec(key('k1'));
     const [encoded] = await codec.encode([payload]);
@@ -36,7 +36,6 @@ describe('EncryptionCodec', () => {
 
 describe('the codec server for the Web UI', () => {
   it('decodes what the UI sends (with its query string), and answers CORS preflights for the UI origin only', async () => {
-    const { startCodecServer } = await import('../devstack/codec-server');
     const codec = new EncryptionCodec(key('k1'));
     const server = await startCodecServer(codec, 'http://127.0.0.1:8233');
     try {
