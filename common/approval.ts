@@ -40,6 +40,30 @@ export function withOpenIdScope(scope: string): string {
 
 const NonEmpty = z.string().trim().min(1);
 
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+/** A duration as whole seconds, or a string such as "90s", "15m", "24h", "3d"; normalised to seconds. */
+const DurationSeconds = z
+  .union([
+    z.number().int().min(0),
+    z
+      .string()
+      .regex(/^\d+[smhd]$/, 'a duration is whole seconds or a string such as "90s", "15m", "24h", "3d"')
+      .transform((v) => Number(v.slice(0, -1)) * DURATION_UNITS[v.slice(-1) as keyof typeof DURATION_UNITS]),
+  ])
+  .pipe(z.number());
+
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
+
+/** When a provider request expires (or its token response was lost) before the approval deadline: ask again. */
+export const AskAgainPolicySchema = z.strictObject({
+  /** How many backchannel requests the user may get in all, the first included. 1 = never ask again. */
+  maxAsks: z.number().int().min(1).max(100).default(3),
+  /** How long to wait after a request expired before asking again. */
+  delayBetweenAsks: DurationSeconds.default(60),
+});
+export type AskAgainPolicy = z.output<typeof AskAgainPolicySchema>;
+
 /**
  * What an agent asks for. Exactly one of `loginHint`, `loginHintToken`, `idTokenHint` identifies the user.
  * Client credentials are never part of this: they live in the worker's environment.
@@ -66,6 +90,13 @@ export const ApprovalRequestSchema = z
     /** How long the user has to decide, in seconds (provider default when absent; Auth0: 300). */
     requestedExpiry: z.number().int().min(1).max(MAX_REQUESTED_EXPIRY_SECONDS).optional(),
     acrValues: z.array(NonEmpty).min(1).optional(),
+    /** The approval's own deadline, however often the provider's requests expire: default 24 h, at most 30 days. */
+    approvalTimeout: DurationSeconds.refine((s) => s >= 1 && s <= MAX_APPROVAL_TIMEOUT_SECONDS, {
+      message: 'approvalTimeout must be between 1 second and 30 days',
+    }).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+    askAgain: AskAgainPolicySchema.default({ maxAsks: 3, delayBetweenAsks: 60 }),
+    /** Continue-as-new once the run's history has this many events (keeps any wait's history bounded). */
+    continueAsNewAfterEvents: z.number().int().min(100).max(40_000).default(2_000),
   })
   .superRefine((request, ctx) => {
     const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((k) => request[k] !== undefined);
@@ -108,6 +139,8 @@ export interface ApprovalResult {
 export const ApprovalFailureType = {
   /** The user denied the request. */
   Denied: 'ApprovalDenied',
+  /** The agent cancelled the approval (the workflow ends cancelled; clients and helpers report this type). */
+  Cancelled: 'ApprovalCancelled',
   /** The request expired before the user decided. */
   Expired: 'ApprovalExpired',
   /**
@@ -144,12 +177,40 @@ export interface ProviderErrorDetails {
 /** Where an approval stands (also the `CibaApprovalStatus` search attribute). */
 export type ApprovalStatus = 'initiating' | 'pending' | 'approved' | 'denied' | 'expired' | 'failed' | 'cancelled';
 
+/** Why a backchannel request was sent. */
+export type AskReason =
+  | 'first'
+  /** The previous request expired without a decision. */
+  | 'expired'
+  /** The previous request's token response was lost (invalid_grant before expiry; those tokens are revoked). */
+  | 'lost_token_response';
+
+/** One backchannel request the user got. */
+export interface ApprovalAttempt {
+  attempt: number;
+  reason: AskReason;
+  /** When it was sent (ISO 8601). */
+  requestedAt: string;
+  authReqId?: string;
+  /** When the provider's auth_req_id expires (ISO 8601). */
+  expiresAt?: string;
+  /** How it ended: approved, access_denied, expired, lost, ... (absent while pending). */
+  outcome?: string;
+}
+
 /** Answer of the approval workflow's `status` query. Contains no token. */
 export interface ApprovalState {
   status: ApprovalStatus;
   bindingMessage: string;
+  /** The approval's own deadline (ISO 8601). */
+  approvalDeadline: string;
+  /** Every backchannel request so far, oldest first. */
+  attempts: ApprovalAttempt[];
+  /** How many times this approval continued as new (its history is bounded per run). */
+  continuedAsNew: number;
+  /** The current request's auth_req_id. */
   authReqId?: string;
-  /** When the provider's auth_req_id expires (ISO 8601). */
+  /** When the current provider request expires (ISO 8601). */
   expiresAt?: string;
   /** Current polling interval in seconds. */
   intervalSeconds?: number;

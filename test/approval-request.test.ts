@@ -10,8 +10,35 @@ function errorOf(input: unknown): string {
 }
 
 describe('ApprovalRequestSchema', () => {
-  it('accepts a minimal request and defaults the scope to openid', () => {
-    expect(ApprovalRequestSchema.parse(valid)).toEqual({ ...valid, scope: 'openid' });
+  it('accepts a minimal request with defaults: scope openid, a 24 h deadline, up to 3 asks a minute apart', () => {
+    expect(ApprovalRequestSchema.parse(valid)).toEqual({
+      ...valid,
+      scope: 'openid',
+      approvalTimeout: 86_400,
+      askAgain: { maxAsks: 3, delayBetweenAsks: 60 },
+      continueAsNewAfterEvents: 2_000,
+    });
+  });
+
+  it('reads durations as seconds or as "90s", "15m", "24h", "3d", up to 30 days', () => {
+    const timeout = (approvalTimeout: unknown) => ApprovalRequestSchema.parse({ ...valid, approvalTimeout }).approvalTimeout;
+    expect(timeout(90)).toBe(90);
+    expect(timeout('90s')).toBe(90);
+    expect(timeout('15m')).toBe(900);
+    expect(timeout('24h')).toBe(86_400);
+    expect(timeout('30d')).toBe(2_592_000);
+    expect(errorOf({ ...valid, approvalTimeout: '31d' })).toContain('approvalTimeout must be between 1 second and 30 days');
+    expect(errorOf({ ...valid, approvalTimeout: '1 week' })).toContain('approvalTimeout');
+    expect(ApprovalRequestSchema.parse({ ...valid, askAgain: { maxAsks: 1, delayBetweenAsks: '2m' } }).askAgain).toEqual({
+      maxAsks: 1,
+      delayBetweenAsks: 120,
+    });
+    expect(errorOf({ ...valid, askAgain: { maxAsks: 0 } })).toContain('askAgain.maxAsks');
+  });
+
+  it('accepts its own output again (what continue-as-new hands to the next run)', () => {
+    const once = ApprovalRequestSchema.parse({ ...valid, approvalTimeout: '2h', scope: 'email' });
+    expect(ApprovalRequestSchema.parse(once)).toEqual(once);
   });
 
   it('adds openid to a scope without it (CIBA requires it)', () => {

@@ -1,11 +1,24 @@
-import { decide, slowedDownInterval, startPolling, DEFAULT_INTERVAL_SECONDS, type PollingState } from '../workflows/polling';
+import {
+  decide,
+  nextAsk,
+  nextPollDelaySeconds,
+  slowedDownInterval,
+  startPolling,
+  DEFAULT_INTERVAL_SECONDS,
+  FAST_POLLING_WINDOW_SECONDS,
+  SLOW_POLL_SECONDS,
+  type PollingState,
+} from '../workflows/polling';
 import { ApprovalFailureType } from '../common/approval';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+const HOUR = 3_600_000;
+const DEADLINE = T0 + 24 * HOUR;
 const tokens = { tokenType: 'bearer', accessToken: 'at' };
+const policy = { maxAsks: 3, delayBetweenAsks: 60 };
 
 function state(overrides: Partial<PollingState> = {}): PollingState {
-  return { authReqId: 'req-1', intervalSeconds: 5, expiresAtMs: T0 + 300_000, polls: 0, slowDowns: 0, ...overrides };
+  return { authReqId: 'req-1', intervalSeconds: 5, askedAtMs: T0, expiresAtMs: T0 + 300_000, polls: 0, slowDowns: 0, ...overrides };
 }
 
 describe('startPolling', () => {
@@ -13,6 +26,7 @@ describe('startPolling', () => {
     expect(startPolling({ authReqId: 'a', expiresIn: 120, interval: 2 }, T0)).toEqual({
       authReqId: 'a',
       intervalSeconds: 2,
+      askedAtMs: T0,
       expiresAtMs: T0 + 120_000,
       polls: 0,
       slowDowns: 0,
@@ -34,24 +48,47 @@ describe('startPolling', () => {
   });
 });
 
+describe('nextPollDelaySeconds', () => {
+  const long = state({ expiresAtMs: T0 + 72 * HOUR });
+
+  it("polls at the provider's interval in the first minutes of a request", () => {
+    expect(nextPollDelaySeconds(long, T0, DEADLINE)).toBe(5);
+    expect(nextPollDelaySeconds(long, T0 + (FAST_POLLING_WINDOW_SECONDS - 1) * 1000, DEADLINE)).toBe(5);
+  });
+
+  it('slows to SLOW_POLL_SECONDS after the fast window', () => {
+    expect(nextPollDelaySeconds(long, T0 + FAST_POLLING_WINDOW_SECONDS * 1000, DEADLINE)).toBe(SLOW_POLL_SECONDS);
+  });
+
+  it("never polls sooner than the provider's interval, even when it is longer than the slow cadence", () => {
+    expect(nextPollDelaySeconds({ ...long, intervalSeconds: 45 }, T0 + HOUR, DEADLINE)).toBe(45);
+  });
+
+  it('does not sleep past the expiry of the request or of the approval, but never below the interval', () => {
+    expect(nextPollDelaySeconds(state({ expiresAtMs: T0 + 600_000 }), T0 + 590_000, DEADLINE)).toBe(10);
+    expect(nextPollDelaySeconds(long, T0 + 3_600_000, T0 + 3_612_000)).toBe(12);
+    expect(nextPollDelaySeconds(long, T0 + 3_600_000, T0 + 3_601_000)).toBe(5);
+  });
+});
+
 describe('decide', () => {
   it('polls again on authorization_pending before expiry, counting the poll', () => {
-    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 5_000)).toEqual({
+    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 5_000, DEADLINE)).toEqual({
       kind: 'poll_again',
       state: state({ polls: 1 }),
     });
   });
 
-  it('expires on authorization_pending at or after the deadline', () => {
-    const decision = decide(state(), { kind: 'authorization_pending' }, T0 + 300_000);
-    expect(decision).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+  it('ends the request as expired on authorization_pending at its expiry or at the approval deadline', () => {
+    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
+    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 60_000, T0 + 60_000)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
   });
 
   it('adds 5 s to the interval on slow_down, and keeps it for later polls', () => {
-    const first = decide(state(), { kind: 'slow_down' }, T0 + 5_000);
+    const first = decide(state(), { kind: 'slow_down' }, T0 + 5_000, DEADLINE);
     expect(first).toEqual({ kind: 'poll_again', state: state({ polls: 1, slowDowns: 1, intervalSeconds: 10 }) });
     if (first.kind !== 'poll_again') throw new Error('unreachable');
-    const next = decide(first.state, { kind: 'authorization_pending' }, T0 + 15_000);
+    const next = decide(first.state, { kind: 'authorization_pending' }, T0 + 15_000, DEADLINE);
     expect(next).toMatchObject({ kind: 'poll_again', state: { intervalSeconds: 10, polls: 2 } });
   });
 
@@ -62,34 +99,55 @@ describe('decide', () => {
     expect(slowedDownInterval(20, { interval: 3 })).toBe(25);
   });
 
-  it('returns the tokens on approval', () => {
-    expect(decide(state(), { kind: 'approved', tokens }, T0 + 5_000)).toEqual({ kind: 'approved', tokens });
+  it('returns the tokens on approval, even when the answer comes after the expiry (the user approved in time)', () => {
+    expect(decide(state(), { kind: 'approved', tokens }, T0 + 5_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
+    expect(decide(state(), { kind: 'approved', tokens }, T0 + 400_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
   });
 
-  it('returns the tokens on approval even after the deadline (the user approved in time)', () => {
-    expect(decide(state(), { kind: 'approved', tokens }, T0 + 400_000)).toEqual({ kind: 'approved', tokens });
-  });
-
-  it('fails ApprovalDenied on access_denied before expiry', () => {
-    expect(decide(state(), { kind: 'access_denied' }, T0 + 5_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Denied });
+  it('is a denial on access_denied before expiry', () => {
+    expect(decide(state(), { kind: 'access_denied' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'denied' });
   });
 
   it('reads access_denied after expiry as expiry (Auth0 answers access_denied for both)', () => {
-    expect(decide(state(), { kind: 'access_denied' }, T0 + 300_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+    expect(decide(state(), { kind: 'access_denied' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
   });
 
-  it('fails ApprovalExpired on expired_token, whenever it comes', () => {
-    expect(decide(state(), { kind: 'expired_token' }, T0 + 5_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+  it('ends the request as expired on expired_token, whenever it comes', () => {
+    expect(decide(state(), { kind: 'expired_token' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
   });
 
-  it('fails ApprovalLost on invalid_grant before expiry, ApprovalExpired after', () => {
-    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 5_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
-    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 320_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+  it('reads invalid_grant before expiry as a lost token response, after expiry as expiry', () => {
+    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'lost_token_response' });
+    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 320_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
   });
 
-  it('keeps the provider description in the failure message', () => {
-    expect(decide(state(), { kind: 'access_denied', description: 'end-user denied' }, T0)).toMatchObject({
+  it('keeps the provider description in the message', () => {
+    expect(decide(state(), { kind: 'access_denied', description: 'end-user denied' }, T0, DEADLINE)).toMatchObject({
       message: expect.stringContaining('end-user denied'),
     });
+  });
+});
+
+describe('nextAsk', () => {
+  const expired = { reason: 'expired' as const, message: 'expired' };
+  const lost = { reason: 'lost_token_response' as const, message: 'lost' };
+
+  it('asks again after the policy delay when a request expired and asks remain', () => {
+    expect(nextAsk(expired, 1, policy, T0, DEADLINE)).toEqual({ kind: 'ask', reason: 'expired', atMs: T0 + 60_000 });
+  });
+
+  it('asks again at once after a lost token response', () => {
+    expect(nextAsk(lost, 1, policy, T0, DEADLINE)).toEqual({ kind: 'ask', reason: 'lost_token_response', atMs: T0 });
+  });
+
+  it('fails ApprovalExpired / ApprovalLost when no ask is left', () => {
+    expect(nextAsk(expired, 3, policy, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+    expect(nextAsk(lost, 3, policy, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
+    expect(nextAsk(expired, 1, { maxAsks: 1, delayBetweenAsks: 0 }, T0, DEADLINE)).toMatchObject({ kind: 'fail' });
+  });
+
+  it('fails when the next ask would come at or after the approval deadline', () => {
+    expect(nextAsk(expired, 1, policy, T0, T0 + 60_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+    expect(nextAsk(lost, 1, policy, T0 + 1, T0)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
   });
 });

@@ -1,37 +1,62 @@
 /**
- * One human approval, as a durable workflow: a CIBA backchannel authentication request, then a loop of durable
- * timers and polls of the token endpoint until the user decides or the request expires. The decisions live in
- * ./polling.ts (pure); this file runs them against Temporal.
+ * One human approval, as a durable workflow. It sends a CIBA backchannel authentication request, then polls the
+ * token endpoint in a loop of durable timers and polling activities until the user decides. When a request expires
+ * (or its token response is lost) before the approval's own deadline, it asks again, by the input's policy.
+ * It continues as new before its history grows large, carrying its whole state, so any wait stays bounded.
+ *
+ * The decisions live in ./polling.ts (pure); this file runs them against Temporal.
  */
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
+  condition,
+  continueAsNew,
+  ContinueAsNew,
   defineQuery,
   isCancellation,
   proxyActivities,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CibaActivities } from '../activities/activities';
+import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
 import {
   ActivityFailureType,
   ApprovalFailureType,
   ApprovalRequestSchema,
   formatZodError,
+  type ApprovalAttempt,
   type ApprovalRequest,
   type ApprovalRequestInput,
   type ApprovalResult,
   type ApprovalState,
   type ApprovalStatus,
+  type AskReason,
 } from '../common/approval';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
-import { decide, startPolling, type PollingState } from './polling';
-import type { BackchannelAcknowledgment } from '../activities/ciba-protocol';
+import { decide, nextAsk, nextPollDelaySeconds, startPolling, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
+
+/** Everything a run hands to the next one when it continues as new. */
+export interface ApprovalCarryOver {
+  approvalDeadlineMs: number;
+  attempts: ApprovalAttempt[];
+  continuedAsNew: number;
+  /** Totals over all requests and runs. */
+  polls: number;
+  slowDowns: number;
+  lastPollAt?: string;
+  lastPollOutcome?: string;
+  /** Exactly one of: the request being polled, or the next request to send. */
+  polling?: PollingState;
+  nextAsk?: { reason: AskReason; atMs: number };
+}
 
 /** How often, at most, a backchannel request that certainly did not reach the provider is sent again. */
 const MAX_INITIATION_ATTEMPTS = 5;
@@ -41,111 +66,160 @@ const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
 
 /**
  * Initiation: exactly one attempt per activity call. A worker that dies mid-request leaves Temporal unable to
- * tell whether the provider accepted it, and a blind retry could notify the user twice; the workflow retries
+ * tell whether the provider accepted it, and a blind retry could notify the user twice; the workflow re-sends
  * only failures typed InitiationNotSent.
  */
 const INITIATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } };
 
-export async function cibaApproval(input: ApprovalRequestInput): Promise<ApprovalResult> {
+export async function cibaApproval(input: ApprovalRequestInput, carried?: ApprovalCarryOver): Promise<ApprovalResult> {
   const parsed = ApprovalRequestSchema.safeParse(input);
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(formatZodError(parsed.error), ApprovalFailureType.InvalidRequest);
   }
   const request = parsed.data;
-  const state: ApprovalState = { status: 'initiating', bindingMessage: request.bindingMessage, polls: 0, slowDowns: 0 };
-  setHandler(approvalStatusQuery, () => state);
-  const setStatus = (status: ApprovalStatus) => {
-    state.status = status;
-    upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: status }]);
+  const run: ApprovalCarryOver = carried ?? {
+    approvalDeadlineMs: Date.now() + request.approvalTimeout * 1000,
+    attempts: [],
+    continuedAsNew: 0,
+    polls: 0,
+    slowDowns: 0,
+    nextAsk: { reason: 'first', atMs: Date.now() },
   };
-  setStatus('initiating');
+  let status: ApprovalStatus = run.polling ? 'pending' : 'initiating';
+  let failure: ApprovalState['failure'];
+  setHandler(approvalStatusQuery, () => ({
+    status,
+    bindingMessage: request.bindingMessage,
+    approvalDeadline: new Date(run.approvalDeadlineMs).toISOString(),
+    attempts: run.attempts,
+    continuedAsNew: run.continuedAsNew,
+    authReqId: run.polling?.authReqId,
+    expiresAt: run.polling && new Date(run.polling.expiresAtMs).toISOString(),
+    intervalSeconds: run.polling?.intervalSeconds,
+    polls: run.polls,
+    slowDowns: run.slowDowns,
+    lastPollAt: run.lastPollAt,
+    lastPollOutcome: run.lastPollOutcome,
+    failure,
+  }));
+  const setStatus = (next: ApprovalStatus) => {
+    status = next;
+    upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: next }]);
+  };
+  setStatus(status);
 
   try {
-    const ack = await initiate(request);
-    let polling = startPolling(ack, Date.now());
-    Object.assign(state, {
-      authReqId: polling.authReqId,
-      expiresAt: new Date(polling.expiresAtMs).toISOString(),
-      intervalSeconds: polling.intervalSeconds,
-    });
-    setStatus('pending');
-
     for (;;) {
-      await sleep(polling.intervalSeconds * 1000, { summary: `wait ${polling.intervalSeconds}s before poll ${polling.polls + 1}` });
-      const outcome = await poll(polling);
-      const decision = decide(polling, outcome, Date.now());
-      Object.assign(state, { polls: state.polls + 1, lastPollAt: new Date().toISOString(), lastPollOutcome: outcome.kind });
-      if (decision.kind === 'approved') {
-        setStatus('approved');
-        return { ...decision.tokens, approvedAt: new Date().toISOString() };
+      if (run.nextAsk) {
+        const { reason, atMs } = run.nextAsk;
+        if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
+        const ack = await initiate(request, run.attempts.length + 1);
+        run.polling = startPolling(ack, Date.now());
+        run.attempts.push({
+          attempt: run.attempts.length + 1,
+          reason,
+          requestedAt: new Date().toISOString(),
+          authReqId: ack.authReqId,
+          expiresAt: new Date(run.polling.expiresAtMs).toISOString(),
+        });
+        run.nextAsk = undefined;
+        setStatus('pending');
       }
-      if (decision.kind === 'fail') throw ApplicationFailure.nonRetryable(decision.message, decision.type);
-      polling = decision.state;
-      Object.assign(state, { intervalSeconds: polling.intervalSeconds, slowDowns: polling.slowDowns });
+      const polling = run.polling!;
+
+      // A safe point between polls: hand the whole state to a fresh run before the history grows large.
+      const info = workflowInfo();
+      if (info.historyLength >= request.continueAsNewAfterEvents || info.continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof cibaApproval>(request, { ...run, continuedAsNew: run.continuedAsNew + 1 });
+      }
+
+      const delay = nextPollDelaySeconds(polling, Date.now(), run.approvalDeadlineMs);
+      await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of request ${run.attempts.length}` });
+      const outcome = await poll(polling, run.attempts.length);
+      const decision = decide(polling, outcome, Date.now(), run.approvalDeadlineMs);
+      run.polls += 1;
+      run.lastPollAt = new Date().toISOString();
+      run.lastPollOutcome = outcome.kind;
+      const current = run.attempts[run.attempts.length - 1]!;
+
+      switch (decision.kind) {
+        case 'poll_again':
+          run.slowDowns += decision.state.slowDowns - polling.slowDowns;
+          run.polling = decision.state;
+          continue;
+        case 'approved':
+          current.outcome = 'approved';
+          setStatus('approved');
+          return { ...decision.tokens, approvedAt: new Date().toISOString() };
+        case 'denied':
+          current.outcome = 'denied';
+          throw ApplicationFailure.nonRetryable(decision.message, ApprovalFailureType.Denied);
+        case 'request_ended': {
+          current.outcome = decision.reason;
+          const next = nextAsk(decision, run.attempts.length, request.askAgain, Date.now(), run.approvalDeadlineMs);
+          if (next.kind === 'fail') throw ApplicationFailure.nonRetryable(next.message, next.type);
+          run.polling = undefined;
+          run.nextAsk = { reason: next.reason, atMs: next.atMs };
+        }
+      }
     }
   } catch (error) {
-    const failure = approvalFailure(error);
-    if (isCancellation(failure)) {
+    if (error instanceof ContinueAsNew) throw error;
+    const ended = approvalFailure(error);
+    if (isCancellation(ended)) {
       setStatus('cancelled');
-    } else if (failure instanceof ApplicationFailure && failure.type) {
-      state.failure = { type: failure.type as ApprovalFailureType, message: failure.message };
-      setStatus(failure.type === ApprovalFailureType.Denied ? 'denied' : failure.type === ApprovalFailureType.Expired ? 'expired' : 'failed');
+    } else if (ended instanceof ApplicationFailure && ended.type) {
+      failure = { type: ended.type as ApprovalFailureType, message: ended.message };
+      setStatus(ended.type === ApprovalFailureType.Denied ? 'denied' : ended.type === ApprovalFailureType.Expired ? 'expired' : 'failed');
     } else {
       setStatus('failed');
     }
-    throw failure;
+    throw ended;
   }
 }
 
 /** Sends the backchannel request, again only when the provider cannot have seen the previous one. */
-async function initiate(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
+async function initiate(request: ApprovalRequest, ask: number): Promise<BackchannelAcknowledgment> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await ciba.requestBackchannelAuthentication.executeWithOptions(
-        { ...INITIATION_OPTIONS, summary: `backchannel request, attempt ${attempt}` },
+        { ...INITIATION_OPTIONS, summary: `backchannel request ${ask}${attempt > 1 ? `, sent again (${attempt})` : ''}` },
         [request],
       );
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : undefined;
-      if (cause instanceof ApplicationFailure && cause.type === ActivityFailureType.InitiationNotSent && attempt < MAX_INITIATION_ATTEMPTS) {
-        const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
-        await sleep(Math.max(retryAfter ?? 0, 2 ** attempt) * 1000);
-        continue;
-      }
-      if (cause instanceof ApplicationFailure && cause.type === ActivityFailureType.InitiationNotSent) {
+      if (!(cause instanceof ApplicationFailure) || cause.type !== ActivityFailureType.InitiationNotSent) throw error;
+      if (attempt >= MAX_INITIATION_ATTEMPTS) {
         throw ApplicationFailure.nonRetryable(
           `the provider could not be reached after ${attempt} attempts: ${cause.message}`,
           ActivityFailureType.ProviderUnavailable,
         );
       }
-      throw error;
+      const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      await sleep(Math.max(retryAfter ?? 0, 2 ** attempt) * 1000);
     }
   }
 }
 
 /**
  * One poll, with Temporal retrying transient faults: never sooner than the polling interval, backing off to a
- * minute, and giving up once the request has expired (the workflow then reports it expired).
+ * minute, and giving up once the request has expired (the workflow then treats it as expired).
  */
-async function poll(polling: PollingState) {
+async function poll(polling: PollingState, ask: number): Promise<PollOutcome> {
   const untilExpiry = Math.max(0, polling.expiresAtMs - Date.now());
   const options: ActivityOptions = {
     startToCloseTimeout: '30s',
     scheduleToCloseTimeout: untilExpiry + 60_000,
     retry: { initialInterval: `${polling.intervalSeconds}s`, backoffCoefficient: 2, maximumInterval: '60s' },
-    summary: `poll ${polling.polls + 1}`,
+    summary: `poll ${polling.polls + 1} of request ${ask}`,
   };
   try {
-    return await ciba.pollToken.executeWithOptions(options, [
-      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds },
-    ]);
+    return await ciba.pollToken.executeWithOptions(options, [{ authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds }]);
   } catch (error) {
     if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
       // Retries ran out of time: the provider was unreachable until the request expired.
-      throw ApplicationFailure.nonRetryable(
-        `the provider could not be polled before the request expired: ${error.cause?.message ?? error.message}`,
-        ApprovalFailureType.Expired,
-      );
+      return { kind: 'expired_token', description: `the provider could not be polled before the request expired (${error.cause.message})` };
     }
     throw error;
   }

@@ -1,19 +1,28 @@
 /**
- * The polling decisions of a CIBA approval, as pure functions of (state, provider answer, now).
+ * The decisions of a CIBA approval, as pure functions of (state, provider answer, now).
  * No Temporal and no I/O here: the workflow feeds in what happened and does what these return.
  */
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
-import { ApprovalFailureType } from '../common/approval';
+import { ApprovalFailureType, type AskAgainPolicy } from '../common/approval';
 
 /** CIBA Core 7.3: "If no value is provided, clients MUST use 5 as the default value." */
 export const DEFAULT_INTERVAL_SECONDS = 5;
 /** CIBA Core 11 / RFC 8628 3.5: on slow_down the interval grows by 5 s for this and every later poll. */
 export const SLOW_DOWN_INCREMENT_SECONDS = 5;
+/**
+ * Polling cadence. For the first minutes of each request the user is most likely looking at the prompt: poll as
+ * often as the provider allows. Later (e-mail approvals, hours-long windows) a decision is noticed within
+ * SLOW_POLL_SECONDS, at a fraction of the history and provider load (bench/history.ts measures it).
+ */
+export const FAST_POLLING_WINDOW_SECONDS = 300;
+export const SLOW_POLL_SECONDS = 30;
 
 export interface PollingState {
   authReqId: string;
-  /** Seconds to wait before the next poll; never shrinks. */
+  /** The provider's minimum seconds between polls (grown by slow_down); never shrinks. */
   intervalSeconds: number;
+  /** When this request was acknowledged (epoch ms, workflow time). */
+  askedAtMs: number;
   /** When the provider's auth_req_id expires (epoch ms, workflow time). */
   expiresAtMs: number;
   polls: number;
@@ -23,16 +32,37 @@ export interface PollingState {
 export type PollDecision =
   | { kind: 'poll_again'; state: PollingState }
   | { kind: 'approved'; tokens: TokenSet }
+  | { kind: 'denied'; message: string }
+  /** This request can no longer be approved; whether to ask again is nextAsk()'s decision. */
+  | { kind: 'request_ended'; reason: 'expired' | 'lost_token_response'; message: string };
+
+export type AskDecision =
+  | { kind: 'ask'; reason: 'expired' | 'lost_token_response'; atMs: number }
   | { kind: 'fail'; type: ApprovalFailureType; message: string };
 
 export function startPolling(ack: BackchannelAcknowledgment, nowMs: number): PollingState {
   return {
     authReqId: ack.authReqId,
     intervalSeconds: validInterval(ack.interval) ?? DEFAULT_INTERVAL_SECONDS,
+    askedAtMs: nowMs,
     expiresAtMs: nowMs + ack.expiresIn * 1000,
     polls: 0,
     slowDowns: 0,
   };
+}
+
+/**
+ * How long to wait before the next poll: the provider's interval in the fast window, SLOW_POLL_SECONDS after it,
+ * but never past the moment the request (or the approval) expires, so that the last poll sees a last-second
+ * decision and a new request follows promptly. Never shorter than the provider's interval.
+ */
+export function nextPollDelaySeconds(state: PollingState, nowMs: number, approvalDeadlineMs: number): number {
+  const cadence =
+    nowMs - state.askedAtMs < FAST_POLLING_WINDOW_SECONDS * 1000
+      ? state.intervalSeconds
+      : Math.max(state.intervalSeconds, SLOW_POLL_SECONDS);
+  const untilEnd = Math.ceil((Math.min(state.expiresAtMs, approvalDeadlineMs) - nowMs) / 1000);
+  return Math.max(state.intervalSeconds, Math.min(cadence, untilEnd));
 }
 
 /**
@@ -47,50 +77,71 @@ export function slowedDownInterval(currentSeconds: number, answer: { interval?: 
   );
 }
 
-/** What to do after one poll answered `outcome` at `nowMs`. */
-export function decide(state: PollingState, outcome: PollOutcome, nowMs: number): PollDecision {
+/** What one poll's answer at `nowMs` means for this request. */
+export function decide(state: PollingState, outcome: PollOutcome, nowMs: number, approvalDeadlineMs: number): PollDecision {
   const polled = { ...state, polls: state.polls + 1 };
-  const expired = nowMs >= state.expiresAtMs;
+  const requestExpired = nowMs >= state.expiresAtMs;
+  const ended = nowMs >= Math.min(state.expiresAtMs, approvalDeadlineMs);
+  const expired = (message: string, description?: string): PollDecision => ({
+    kind: 'request_ended',
+    reason: 'expired',
+    message: withDescription(message, description),
+  });
   switch (outcome.kind) {
     case 'approved':
       return { kind: 'approved', tokens: outcome.tokens };
     case 'authorization_pending':
-      return expired
-        ? fail(ApprovalFailureType.Expired, 'the user did not decide before the request expired')
-        : { kind: 'poll_again', state: polled };
+      return ended ? expired('the user did not decide in time') : { kind: 'poll_again', state: polled };
     case 'slow_down':
-      return expired
-        ? fail(ApprovalFailureType.Expired, 'the user did not decide before the request expired')
+      return ended
+        ? expired('the user did not decide in time')
         : {
             kind: 'poll_again',
             state: { ...polled, slowDowns: polled.slowDowns + 1, intervalSeconds: slowedDownInterval(state.intervalSeconds, outcome) },
           };
     case 'access_denied':
-      // Auth0 answers access_denied for expired requests too: after the deadline, expiry is the likelier story.
-      return expired
-        ? fail(ApprovalFailureType.Expired, withDescription('the request expired', outcome.description))
-        : fail(ApprovalFailureType.Denied, withDescription('the user denied the request', outcome.description));
+      // Auth0 answers access_denied for expired requests too: after expiry, expiry is the likelier story.
+      return requestExpired
+        ? expired('the request expired', outcome.description)
+        : { kind: 'denied', message: withDescription('the user denied the request', outcome.description) };
     case 'expired_token':
-      return fail(ApprovalFailureType.Expired, withDescription('the request expired before the user decided', outcome.description));
+      return expired('the request expired before the user decided', outcome.description);
     case 'invalid_grant':
       // oidc-provider forgets expired requests ~15 s after expiry and then answers invalid_grant.
-      // Before expiry, invalid_grant means the provider no longer honours this auth_req_id, most likely
-      // because tokens were already issued for it and that response was lost: they are revoked now.
-      return expired
-        ? fail(ApprovalFailureType.Expired, withDescription('the request expired before the user decided', outcome.description))
-        : fail(
-            ApprovalFailureType.Lost,
-            withDescription(
-              'the provider no longer accepts this auth_req_id before its expiry (a token response was probably lost; ' +
-                'the provider revoked those tokens): the user must be asked again',
+      // Before expiry, invalid_grant means the provider no longer honours this auth_req_id, most likely because
+      // tokens were issued for it and that response was lost: the provider revoked them when it saw the id again.
+      return requestExpired
+        ? expired('the request expired before the user decided', outcome.description)
+        : {
+            kind: 'request_ended',
+            reason: 'lost_token_response',
+            message: withDescription(
+              'the provider no longer accepts this auth_req_id before its expiry (a token response was probably lost, ' +
+                'and the provider revoked those tokens)',
               outcome.description,
             ),
-          );
+          };
   }
 }
 
-function fail(type: ApprovalFailureType, message: string): PollDecision {
-  return { kind: 'fail', type, message };
+/** After a request ended without a decision: ask the user again, or give up, by the policy and the deadline. */
+export function nextAsk(
+  ended: { reason: 'expired' | 'lost_token_response'; message: string },
+  asksSoFar: number,
+  policy: AskAgainPolicy,
+  nowMs: number,
+  approvalDeadlineMs: number,
+): AskDecision {
+  const failureType = ended.reason === 'expired' ? ApprovalFailureType.Expired : ApprovalFailureType.Lost;
+  if (asksSoFar >= policy.maxAsks) {
+    return { kind: 'fail', type: failureType, message: `${ended.message}; asked ${asksSoFar} of ${policy.maxAsks} times` };
+  }
+  // A lost token response is asked again at once: the user just approved and is waiting.
+  const atMs = nowMs + (ended.reason === 'expired' ? policy.delayBetweenAsks * 1000 : 0);
+  if (atMs >= approvalDeadlineMs) {
+    return { kind: 'fail', type: failureType, message: `${ended.message}; the approval deadline leaves no time to ask again` };
+  }
+  return { kind: 'ask', reason: ended.reason, atMs };
 }
 
 function withDescription(message: string, description: string | undefined): string {
