@@ -96,7 +96,7 @@ export const ApprovalRequestSchema = z
     }).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     askAgain: AskAgainPolicySchema.default({ maxAsks: 3, delayBetweenAsks: 60 }),
     /** Continue-as-new once the run's history has this many events (keeps any wait's history bounded). */
-    continueAsNewAfterEvents: z.number().int().min(100).max(40_000).default(2_000),
+    continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
   })
   .superRefine((request, ctx) => {
     const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((k) => request[k] !== undefined);

@@ -8,7 +8,7 @@ import { temporal as temporalProto } from '@temporalio/proto';
 import { ApprovalFailedError, InvalidApprovalRequestError, type ApprovalClient } from '../client/approvals';
 import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
-import { paymentAgent } from '../workflows/payment-agent';
+import { paymentAgent, type PaymentAgentInput } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
 import {
   connectClient,
@@ -45,7 +45,7 @@ afterAll(async () => {
 
 const payment: Payment = { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' };
 
-async function startPaymentAgent(name: string, extra: { requestedExpiry?: number } = {}) {
+async function startPaymentAgent(name: string, extra: Partial<PaymentAgentInput> = {}) {
   const workflowId = `${name}-${Date.now()}`;
   const handle = await temporal.workflow.start(paymentAgent, {
     workflowId,
@@ -115,11 +115,57 @@ describe('the sample payment agent', () => {
   });
 
   it('fails with ApprovalExpired as the cause when nobody decides in time', async () => {
-    const { handle, approvalId } = await startPaymentAgent('expire', { requestedExpiry: 3 });
+    const { handle, approvalId } = await startPaymentAgent('expire', { approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } } });
     await waitForApprovalState(temporal, approvalId, isPending);
 
     const failure = await approvalFailureOf(handle.result());
     expect(failure.type).toBe('ApprovalExpired');
+  });
+
+  it('continues as new several times while it waits, and the result still reaches the waiting agent', async () => {
+    const { handle, approvalId } = await startPaymentAgent('continue-as-new', { approval: { continueAsNewAfterEvents: 30 } });
+    const state = await waitForApprovalState(temporal, approvalId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+    expect(state.attempts).toHaveLength(1); // the same request, carried across runs
+    await device.decide(state.authReqId!, 'approve');
+    expect(await handle.result()).toMatchObject({ status: 'executed' });
+
+    const runs: string[] = [];
+    for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${approvalId}'` })) runs.push(execution.status.name);
+    expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+    expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
+  });
+
+  it('asks again when a request expires before the approval deadline, and the second request can be approved', async () => {
+    const { handle, approvalId } = await startPaymentAgent('ask-again', {
+      approval: { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } },
+    });
+    const first = await waitForApprovalState(temporal, approvalId, isPending);
+    const second = await waitForApprovalState(temporal, approvalId, (s) => s.attempts.length === 2 && isPending(s));
+    expect(second.authReqId).not.toBe(first.authReqId);
+    await device.decide(second.authReqId!, 'approve');
+    expect(await handle.result()).toMatchObject({ status: 'executed' });
+
+    const { attempts } = await waitForApprovalState(temporal, approvalId, (s) => s.status === 'approved');
+    expect(attempts.map((a) => [a.reason, a.outcome])).toEqual([
+      ['first', 'expired'],
+      ['expired', 'approved'],
+    ]);
+    const initiations = (await providerLog(stack.issuer, { bindingMessage: paymentBindingMessage(payment) })).filter(
+      (e) => e.endpoint === 'bc-authorize' && (e.authReqId === first.authReqId || e.authReqId === second.authReqId),
+    );
+    expect(initiations).toHaveLength(2);
+  });
+
+  it('gives up with ApprovalExpired after asking the configured number of times', async () => {
+    const { handle, approvalId } = await startPaymentAgent('ask-exhausted', {
+      approval: { requestedExpiry: 1, askAgain: { maxAsks: 2, delayBetweenAsks: 1 } },
+    });
+    const failure = await approvalFailureOf(handle.result());
+    expect(failure.type).toBe('ApprovalExpired');
+    expect(failure.message).toContain('asked 2 of 2 times');
+    const { attempts, status } = await waitForApprovalState(temporal, approvalId, (s) => s.status === 'expired');
+    expect(status).toBe('expired');
+    expect(attempts.map((a) => a.reason)).toEqual(['first', 'expired']);
   });
 });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { Device, rawClient, sharedStack, stackEnv, startWorker, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { connectClient, Device, rawClient, sharedStack, stackEnv, startWorker, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
 import type { ManagedProcess } from '../devstack/ts-process';
 import type { Client } from '@temporalio/client';
 
@@ -61,6 +61,25 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
 
   const shown = await ciba('wait', workflowId, '--json', '--show-tokens');
   expect((JSON.parse(shown.stdout) as typeof output).result.accessToken).toMatch(/^eyJ/);
+});
+
+it('`ciba wait` follows the approval through continue-as-new runs to its result', async () => {
+  const approvals = await connectClient(env);
+  try {
+    const { workflowId } = await approvals.start({
+      loginHint: 'alice@example.com',
+      bindingMessage: uniqueBindingMessage('CLI long wait'),
+      continueAsNewAfterEvents: 30,
+    });
+    const waiting = ciba('wait', workflowId, '--json');
+    const state = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+    await device.decide(state.authReqId!, 'approve');
+    const waited = await waiting;
+    expect(waited.code).toBe(0);
+    expect(JSON.parse(waited.stdout)).toMatchObject({ workflowId, outcome: 'approved' });
+  } finally {
+    await approvals.close();
+  }
 });
 
 it('exits 3 with ApprovalDenied when the user denies', async () => {

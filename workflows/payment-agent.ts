@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { PaymentActivities } from '../activities/payments';
-import { formatZodError } from '../common/approval';
+import { formatZodError, type ApprovalRequestInput } from '../common/approval';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import { requestApproval } from './request-approval';
 
@@ -13,9 +13,9 @@ export interface PaymentAgentInput {
   /** Who must approve (a login_hint the provider understands). */
   loginHint: string;
   payment: Payment;
-  /** Seconds the user has to decide (provider default when absent). */
-  requestedExpiry?: number;
   audience?: string;
+  /** How long the user has and how often to ask (defaults: provider's expiry, 24 h, up to 3 asks a minute apart). */
+  approval?: Pick<ApprovalRequestInput, 'requestedExpiry' | 'approvalTimeout' | 'askAgain' | 'continueAsNewAfterEvents'>;
 }
 
 export interface PaymentAgentResult {
@@ -41,7 +41,7 @@ export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAge
       authorizationDetails: paymentAuthorizationDetails(payment.data),
       scope: 'openid',
       audience: input.audience,
-      requestedExpiry: input.requestedExpiry,
+      ...input.approval,
     },
     { key: 'payment' },
   );
