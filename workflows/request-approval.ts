@@ -14,6 +14,7 @@
  */
 import {
   ApplicationFailure,
+  CancelledFailure,
   ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   executeChild,
@@ -21,7 +22,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
+import { ApprovalFailureType, type ApprovalRequestInput, type ApprovalResult } from '../common/approval';
 import { cibaApproval } from './approval';
 
 export interface RequestApprovalOptions {
@@ -42,8 +43,10 @@ export async function requestApproval(request: ApprovalRequestInput, options: Re
   });
 }
 
-/** The approval's failure type (ApprovalDenied, ApprovalExpired, ...) if `error` is a failed approval. */
+/** The approval's failure type (ApprovalDenied, ApprovalExpired, ApprovalCancelled, ...) if `error` is a failed approval. */
 export function approvalFailureType(error: unknown): string | undefined {
-  if (error instanceof ChildWorkflowFailure && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  if (!(error instanceof ChildWorkflowFailure)) return undefined;
+  if (error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  if (error.cause instanceof CancelledFailure) return ApprovalFailureType.Cancelled;
   return undefined;
 }
