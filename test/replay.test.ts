@@ -1,0 +1,40 @@
+/**
+ * Replay safety: the recorded histories of every approval path (test/replay/histories, recorded from real runs by
+ * `npm run record:histories`) must replay on the current workflow code. A change that would break running
+ * approvals fails here.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { temporal as proto } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { temporalSettings } from '../common/config';
+import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
+
+/** Each recorded run: its file and the workflow ID it ran under (replay needs the original ID). */
+const index = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'index.json'), 'utf8')) as Array<{ file: string; workflowId: string }>;
+const files = index.map((entry) => entry.file);
+
+it('has a fixture for every path', () => {
+  const paths = new Set(files.map((f) => f.replace(/(\.run\d+)?\.binpb$/, '')));
+  for (const name of ['approve', 'deny', 'expire', 'slow-down', 'ask-again', 'continue-as-new', 'cancel', 'provider-error', 'payment-agent', 'payment-agent-approval']) {
+    expect(paths).toContain(name);
+  }
+  expect(files.filter((f) => f.startsWith('continue-as-new.run')).length).toBeGreaterThanOrEqual(3);
+  expect(readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.binpb')).sort()).toEqual([...files].sort());
+});
+
+it('replays every recorded history on the current workflow code', async () => {
+  const { dataConverter } = temporalSettings({ CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY });
+  const histories = index.map(({ file, workflowId }) => ({
+    workflowId,
+    history: proto.api.history.v1.History.decode(readFileSync(path.join(FIXTURE_DIR, file))),
+  }));
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../workflows'), dataConverter }, histories)) {
+    replayed += 1;
+    if (result.error) failures.push(`${result.workflowId} (${result.runId}): ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
+  expect(replayed).toBe(files.length);
+});
