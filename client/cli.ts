@@ -1,8 +1,7 @@
 /**
  * `ciba`: start, watch, wait for and cancel approvals from the shell.
  *
- *   ciba request --login-hint H --binding-message M [--authorization-details JSON|@file] [--scope S]
- *                [--audience A] [--requested-expiry SECONDS] [--acr-values V] [--id KEY] [--wait] [--json] [--show-tokens]
+ *   ciba request --login-hint H --binding-message M [...]   (see USAGE below)
  *   ciba status ID [--json]
  *   ciba wait ID [--json] [--show-tokens]
  *   ciba cancel ID
@@ -18,7 +17,9 @@ import { ApprovalClient, ApprovalFailedError, InvalidApprovalRequestError } from
 
 const USAGE = `usage:
   ciba request --login-hint H --binding-message M [--authorization-details JSON|@file] [--scope S]
-               [--audience A] [--requested-expiry SECONDS] [--acr-values V] [--id KEY] [--wait] [--json] [--show-tokens]
+               [--audience A] [--requested-expiry SECONDS] [--acr-values V]
+               [--approval-timeout 24h] [--max-asks 3] [--ask-again-delay 60s]
+               [--id KEY] [--wait] [--json] [--show-tokens]
   ciba status ID [--json]
   ciba wait ID [--json] [--show-tokens]
   ciba cancel ID
@@ -38,6 +39,9 @@ const OPTIONS = {
   audience: { type: 'string' },
   'requested-expiry': { type: 'string' },
   'acr-values': { type: 'string' },
+  'approval-timeout': { type: 'string' },
+  'max-asks': { type: 'string' },
+  'ask-again-delay': { type: 'string' },
   id: { type: 'string' },
   wait: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -90,6 +94,10 @@ export async function main(argv: string[], out: (line: string) => void = console
             `${report.workflowId}: ${report.execution}`,
             a && `  status: ${a.status}`,
             a && `  binding message: ${a.bindingMessage}`,
+            a && `  approval deadline: ${a.approvalDeadline}${a.continuedAsNew ? ` (continued as new ${a.continuedAsNew} times)` : ''}`,
+            ...(a?.attempts ?? []).map(
+              (t) => `  request ${t.attempt} (${t.reason}) at ${t.requestedAt}, expires ${t.expiresAt}${t.outcome ? `: ${t.outcome}` : ''}`,
+            ),
             a?.expiresAt && `  provider request expires: ${a.expiresAt}`,
             a?.intervalSeconds && `  polling every ${a.intervalSeconds}s, ${a.polls} polls, ${a.slowDowns} slow_down`,
             a?.lastPollOutcome && `  last poll: ${a.lastPollOutcome} at ${a.lastPollAt}`,
@@ -150,7 +158,23 @@ function requestFromOptions(values: Values): ApprovalRequestInput {
     audience: values.audience,
     requestedExpiry: expiry === undefined ? undefined : Number(expiry),
     acrValues: values['acr-values']?.split(' ').filter(Boolean),
+    approvalTimeout: duration(values['approval-timeout']),
+    askAgain:
+      values['max-asks'] === undefined && values['ask-again-delay'] === undefined
+        ? undefined
+        : { maxAsks: wholeNumber('--max-asks', values['max-asks']), delayBetweenAsks: duration(values['ask-again-delay']) },
   };
+}
+
+/** "90s", "15m", "24h", "3d", or whole seconds; validated with the request. */
+function duration(value: string | undefined): string | number | undefined {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function wholeNumber(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} takes a whole number`);
+  return Number(value);
 }
 
 function parseAuthorizationDetails(value: string | undefined): ApprovalRequestInput['authorizationDetails'] {
