@@ -41,7 +41,7 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
   const bindingMessage = uniqueBindingMessage('CLI payment');
   const id = `cli-${Date.now()}`;
   const details = JSON.stringify([{ type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '5.00' }, creditorName: 'ExampleCorp' }]);
-  const started = await ciba('request', '--login-hint', 'alice@example.com', '--binding-message', bindingMessage, '--authorization-details', details, '--id', id, '--json');
+  const started = await ciba('request', '--login-hint', 'alice@example.com', '--binding-message', bindingMessage, '--authorization-details', details, '--id', id, '--approval-timeout', '2h', '--max-asks', '2', '--ask-again-delay', '30s', '--json');
   expect(started.code).toBe(0);
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
   expect(workflowId).toBe(`ciba-approval-${id}`);
@@ -50,6 +50,10 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
   const status = await ciba('status', workflowId);
   expect(status.stdout).toContain('status: pending');
   expect(status.stdout).toContain(`binding message: ${bindingMessage}`);
+  expect(status.stdout).toMatch(/request 1 \(first\) at /);
+  const deadline = Date.parse(/approval deadline: (\S+)/.exec(status.stdout)![1]!);
+  expect(deadline - Date.now()).toBeGreaterThan(7_000_000); // about 2 h from now
+  expect(deadline - Date.now()).toBeLessThanOrEqual(7_200_000);
 
   await device.decide(authReqId!, 'approve');
   const waited = await ciba('wait', workflowId, '--json');
