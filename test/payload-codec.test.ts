@@ -35,7 +35,7 @@ describe('EncryptionCodec', () => {
 });
 
 describe('the codec server for the Web UI', () => {
-  it('decodes what the UI sends (with its query string), and answers CORS preflights for the UI's origin', async () => {
+  it("decodes what the UI sends (with its query string), and answers CORS preflights for the UI's origin", async () => {
     const codec = new EncryptionCodec(key('k1'));
     const server = await startCodecServer(codec, 'http://127.0.0.1:8233');
     try {
