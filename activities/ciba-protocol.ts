@@ -197,19 +197,30 @@ export class CibaClient {
     await this.agent.close();
   }
 
-  /** Sends one request; maps transport failures and 429/5xx answers to their error classes. */
+  /**
+   * Sends one request and reads its whole answer; maps transport failures and 429/5xx answers to their error
+   * classes. The body is read here, not by oauth4webapi: a connection lost (or a body timeout) after the headers is
+   * a transport fault (the request reached the provider), not an invalid answer, and must be classified as one.
+   */
   private async send(request: () => Promise<Response>): Promise<Response> {
     let response: Response;
+    let body: ArrayBuffer;
     try {
       response = await request();
+      if (response.status === 429 || response.status >= 500) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ProviderUnavailableError(response.status, retryAfter(response));
+      }
+      body = await response.arrayBuffer();
     } catch (error) {
+      if (error instanceof ProviderUnavailableError) throw error;
       throw toTransportError(error);
     }
-    if (response.status === 429 || response.status >= 500) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ProviderUnavailableError(response.status, retryAfter(response));
-    }
-    return response;
+    return new Response(body.byteLength > 0 ? body : null, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   }
 
   /** Runs an oauth4webapi response processor; maps its errors to this module's classes. */
@@ -228,7 +239,13 @@ export class CibaClient {
         const description = challenge?.parameters.error_description;
         throw new ProviderError(code, typeof description === 'string' ? description : undefined, error.status);
       }
-      if (error instanceof oauth.OperationProcessingError || error instanceof TypeError || error instanceof SyntaxError) {
+      if (
+        error instanceof oauth.OperationProcessingError ||
+        // e.g. a token_type other than bearer/DPoP: an answer this client cannot use, not a fault to retry.
+        error instanceof oauth.UnsupportedOperationError ||
+        error instanceof TypeError ||
+        error instanceof SyntaxError
+      ) {
         throw new InvalidProviderResponseError(`invalid response from the provider: ${error.message}`, { cause: error });
       }
       throw error;

@@ -194,7 +194,7 @@ export interface ApprovalAttempt {
   authReqId?: string;
   /** When the provider's auth_req_id expires (ISO 8601). */
   expiresAt?: string;
-  /** How it ended: approved, access_denied, expired, lost, ... (absent while pending). */
+  /** How it ended: approved, denied, expired or lost_token_response (absent while pending). */
   outcome?: string;
 }
 

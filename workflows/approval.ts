@@ -189,6 +189,15 @@ async function initiate(request: ApprovalRequest, ask: number): Promise<Backchan
       );
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : undefined;
+      if (error instanceof ActivityFailure && !isCancellation(error) && !(cause instanceof ApplicationFailure && cause.nonRetryable)) {
+        // The activity timed out (its worker died mid-request) or failed untyped: the request may have reached the
+        // provider, which may have notified the user. Same rule as any other uncertain initiation: not sent again.
+        throw ApplicationFailure.nonRetryable(
+          `the backchannel authentication request may have reached the provider, which may have notified the user; ` +
+            `it is not sent again automatically (${cause?.message ?? error.message})`,
+          ApprovalFailureType.InitiationUncertain,
+        );
+      }
       if (!(cause instanceof ApplicationFailure) || cause.type !== ActivityFailureType.InitiationNotSent) throw error;
       if (attempt >= MAX_INITIATION_ATTEMPTS) {
         throw ApplicationFailure.nonRetryable(
