@@ -5,40 +5,21 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import type { ApprovalClient } from '../client/approvals';
-import { REPO_ROOT, type ManagedProcess } from '../devstack/ts-process';
+import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
 import {
-  connectClient,
   providerLog,
-  rawClient,
   sharedStack,
   sleep,
-  stackEnv,
-  startWorker,
   uniqueBindingMessage,
-  uniqueTaskQueue,
+  useWorkerFixture,
 } from './support/stack';
 
 const stack = sharedStack();
-const env = stackEnv(uniqueTaskQueue('cancel'));
-let worker: ManagedProcess;
-let approvals: ApprovalClient;
-let temporal: Client;
-
-beforeAll(async () => {
-  worker = await startWorker(env, 'worker-cancel');
-  approvals = await connectClient(env);
-  temporal = await rawClient(env);
-});
-afterAll(async () => {
-  await approvals?.close();
-  await temporal?.connection.close();
-  await worker?.kill('SIGTERM');
-});
+const fx = useWorkerFixture('cancel');
 
 /** Polls the provider saw for `authReqId` after `sinceMs`, once a few polling intervals have passed. */
 async function pollsAfter(authReqId: string, sinceMs: number): Promise<number> {
@@ -49,35 +30,35 @@ async function pollsAfter(authReqId: string, sinceMs: number): Promise<number> {
 }
 
 it('the client library cancels: ApprovalCancelled, and polling stops at once', async () => {
-  const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Cancel me') });
-  const { authReqId } = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+  const { workflowId } = await fx.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Cancel me') });
+  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
   const cancelledAt = Date.now();
-  await approvals.cancel(workflowId);
-  await expect(approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await fx.approvals.cancel(workflowId);
+  await expect(fx.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId!, cancelledAt)).toBe(0);
-  expect((await approvals.status(workflowId)).approval?.status).toBe('cancelled');
+  expect((await fx.approvals.status(workflowId)).approval?.status).toBe('cancelled');
 });
 
 it('the CLI cancels', async () => {
-  const { workflowId } = await approvals.start({ loginHint: 'bob@example.com', bindingMessage: uniqueBindingMessage('CLI cancel') });
-  await waitForApprovalState(temporal, workflowId, isPending);
+  const { workflowId } = await fx.approvals.start({ loginHint: 'bob@example.com', bindingMessage: uniqueBindingMessage('CLI cancel') });
+  await waitForApprovalState(fx.temporal, workflowId, isPending);
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'bin', 'ciba.js'), 'cancel', workflowId], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...fx.env },
   });
   expect(stdout).toContain(`cancellation requested: ${workflowId}`);
-  await expect(approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fx.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
 });
 
 async function startAgent(name: string) {
   const workflowId = `${name}-${Date.now()}`;
-  const handle = await temporal.workflow.start(paymentAgent, {
+  const handle = await fx.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: env.CIBA_TASK_QUEUE!,
+    taskQueue: fx.env.CIBA_TASK_QUEUE!,
     args: [{ loginHint: 'alice@example.com', payment: { amount: '7.00', currency: 'USD', creditorName: name } }],
   });
   const approvalId = `${workflowId}/approval/payment`;
-  const { authReqId } = await waitForApprovalState(temporal, approvalId, (s) => isPending(s) && s.polls >= 1);
+  const { authReqId } = await waitForApprovalState(fx.temporal, approvalId, (s) => isPending(s) && s.polls >= 1);
   return { handle, approvalId, authReqId: authReqId! };
 }
 
@@ -88,7 +69,7 @@ it('cancelling the parent agent workflow cancels its pending approval, which sto
   const error = await handle.result().catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
   expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-  await expect(approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fx.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId, cancelledAt)).toBe(0);
 });
 
@@ -96,6 +77,6 @@ it('terminating the parent agent workflow cancels its pending approval (parentCl
   const { handle, approvalId, authReqId } = await startAgent('TerminateParent');
   const terminatedAt = Date.now();
   await handle.terminate('test: the agent is gone');
-  await expect(approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fx.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId, terminatedAt)).toBe(0);
 });

@@ -4,31 +4,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { connectClient, Device, rawClient, sharedStack, stackEnv, startWorker, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
-import type { ManagedProcess } from '../devstack/ts-process';
-import type { Client } from '@temporalio/client';
+import { Device, sharedStack, uniqueBindingMessage, useWorkerFixture } from './support/stack';
 
 const run = promisify(execFile);
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const env = stackEnv(uniqueTaskQueue('cli'));
-let worker: ManagedProcess;
-let temporal: Client;
-
-beforeAll(async () => {
-  worker = await startWorker(env, 'worker-cli');
-  temporal = await rawClient(env);
-});
-afterAll(async () => {
-  await temporal?.connection.close();
-  await worker?.kill('SIGTERM');
-});
+const fx = useWorkerFixture('cli');
 
 async function ciba(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin', 'ciba.js'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...fx.env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -46,7 +33,7 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
   expect(workflowId).toBe(`ciba-approval-${id}`);
 
-  const { authReqId } = await waitForApprovalState(temporal, workflowId, isPending);
+  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
   const status = await ciba('status', workflowId);
   expect(status.stdout).toContain('status: pending');
   expect(status.stdout).toContain(`binding message: ${bindingMessage}`);
@@ -68,29 +55,24 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
 });
 
 it('`ciba wait` follows the approval through continue-as-new runs to its result', async () => {
-  const approvals = await connectClient(env);
-  try {
-    const { workflowId } = await approvals.start({
-      loginHint: 'alice@example.com',
-      bindingMessage: uniqueBindingMessage('CLI long wait'),
-      continueAsNewAfterEvents: 30,
-    });
-    const waiting = ciba('wait', workflowId, '--json');
-    const state = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
-    await device.decide(state.authReqId!, 'approve');
-    const waited = await waiting;
-    expect(waited.code).toBe(0);
-    expect(JSON.parse(waited.stdout)).toMatchObject({ workflowId, outcome: 'approved' });
-  } finally {
-    await approvals.close();
-  }
+  const { workflowId } = await fx.approvals.start({
+    loginHint: 'alice@example.com',
+    bindingMessage: uniqueBindingMessage('CLI long wait'),
+    continueAsNewAfterEvents: 30,
+  });
+  const waiting = ciba('wait', workflowId, '--json');
+  const state = await waitForApprovalState(fx.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+  await device.decide(state.authReqId!, 'approve');
+  const waited = await waiting;
+  expect(waited.code).toBe(0);
+  expect(JSON.parse(waited.stdout)).toMatchObject({ workflowId, outcome: 'approved' });
 });
 
 it('exits 3 with ApprovalDenied when the user denies', async () => {
   const bindingMessage = uniqueBindingMessage('CLI deny');
   const started = await ciba('request', '--login-hint', 'bob@example.com', '--binding-message', bindingMessage, '--json');
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-  const { authReqId } = await waitForApprovalState(temporal, workflowId, isPending);
+  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
   await device.decide(authReqId!, 'deny');
   const waited = await ciba('wait', workflowId);
   expect(waited.code).toBe(3);
