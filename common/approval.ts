@@ -58,7 +58,7 @@ export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
 /** When a provider request expires (or its token response was lost) before the approval deadline: ask again. */
 export const AskAgainPolicySchema = z.strictObject({
   /** How many backchannel requests the user may get in all, the first included. 1 = never ask again. */
-  maxAsks: z.number().int().min(1).max(100).default(3),
+  maxAsks: z.number().int().min(1).max(10_000).default(3),
   /** How long to wait after a request expired before asking again. */
   delayBetweenAsks: DurationSeconds.default(60),
 });
@@ -204,7 +204,9 @@ export interface ApprovalState {
   bindingMessage: string;
   /** The approval's own deadline (ISO 8601). */
   approvalDeadline: string;
-  /** Every backchannel request so far, oldest first. */
+  /** How many backchannel requests the user got. */
+  asks: number;
+  /** The latest backchannel requests (up to 20), oldest first. */
   attempts: ApprovalAttempt[];
   /** How many times this approval continued as new (its history is bounded per run). */
   continuedAsNew: number;

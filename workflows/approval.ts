@@ -46,6 +46,9 @@ export const approvalStatusQuery = defineQuery<ApprovalState>('status');
 /** Everything a run hands to the next one when it continues as new. */
 export interface ApprovalCarryOver {
   approvalDeadlineMs: number;
+  /** Backchannel requests sent so far. */
+  asks: number;
+  /** The most recent requests (at most RECENT_ATTEMPTS), so that state stays small over a 30-day window. */
   attempts: ApprovalAttempt[];
   continuedAsNew: number;
   /** Totals over all requests and runs. */
@@ -57,6 +60,9 @@ export interface ApprovalCarryOver {
   polling?: PollingState;
   nextAsk?: { reason: AskReason; atMs: number };
 }
+
+/** How many of the latest requests the status query (and the carried state) keeps. */
+const RECENT_ATTEMPTS = 20;
 
 /** How often, at most, a backchannel request that certainly did not reach the provider is sent again. */
 const MAX_INITIATION_ATTEMPTS = 5;
@@ -74,11 +80,24 @@ const INITIATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '30s', retry:
 export async function cibaApproval(input: ApprovalRequestInput, carried?: ApprovalCarryOver): Promise<ApprovalResult> {
   const parsed = ApprovalRequestSchema.safeParse(input);
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(formatZodError(parsed.error), ApprovalFailureType.InvalidRequest);
+    const failure = ApplicationFailure.nonRetryable(formatZodError(parsed.error), ApprovalFailureType.InvalidRequest);
+    setHandler(approvalStatusQuery, () => ({
+      status: 'failed',
+      bindingMessage: String((input as { bindingMessage?: unknown } | undefined)?.bindingMessage ?? ''),
+      approvalDeadline: new Date().toISOString(),
+      asks: 0,
+      attempts: [],
+      continuedAsNew: 0,
+      polls: 0,
+      slowDowns: 0,
+      failure: { type: ApprovalFailureType.InvalidRequest, message: failure.message },
+    }));
+    throw failure;
   }
   const request = parsed.data;
   const run: ApprovalCarryOver = carried ?? {
     approvalDeadlineMs: Date.now() + request.approvalTimeout * 1000,
+    asks: 0,
     attempts: [],
     continuedAsNew: 0,
     polls: 0,
@@ -91,6 +110,7 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
     status,
     bindingMessage: request.bindingMessage,
     approvalDeadline: new Date(run.approvalDeadlineMs).toISOString(),
+    asks: run.asks,
     attempts: run.attempts,
     continuedAsNew: run.continuedAsNew,
     authReqId: run.polling?.authReqId,
@@ -102,21 +122,24 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
     lastPollOutcome: run.lastPollOutcome,
     failure,
   }));
-  const setStatus = (next: ApprovalStatus) => {
+  const setStatus = (next: ApprovalStatus, force = false) => {
+    if (next === status && !force) return; // an upsert is a history event: only on change
     status = next;
     upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: next }]);
   };
-  setStatus(status);
+  setStatus(status, true);
 
   try {
     for (;;) {
       if (run.nextAsk) {
         const { reason, atMs } = run.nextAsk;
         if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
-        const ack = await initiate(request, run.attempts.length + 1);
+        const ack = await initiate(request, run.asks + 1);
         run.polling = startPolling(ack, Date.now());
+        run.asks += 1;
+        run.attempts = run.attempts.slice(-(RECENT_ATTEMPTS - 1));
         run.attempts.push({
-          attempt: run.attempts.length + 1,
+          attempt: run.asks,
           reason,
           requestedAt: new Date().toISOString(),
           authReqId: ack.authReqId,
@@ -135,8 +158,8 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
       }
 
       const delay = nextPollDelaySeconds(polling, Date.now(), run.approvalDeadlineMs);
-      await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of request ${run.attempts.length}` });
-      const outcome = await poll(polling, run.attempts.length);
+      await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of request ${run.asks}` });
+      const outcome = await poll(polling, run.asks);
       const decision = decide(polling, outcome, Date.now(), run.approvalDeadlineMs);
       run.polls += 1;
       run.lastPollAt = new Date().toISOString();
@@ -157,7 +180,7 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
           throw ApplicationFailure.nonRetryable(decision.message, ApprovalFailureType.Denied);
         case 'request_ended': {
           current.outcome = decision.reason;
-          const next = nextAsk(decision, run.attempts.length, request.askAgain, Date.now(), run.approvalDeadlineMs);
+          const next = nextAsk(decision, run.asks, request.askAgain, Date.now(), run.approvalDeadlineMs);
           if (next.kind === 'fail') throw ApplicationFailure.nonRetryable(next.message, next.type);
           run.polling = undefined;
           run.nextAsk = { reason: next.reason, atMs: next.atMs };
@@ -220,7 +243,12 @@ async function poll(polling: PollingState, ask: number): Promise<PollOutcome> {
   const options: ActivityOptions = {
     startToCloseTimeout: '30s',
     scheduleToCloseTimeout: untilExpiry + 60_000,
-    retry: { initialInterval: `${polling.intervalSeconds}s`, backoffCoefficient: 2, maximumInterval: '60s' },
+    // Never shorter than the interval (a provider may ask for more than a minute, and slow_down grows it).
+    retry: {
+      initialInterval: `${polling.intervalSeconds}s`,
+      backoffCoefficient: 2,
+      maximumInterval: `${Math.max(60, polling.intervalSeconds)}s`,
+    },
     summary: `poll ${polling.polls + 1} of request ${ask}`,
   };
   try {

