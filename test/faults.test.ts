@@ -14,7 +14,7 @@ import type { RequestLogEntry } from '../provider/request-log';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
 import {
   outcomeWithin,
-  startProxiedProvider,
+  openProxiedProvider,
   type ApprovalOutcome,
   type Fault,
   type FaultProxy,
@@ -41,15 +41,8 @@ let px: ProxiedProvider;
 let proxy: FaultProxy;
 let device: Device;
 
-beforeAll(async () => {
-  px = await startProxiedProvider({ IDP_POLL_INTERVAL: '1' });
-  proxy = px.proxy;
-  device = new Device(px.providerUrl);
-});
-
-afterAll(async () => {
-  await px?.close();
-});
+beforeAll(async () => ({ px, proxy, device } = await openProxiedProvider()));
+afterAll(async () => px?.close());
 
 /** No case may take longer than this to reach its outcome (the longest planned one needs ~15 s). */
 const OUTCOME_WITHIN_MS = 45_000;

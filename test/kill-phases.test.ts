@@ -12,7 +12,7 @@ import type { ApprovalClient } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import type { ManagedProcess } from '../devstack/ts-process';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { outcomeWithin, startProxiedProvider, type ApprovalOutcome, type FaultProxy, type ProxiedProvider } from './support/fault-proxy';
+import { outcomeWithin, openProxiedProvider, type ApprovalOutcome, type FaultProxy, type ProxiedProvider } from './support/fault-proxy';
 import {
   connectClient,
   Device,
@@ -35,15 +35,8 @@ let px: ProxiedProvider;
 let proxy: FaultProxy;
 let device: Device;
 
-beforeAll(async () => {
-  px = await startProxiedProvider({ IDP_POLL_INTERVAL: '1' });
-  proxy = px.proxy;
-  device = new Device(px.providerUrl);
-});
-
-afterAll(async () => {
-  await px?.close();
-});
+beforeAll(async () => ({ px, proxy, device } = await openProxiedProvider()));
+afterAll(async () => px?.close());
 
 interface Phase {
   approvals: ApprovalClient;

@@ -18,7 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as net from 'node:net';
 import { ApprovalFailedError, type ApprovalClient } from '../../client/approvals';
 import type { ApprovalResult } from '../../common/approval';
-import { startProvider, type StartedProvider } from './stack';
+import { Device, startProvider, type StartedProvider } from './stack';
 
 export type Endpoint = 'discovery' | 'bc-authorize' | 'token' | 'other';
 
@@ -529,6 +529,12 @@ export async function startProxiedProvider(env: Record<string, string> = {}): Pr
       await provider.kill('SIGTERM');
     },
   };
+}
+
+/** A proxied provider with a poll interval of 1 s, and the user's device on it (which talks to it directly). */
+export async function openProxiedProvider(): Promise<{ px: ProxiedProvider; proxy: FaultProxy; device: Device }> {
+  const px = await startProxiedProvider({ IDP_POLL_INTERVAL: '1' });
+  return { px, proxy: px.proxy, device: new Device(px.providerUrl) };
 }
 
 function endpointOf(method: string, pathname: string): Endpoint {
