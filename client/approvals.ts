@@ -66,9 +66,7 @@ export class ApprovalClient {
 
   /** Connects with the settings from the environment (see common/config.ts). */
   static async connect(settings: TemporalSettings = temporalSettings()): Promise<ApprovalClient> {
-    const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
-    const client = new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
-    return new ApprovalClient(client, settings.taskQueue);
+    return new ApprovalClient(await connectTemporalClient(settings), settings.taskQueue);
   }
 
   /** Validates, then starts the approval workflow; the same `key` gives the same approval. */
@@ -121,6 +119,12 @@ export class ApprovalClient {
   async close(): Promise<void> {
     await this.client.connection.close();
   }
+}
+
+/** A Temporal client with the project's connection settings and encrypting data converter. */
+export async function connectTemporalClient(settings: TemporalSettings = temporalSettings()): Promise<Client> {
+  const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
+  return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
 }
 
 export function approvalWorkflowId(key: string): string {

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { connectTemporalClient } from './approvals';
 import { ChildWorkflowFailure } from '@temporalio/common';
 import { temporalSettings } from '../common/config';
 import { paymentAgent } from '../workflows/payment-agent';
@@ -21,8 +22,7 @@ async function main(): Promise<number> {
     },
   });
   const settings = temporalSettings();
-  const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
-  const client = new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
+  const client = await connectTemporalClient(settings);
   const workflowId = `payment-agent-${randomUUID()}`;
   const handle = await client.workflow.start(paymentAgent, {
     workflowId,
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     console.error(`no payment: ${approval?.message ?? (error as Error).message}`);
     return 1;
   } finally {
-    await connection.close();
+    await client.connection.close();
   }
 }
 

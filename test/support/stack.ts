@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { generatePayloadKey } from '../../common/payload-codec';
 import { temporalSettings } from '../../common/config';
-import { ApprovalClient } from '../../client/approvals';
+import { ApprovalClient, connectTemporalClient } from '../../client/approvals';
 import type { RequestLogEntry, RequestLogFilter } from '../../provider/request-log';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
 
@@ -107,9 +107,7 @@ export async function connectClient(env: Record<string, string>): Promise<Approv
 }
 
 export async function rawClient(env: Record<string, string>): Promise<Client> {
-  const settings = temporalSettings(env);
-  const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
-  return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
+  return connectTemporalClient(temporalSettings(env));
 }
 
 /** A pending request as the user's device sees it. */
