@@ -358,23 +358,28 @@ describe('local CIBA provider', () => {
   });
 
   test('polling faster than the interval answers slow_down with interval + 5 and Retry-After', async () => {
-    const authReqId = await initiate(idp);
-    const first = await poll(idp, authReqId); // immediately: interval is 1 s
+    // A ten-minute interval: "faster than the interval" must not depend on how fast this machine is.
+    const slow = await startIdp({ IDP_DATA_DIR: tempDir(), IDP_POLL_INTERVAL: '600' });
+    const res = await bcAuthorize(slow, { scope: 'openid' });
+    expect(res.body.interval).toBe(600);
+    const authReqId = res.body.auth_req_id as string;
+    const first = await poll(slow, authReqId);
     expect(first.status).toBe(400);
-    expect(first.body).toMatchObject({ error: 'slow_down', interval: 6 });
-    expect(first.headers.get('retry-after')).toBe('6');
+    expect(first.body).toMatchObject({ error: 'slow_down', interval: 605 });
+    expect(first.headers.get('retry-after')).toBe('605');
 
-    await sleep(1100); // waiting the old interval is not enough any more
-    const second = await poll(idp, authReqId);
-    expect(second.body).toMatchObject({ error: 'slow_down', interval: 11 });
-    expect(second.headers.get('retry-after')).toBe('11');
+    const second = await poll(slow, authReqId); // and again: each slow_down adds 5 s for good
+    expect(second.body).toMatchObject({ error: 'slow_down', interval: 610 });
+    expect(second.headers.get('retry-after')).toBe('610');
 
     // A caller that does not authenticate as the request's client gets invalid_client, not slow_down.
-    const stranger = await poll(idp, authReqId, basic(CLIENT_ID, 'wrong'));
+    const stranger = await poll(slow, authReqId, basic(CLIENT_ID, 'wrong'));
     expect([stranger.status, stranger.body.error]).toEqual([401, 'invalid_client']);
 
-    const log = await getJson(`${idp.issuer}/dev/log?authReqId=${authReqId}`);
+    const log = await getJson(`${slow.issuer}/dev/log?authReqId=${authReqId}`);
     expect(log.filter((e: any) => e.error === 'slow_down')).toHaveLength(2);
+    slow.child.kill('SIGTERM');
+    expect(await slow.exited).toBe(0);
   });
 
   test('dev control forces slow_down for the next polls', async () => {
@@ -428,6 +433,21 @@ describe('slowDownEvery', () => {
 });
 
 describe('restart', () => {
+  test('the polling pace survives SIGKILL: a poll right after the restart is still too fast', async () => {
+    // A one-hour interval, so that "too fast" does not depend on how long the restart takes.
+    const dataDir = tempDir();
+    const first = await startIdp({ IDP_DATA_DIR: dataDir, IDP_POLL_INTERVAL: '3600' });
+    const res = await bcAuthorize(first, { scope: 'openid' });
+    expect(res.body.interval).toBe(3600);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await startIdp({ IDP_DATA_DIR: dataDir, IDP_PORT: String(first.port) });
+    expect((await poll(second, res.body.auth_req_id)).body).toMatchObject({ error: 'slow_down', interval: 3605 });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   test('a pending request survives SIGKILL; tokens issued before a restart still verify after it', async () => {
     const dataDir = tempDir();
     const first = await startIdp({ IDP_DATA_DIR: dataDir });
@@ -439,14 +459,12 @@ describe('restart', () => {
     expect(second.issuer).toBe(first.issuer);
     const list = await getJson(`${second.issuer}/device/requests`);
     expect(list.map((r: any) => r.auth_req_id)).toContain(authReqId);
-    // The polling state survived too: an immediate poll is still too fast.
-    expect((await poll(second, authReqId)).body).toMatchObject({ error: 'slow_down', interval: 6 });
     expect((await postJson(`${second.issuer}/device/requests/${authReqId}/approve`)).body).toEqual({ status: 'approved' });
     second.child.kill('SIGKILL');
     await second.exited;
 
     const third = await startIdp({ IDP_DATA_DIR: dataDir, IDP_PORT: String(first.port) });
-    await sleep(6000);
+    await sleep(1000); // the 1 s interval, counted from the initiation at the latest
     const tokens = await poll(third, authReqId);
     expect(tokens.status).toBe(200);
     expect(tokens.body.authorization_details).toEqual([PAYMENT]);
