@@ -156,6 +156,18 @@ export const ApprovalFailureType = {
   InvalidProviderResponse: 'InvalidProviderResponse',
   /** The approval request itself is invalid. */
   InvalidRequest: 'InvalidApprovalRequest',
+  /** The initiation could not reach the provider in several attempts (it certainly did not notify the user). */
+  ProviderUnavailable: 'ProviderUnavailable',
+  /**
+   * The user approved, but the provider did not grant the authorization_details that were asked for (it ignored
+   * RAR, or granted something else): the tokens are not bound to this transaction and never reach the agent.
+   * details[0] = { requested, granted }.
+   */
+  AuthorizationDetailsNotGranted: 'AuthorizationDetailsNotGranted',
+  /** The workflow's input was not encrypted with the payload key: only key holders may start approvals. */
+  PayloadNotEncrypted: 'PayloadNotEncrypted',
+  /** The workflow's input was encrypted with a payload key this worker does not have (message names the key id). */
+  PayloadKeyMismatch: 'PayloadKeyMismatch',
 } as const;
 export type ApprovalFailureType = (typeof ApprovalFailureType)[keyof typeof ApprovalFailureType];
 

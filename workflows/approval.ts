@@ -225,7 +225,7 @@ async function initiate(request: ApprovalRequest, ask: number): Promise<Backchan
       if (attempt >= MAX_INITIATION_ATTEMPTS) {
         throw ApplicationFailure.nonRetryable(
           `the provider could not be reached after ${attempt} attempts: ${cause.message}`,
-          ActivityFailureType.ProviderUnavailable,
+          ApprovalFailureType.ProviderUnavailable,
         );
       }
       const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
