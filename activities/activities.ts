@@ -10,7 +10,14 @@
  *   than the polling interval.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { ActivityFailureType, ApprovalFailureType, type ApprovalRequest, type ProviderErrorDetails } from '../common/approval';
+import {
+  ActivityFailureType,
+  ApprovalFailureType,
+  type ApprovalRequest,
+  type AskReason,
+  type ProviderErrorDetails,
+} from '../common/approval';
+import { profileViolations, repeatBindingMessage, type ProviderProfile } from '../common/provider-profile';
 import {
   InvalidProviderResponseError,
   ProviderError,
@@ -27,14 +34,31 @@ export interface PollTokenInput {
   intervalSeconds: number;
 }
 
-export function createCibaActivities(ciba: CibaClient) {
+/** Why a backchannel request is sent (absent in histories recorded before it was passed: the first ask). */
+export interface AskContext {
+  reason: AskReason;
+}
+
+export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile) {
   return {
-    /** CIBA backchannel authentication request: the provider notifies the user's device. */
-    async requestBackchannelAuthentication(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
+    /**
+     * CIBA backchannel authentication request: the provider notifies the user's device. The request is checked
+     * against the provider's profile first: one the provider would refuse is never sent.
+     */
+    async requestBackchannelAuthentication(request: ApprovalRequest, ask?: AskContext): Promise<BackchannelAcknowledgment> {
+      const violations = profileViolations(profile, request, { repeatable: request.askAgain?.afterLostAnswer === true });
+      if (violations.length) {
+        throw ApplicationFailure.nonRetryable(
+          violations.map((v) => v.message).join('; '),
+          ApprovalFailureType.InvalidRequest,
+        );
+      }
+      const bindingMessage =
+        ask?.reason === 'lost_token_response' ? repeatBindingMessage(profile, request.bindingMessage) : request.bindingMessage;
       try {
-        return await ciba.requestBackchannelAuthentication(request);
+        return await ciba.requestBackchannelAuthentication({ ...request, bindingMessage });
       } catch (error) {
-        throw initiationFailure(error);
+        throw initiationFailure(error, profile);
       }
     },
 
@@ -43,7 +67,7 @@ export function createCibaActivities(ciba: CibaClient) {
       try {
         return await ciba.pollToken(input.authReqId);
       } catch (error) {
-        throw pollFailure(error, input.intervalSeconds);
+        throw pollFailure(error, input.intervalSeconds, profile);
       }
     },
   };
@@ -51,8 +75,8 @@ export function createCibaActivities(ciba: CibaClient) {
 
 export type CibaActivities = ReturnType<typeof createCibaActivities>;
 
-function initiationFailure(error: unknown): unknown {
-  if (error instanceof ProviderError) return providerRejected(error);
+function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
+  if (error instanceof ProviderError) return providerRejected(error, profile);
   if (error instanceof TransportError && !error.requestSent) {
     return ApplicationFailure.create({ message: error.message, type: ActivityFailureType.InitiationNotSent, nonRetryable: true });
   }
@@ -78,8 +102,8 @@ function initiationFailure(error: unknown): unknown {
   return error;
 }
 
-function pollFailure(error: unknown, intervalSeconds: number): unknown {
-  if (error instanceof ProviderError) return providerRejected(error);
+function pollFailure(error: unknown, intervalSeconds: number, profile: ProviderProfile): unknown {
+  if (error instanceof ProviderError) return providerRejected(error, profile);
   if (error instanceof ProviderUnavailableError) {
     return ApplicationFailure.create({
       message: error.message,
@@ -97,8 +121,13 @@ function pollFailure(error: unknown, intervalSeconds: number): unknown {
   return error;
 }
 
-function providerRejected(error: ProviderError): ApplicationFailure {
-  const details: ProviderErrorDetails = { error: error.error, errorDescription: error.errorDescription, status: error.status };
+function providerRejected(error: ProviderError, profile: ProviderProfile): ApplicationFailure {
+  const details: ProviderErrorDetails = {
+    error: error.error,
+    errorDescription: error.errorDescription,
+    status: error.status,
+    cibaError: profile.cibaError(error.error, error.errorDescription),
+  };
   return ApplicationFailure.create({
     message: `the provider rejected the request: ${error.message}`,
     type: ApprovalFailureType.ProviderRejected,

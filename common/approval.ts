@@ -6,8 +6,9 @@
  * This file is imported by workflow code: keep it deterministic (zod only, no I/O, no Node APIs).
  */
 import { z } from 'zod';
+import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetailsLimits } from './provider-profile';
 
-/** Auth0's binding_message rule: at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
+/** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
 export const BINDING_MESSAGE_PATTERN = /^[\p{L}\p{N} +\-_.,:#]{1,64}$/u;
 
 /** Longest `requested_expiry` Auth0 accepts (72 h); providers may allow less. */
@@ -22,9 +23,52 @@ export const AuthorizationDetailSchema = z.looseObject({
 });
 export type AuthorizationDetail = z.infer<typeof AuthorizationDetailSchema>;
 
+/**
+ * Limits for every provider, far above any provider's own (see provider-profile.ts): they keep a request (and the
+ * workflow history that carries it) small whatever the profile.
+ */
+export const AUTHORIZATION_DETAILS_HARD_LIMITS: AuthorizationDetailsLimits = {
+  maxBytes: 65_536,
+  maxEntries: 100,
+  maxProperties: 200,
+  maxStringLength: 8_192,
+  maxDepth: 16,
+};
+
 export const AuthorizationDetailsSchema = z
   .array(AuthorizationDetailSchema, { error: 'authorizationDetails must be an array of objects, each with a "type"' })
-  .min(1, 'authorizationDetails, when given, must hold at least one entry');
+  .min(1, 'authorizationDetails, when given, must hold at least one entry')
+  .superRefine((details, ctx) => {
+    const notJson = nonJsonValue(details, 'authorizationDetails', 0);
+    const problem = notJson ?? authorizationDetailsProblem(details, AUTHORIZATION_DETAILS_HARD_LIMITS);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+  });
+
+/** Where `value` holds something that JSON cannot carry as it is (functions, undefined, NaN, BigInt, Dates, cycles). */
+function nonJsonValue(value: unknown, path: string, depth: number): string | undefined {
+  if (depth > AUTHORIZATION_DETAILS_HARD_LIMITS.maxDepth) {
+    return `${path} is nested more than ${AUTHORIZATION_DETAILS_HARD_LIMITS.maxDepth} levels deep`;
+  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = nonJsonValue(value[i], `${path}[${i}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, child] of Object.entries(value)) {
+      const problem = nonJsonValue(child, `${path}.${key}`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (value === undefined) return `${path} is undefined, which JSON cannot carry`;
+  const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  return `${path} is a ${kind}: authorization details must be plain JSON (objects, arrays, strings, numbers, booleans, null)`;
+}
 
 /** Space-separated OAuth scope; `openid` is added when missing (CIBA requires it). */
 const ScopeSchema = z
@@ -40,17 +84,40 @@ export function withOpenIdScope(scope: string): string {
 
 const NonEmpty = z.string().trim().min(1);
 
+/**
+ * A user identifier. Auth0's `iss_sub` form is a JSON object as a string: when a hint looks like JSON, it must be
+ * exactly that, so that a broken one is refused here instead of being sent to the provider.
+ */
+const LoginHintSchema = NonEmpty.superRefine((hint, ctx) => {
+  if (!hint.startsWith('{')) return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(hint);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'loginHint starts with "{" but is not valid JSON' });
+    return;
+  }
+  const ok = z
+    .strictObject({ format: z.literal('iss_sub'), iss: z.url(), sub: z.string().trim().min(1) })
+    .safeParse(parsed).success;
+  if (!ok) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a JSON loginHint must be {"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}',
+    });
+  }
+});
+
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+const DURATION_RULE = 'whole seconds (a number) or a whole number with s, m, h or d, such as "90s", "15m", "24h", "3d"';
 /** A duration as whole seconds, or a string such as "90s", "15m", "24h", "3d"; normalised to seconds. */
-const DurationSeconds = z
-  .union([
-    z.number().int().min(0),
-    z
-      .string()
-      .regex(/^\d+[smhd]$/, 'a duration is whole seconds or a string such as "90s", "15m", "24h", "3d"')
-      .transform((v) => Number(v.slice(0, -1)) * DURATION_UNITS[v.slice(-1) as keyof typeof DURATION_UNITS]),
-  ])
-  .pipe(z.number());
+const DurationSeconds = z.custom<number | string>(() => true).transform((value: unknown, ctx): number => {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const match = typeof value === 'string' ? /^(\d{1,9})([smhd])$/.exec(value.trim()) : null;
+  if (match) return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
+  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value) ?? String(value)} is not a duration: use ${DURATION_RULE}` });
+  return z.NEVER;
+});
 
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
@@ -61,6 +128,12 @@ export const AskAgainPolicySchema = z.strictObject({
   maxAsks: z.number().int().min(1).max(10_000).default(3),
   /** How long to wait after a request expired before asking again. */
   delayBetweenAsks: DurationSeconds.default(60),
+  /**
+   * Ask again when a request's final answer was lost (the provider answered `invalid_grant` before expiry: a token
+   * response or a denial never reached the worker). Off by default: the lost answer may have been a denial, and a
+   * user who said no is not asked again behind their back. When on, the repeat's binding message is marked as one.
+   */
+  afterLostAnswer: z.boolean().default(false),
 });
 export type AskAgainPolicy = z.output<typeof AskAgainPolicySchema>;
 
@@ -71,7 +144,7 @@ export type AskAgainPolicy = z.output<typeof AskAgainPolicySchema>;
 export const ApprovalRequestSchema = z
   .strictObject({
     /** A user identifier the provider understands (Auth0: an `iss_sub` JSON string; local provider: also an e-mail). */
-    loginHint: NonEmpty.optional(),
+    loginHint: LoginHintSchema.optional(),
     loginHintToken: NonEmpty.optional(),
     idTokenHint: NonEmpty.optional(),
     /** Defaults to `openid`; `openid` is added when missing. */
@@ -80,8 +153,8 @@ export const ApprovalRequestSchema = z
     bindingMessage: z
       .string()
       .regex(
-        BINDING_MESSAGE_PATTERN,
-        'bindingMessage must be 1 to 64 characters of letters, digits, spaces and + - _ . , : #',
+        PROVIDER_PROFILES.generic.bindingMessage.pattern,
+        `bindingMessage must be ${PROVIDER_PROFILES.generic.bindingMessage.rule} (the provider's profile may allow less)`,
       ),
     /** RFC 9396 Rich Authorization Request: the exact transaction the user approves. */
     authorizationDetails: AuthorizationDetailsSchema.optional(),
@@ -94,7 +167,14 @@ export const ApprovalRequestSchema = z
     approvalTimeout: DurationSeconds.refine((s) => s >= 1 && s <= MAX_APPROVAL_TIMEOUT_SECONDS, {
       message: 'approvalTimeout must be between 1 second and 30 days',
     }).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
-    askAgain: AskAgainPolicySchema.default({ maxAsks: 3, delayBetweenAsks: 60 }),
+    askAgain: AskAgainPolicySchema.default({ maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false }),
+    /**
+     * When authorizationDetails were requested and the provider's answer grants none (neither in the token response
+     * nor in a JWT access token): `fail` (default) ends the approval AuthorizationDetailsNotGranted, since the tokens
+     * are not bound to the transaction; `accept` is for providers without RAR (e.g. Keycloak), where the binding
+     * message alone tells the user what they approve. Granted details that differ from the requested ones always fail.
+     */
+    ungrantedAuthorizationDetails: z.enum(['fail', 'accept']).default('fail'),
     /** Continue-as-new once the run's history has this many events (keeps any wait's history bounded). */
     continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
   })
@@ -181,9 +261,15 @@ export const ActivityFailureType = {
 
 /** Details attached to failures that come from the provider's own error response. */
 export interface ProviderErrorDetails {
+  /** The provider's own error code. */
   error: string;
   errorDescription?: string;
   status?: number;
+  /**
+   * The error in CIBA Core 13's words, where the provider's profile knows that it names it otherwise (Keycloak's
+   * invalid_request "invalid_user" is `unknown_user_id`); otherwise the same as `error`.
+   */
+  cibaError?: string;
 }
 
 /** Where an approval stands (also the `CibaApprovalStatus` search attribute). */

@@ -15,7 +15,8 @@ describe('ApprovalRequestSchema', () => {
       ...valid,
       scope: 'openid',
       approvalTimeout: 86_400,
-      askAgain: { maxAsks: 3, delayBetweenAsks: 60 },
+      askAgain: { maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false },
+      ungrantedAuthorizationDetails: 'fail',
       continueAsNewAfterEvents: 2_000,
     });
   });
@@ -32,6 +33,7 @@ describe('ApprovalRequestSchema', () => {
     expect(ApprovalRequestSchema.parse({ ...valid, askAgain: { maxAsks: 1, delayBetweenAsks: '2m' } }).askAgain).toEqual({
       maxAsks: 1,
       delayBetweenAsks: 120,
+      afterLostAnswer: false,
     });
     expect(errorOf({ ...valid, askAgain: { maxAsks: 0 } })).toContain('askAgain.maxAsks');
   });
@@ -54,11 +56,60 @@ describe('ApprovalRequestSchema', () => {
     expect(errorOf({ ...valid, idTokenHint: 'eyJ' })).toContain('exactly one of loginHint, loginHintToken or idTokenHint');
   });
 
-  it("applies Auth0's binding_message rule", () => {
-    expect(errorOf({ ...valid, bindingMessage: 'Pay $50.00' })).toContain('bindingMessage');
-    expect(errorOf({ ...valid, bindingMessage: 'x'.repeat(65) })).toContain('bindingMessage');
+  it('applies a printable one-line binding_message rule (the provider profile adds its own, see provider-profile.test.ts)', () => {
+    expect(errorOf({ ...valid, bindingMessage: 'x'.repeat(129) })).toContain('bindingMessage');
     expect(errorOf({ ...valid, bindingMessage: '' })).toContain('bindingMessage');
+    expect(errorOf({ ...valid, bindingMessage: 'two\nlines' })).toContain('bindingMessage');
     expect(ApprovalRequestSchema.parse({ ...valid, bindingMessage: 'Order #12: 3 items, A-B_c.d+e' }).bindingMessage).toBeTruthy();
+  });
+
+  describe('names every bad input (issue 6, item 8)', () => {
+    it('a binding message of spaces only', () => {
+      expect(errorOf({ ...valid, bindingMessage: '    ' })).toMatch(/^bindingMessage: .*not only spaces/);
+    });
+
+    it('a malformed iss_sub login hint', () => {
+      expect(errorOf({ ...valid, loginHint: '{"format":"iss_sub","iss":"https://t.auth0.com/"' })).toBe(
+        'loginHint: loginHint starts with "{" but is not valid JSON',
+      );
+      for (const hint of [
+        { format: 'iss_sub', iss: 'not a url', sub: 'auth0|1' },
+        { format: 'iss_sub', iss: 'https://t.auth0.com/' },
+        { format: 'email', iss: 'https://t.auth0.com/', sub: 'auth0|1' },
+        { format: 'iss_sub', iss: 'https://t.auth0.com/', sub: ' ' },
+      ]) {
+        expect(errorOf({ ...valid, loginHint: JSON.stringify(hint) })).toContain('{"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}');
+      }
+      const good = JSON.stringify({ format: 'iss_sub', iss: 'https://t.auth0.com/', sub: 'auth0|1' });
+      expect(ApprovalRequestSchema.parse({ ...valid, loginHint: good }).loginHint).toBe(good);
+    });
+
+    it.each([['-1h'], ['1.5h'], ['forever'], [-1], [1.5], [true], [null]])('the duration %p', (approvalTimeout) => {
+      expect(errorOf({ ...valid, approvalTimeout })).toBe(
+        `approvalTimeout: ${JSON.stringify(approvalTimeout)} is not a duration: use whole seconds (a number) or a whole number ` +
+          'with s, m, h or d, such as "90s", "15m", "24h", "3d"',
+      );
+      expect(errorOf({ ...valid, askAgain: { delayBetweenAsks: approvalTimeout } })).toContain('askAgain.delayBetweenAsks: ');
+    });
+
+    it('authorization details that JSON cannot carry', () => {
+      const cyclic: Record<string, unknown> = { type: 'x' };
+      cyclic.self = cyclic;
+      const cases: Array<[unknown, RegExp]> = [
+        [{ type: 'x', amount: () => 5 }, /authorizationDetails\.0\.amount is a function|authorizationDetails\[0\]\.amount is a function/],
+        [{ type: 'x', amount: 5n }, /amount is a bigint/],
+        [{ type: 'x', amount: Number.NaN }, /amount is NaN, which JSON cannot carry/],
+        [{ type: 'x', at: new Date(0) }, /at is a Date/],
+        [{ type: 'x', missing: undefined }, /missing is undefined, which JSON cannot carry/],
+        [cyclic, /nested more than 16 levels deep/],
+      ];
+      for (const [entry, message] of cases) expect(errorOf({ ...valid, authorizationDetails: [entry] })).toMatch(message);
+    });
+
+    it('authorization details too large for any provider (3 MB)', () => {
+      const huge = [{ type: 'x', blob: 'x'.repeat(3_000_000) }];
+      expect(errorOf({ ...valid, authorizationDetails: huge })).toMatch(/^authorizationDetails: authorizationDetails is 3000\d+ bytes as JSON, more than 65536$/);
+    });
   });
 
   it('requires authorizationDetails to be an array of objects with a type', () => {

@@ -15,7 +15,8 @@ const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const HOUR = 3_600_000;
 const DEADLINE = T0 + 24 * HOUR;
 const tokens = { tokenType: 'bearer', accessToken: 'at' };
-const policy = { maxAsks: 3, delayBetweenAsks: 60 };
+const policy = { maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false };
+const reasking = { ...policy, afterLostAnswer: true };
 
 function state(overrides: Partial<PollingState> = {}): PollingState {
   return { authReqId: 'req-1', intervalSeconds: 5, askedAtMs: T0, expiresAtMs: T0 + 300_000, polls: 0, slowDowns: 0, ...overrides };
@@ -136,18 +137,29 @@ describe('nextAsk', () => {
     expect(nextAsk(expired, 1, policy, T0, DEADLINE)).toEqual({ kind: 'ask', reason: 'expired', atMs: T0 + 60_000 });
   });
 
-  it('asks again at once after a lost token response', () => {
-    expect(nextAsk(lost, 1, policy, T0, DEADLINE)).toEqual({ kind: 'ask', reason: 'lost_token_response', atMs: T0 });
+  it('by default never asks again after a lost answer: it may have been a denial', () => {
+    const decision = nextAsk(lost, 1, policy, T0, DEADLINE);
+    expect(decision).toEqual({
+      kind: 'fail',
+      type: ApprovalFailureType.Lost,
+      message: expect.stringContaining('may have been an approval or a denial'),
+      details: { possibleAnswers: ['approved', 'denied'], askedAgainAfterLostAnswer: false },
+    });
+    expect(decision).toMatchObject({ message: expect.stringContaining('askAgain.afterLostAnswer is off') });
+  });
+
+  it('asks again at once after a lost answer when the policy opts in', () => {
+    expect(nextAsk(lost, 1, reasking, T0, DEADLINE)).toEqual({ kind: 'ask', reason: 'lost_token_response', atMs: T0 });
   });
 
   it('fails ApprovalExpired / ApprovalLost when no ask is left', () => {
     expect(nextAsk(expired, 3, policy, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
-    expect(nextAsk(lost, 3, policy, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
-    expect(nextAsk(expired, 1, { maxAsks: 1, delayBetweenAsks: 0 }, T0, DEADLINE)).toMatchObject({ kind: 'fail' });
+    expect(nextAsk(lost, 3, reasking, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
+    expect(nextAsk(expired, 1, { ...policy, maxAsks: 1, delayBetweenAsks: 0 }, T0, DEADLINE)).toMatchObject({ kind: 'fail' });
   });
 
   it('fails when the next ask would come at or after the approval deadline', () => {
     expect(nextAsk(expired, 1, policy, T0, T0 + 60_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
-    expect(nextAsk(lost, 1, policy, T0 + 1, T0)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
+    expect(nextAsk(lost, 1, reasking, T0 + 1, T0)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
   });
 });

@@ -15,6 +15,7 @@ import {
   ContinueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -39,6 +40,7 @@ import {
   type AskReason,
 } from '../common/approval';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
+import { checkGrantedAuthorizationDetails } from './granted';
 import { decide, nextAsk, nextPollDelaySeconds, startPolling, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
@@ -63,6 +65,12 @@ export interface ApprovalCarryOver {
 
 /** How many of the latest requests the status query (and the carried state) keeps. */
 const RECENT_ATTEMPTS = 20;
+
+/**
+ * Runs started before a lost answer stopped being asked again by default keep the old default (they may already have
+ * asked again: replaying them must take the same path).
+ */
+const LOST_ANSWER_NOT_ASKED_AGAIN = 'lost-answer-not-asked-again-by-default';
 
 /** How often, at most, a backchannel request that certainly did not reach the provider is sent again. */
 const MAX_INITIATION_ATTEMPTS = 5;
@@ -134,7 +142,7 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
       if (run.nextAsk) {
         const { reason, atMs } = run.nextAsk;
         if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
-        const ack = await initiate(request, run.asks + 1);
+        const ack = await initiate(request, run.asks + 1, reason);
         run.polling = startPolling(ack, Date.now());
         run.asks += 1;
         run.attempts = run.attempts.slice(-(RECENT_ATTEMPTS - 1));
@@ -171,17 +179,43 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
           run.slowDowns += decision.state.slowDowns - polling.slowDowns;
           run.polling = decision.state;
           continue;
-        case 'approved':
+        case 'approved': {
+          const grant = checkGrantedAuthorizationDetails(
+            request.authorizationDetails,
+            decision.tokens.authorizationDetails,
+            request.ungrantedAuthorizationDetails,
+          );
+          if (!grant.ok) {
+            current.outcome = 'not_granted';
+            throw ApplicationFailure.create({
+              message: grant.message,
+              type: ApprovalFailureType.AuthorizationDetailsNotGranted,
+              nonRetryable: true,
+              details: [{ requested: grant.requested, granted: grant.granted }],
+            });
+          }
           current.outcome = 'approved';
           setStatus('approved');
           return { ...decision.tokens, approvedAt: new Date().toISOString() };
+        }
         case 'denied':
           current.outcome = 'denied';
           throw ApplicationFailure.nonRetryable(decision.message, ApprovalFailureType.Denied);
         case 'request_ended': {
           current.outcome = decision.reason;
-          const next = nextAsk(decision, run.asks, request.askAgain, Date.now(), run.approvalDeadlineMs);
-          if (next.kind === 'fail') throw ApplicationFailure.nonRetryable(next.message, next.type);
+          const policy =
+            decision.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN)
+              ? { ...request.askAgain, afterLostAnswer: true }
+              : request.askAgain;
+          const next = nextAsk(decision, run.asks, policy, Date.now(), run.approvalDeadlineMs);
+          if (next.kind === 'fail') {
+            throw ApplicationFailure.create({
+              message: next.message,
+              type: next.type,
+              nonRetryable: true,
+              details: next.details ? [next.details] : undefined,
+            });
+          }
           run.polling = undefined;
           run.nextAsk = { reason: next.reason, atMs: next.atMs };
         }
@@ -203,12 +237,12 @@ export async function cibaApproval(input: ApprovalRequestInput, carried?: Approv
 }
 
 /** Sends the backchannel request, again only when the provider cannot have seen the previous one. */
-async function initiate(request: ApprovalRequest, ask: number): Promise<BackchannelAcknowledgment> {
+async function initiate(request: ApprovalRequest, ask: number, reason: AskReason): Promise<BackchannelAcknowledgment> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await ciba.requestBackchannelAuthentication.executeWithOptions(
         { ...INITIATION_OPTIONS, summary: `backchannel request ${ask}${attempt > 1 ? `, sent again (${attempt})` : ''}` },
-        [request],
+        [request, { reason }],
       );
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : undefined;

@@ -38,7 +38,15 @@ export type PollDecision =
 
 export type AskDecision =
   | { kind: 'ask'; reason: 'expired' | 'lost_token_response'; atMs: number }
-  | { kind: 'fail'; type: ApprovalFailureType; message: string };
+  | { kind: 'fail'; type: ApprovalFailureType; message: string; details?: LostAnswerDetails };
+
+/** Details of an ApprovalLost failure: what the lost answer may have been. */
+export interface LostAnswerDetails {
+  /** The provider's final answer never reached the worker: it may have been either. */
+  possibleAnswers: ['approved', 'denied'];
+  /** Whether the policy allowed asking again after a lost answer (askAgain.afterLostAnswer). */
+  askedAgainAfterLostAnswer: boolean;
+}
 
 export function startPolling(ack: BackchannelAcknowledgment, nowMs: number): PollingState {
   return {
@@ -116,8 +124,8 @@ export function decide(state: PollingState, outcome: PollOutcome, nowMs: number,
             kind: 'request_ended',
             reason: 'lost_token_response',
             message: withDescription(
-              'the provider no longer accepts this auth_req_id before its expiry (a token response was probably lost, ' +
-                'and the provider revoked those tokens)',
+              'the provider no longer accepts this auth_req_id before its expiry (its final answer was probably lost ' +
+                'on the way back; tokens it issued are revoked)',
               outcome.description,
             ),
           };
@@ -132,15 +140,23 @@ export function nextAsk(
   nowMs: number,
   approvalDeadlineMs: number,
 ): AskDecision {
-  const failureType = ended.reason === 'expired' ? ApprovalFailureType.Expired : ApprovalFailureType.Lost;
-  if (asksSoFar >= policy.maxAsks) {
-    return { kind: 'fail', type: failureType, message: `${ended.message}; asked ${asksSoFar} of ${policy.maxAsks} times` };
+  const fail = (why: string): AskDecision =>
+    ended.reason === 'expired'
+      ? { kind: 'fail', type: ApprovalFailureType.Expired, message: `${ended.message}; ${why}` }
+      : {
+          kind: 'fail',
+          type: ApprovalFailureType.Lost,
+          message: `${ended.message}; the lost answer may have been an approval or a denial; ${why}`,
+          details: { possibleAnswers: ['approved', 'denied'], askedAgainAfterLostAnswer: policy.afterLostAnswer },
+        };
+  // The lost answer may have been "no": asking again would ask a user who said no behind their back.
+  if (ended.reason === 'lost_token_response' && !policy.afterLostAnswer) {
+    return fail('not asked again (askAgain.afterLostAnswer is off)');
   }
-  // A lost token response is asked again at once: the user just approved and is waiting.
+  if (asksSoFar >= policy.maxAsks) return fail(`asked ${asksSoFar} of ${policy.maxAsks} times`);
+  // A lost answer is asked again at once: the user just decided and is waiting.
   const atMs = nowMs + (ended.reason === 'expired' ? policy.delayBetweenAsks * 1000 : 0);
-  if (atMs >= approvalDeadlineMs) {
-    return { kind: 'fail', type: failureType, message: `${ended.message}; the approval deadline leaves no time to ask again` };
-  }
+  if (atMs >= approvalDeadlineMs) return fail('the approval deadline leaves no time to ask again');
   return { kind: 'ask', reason: ended.reason, atMs };
 }
 
