@@ -40,7 +40,7 @@ export class ApprovalFailedError extends Error {
     message: string,
     readonly details: unknown[] = [],
   ) {
-    super(`${type}: ${message}`);
+    super(message); // `type` is a field of its own: the message does not repeat it
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { AuthorizationDetail } from './approval';
+import type { ProviderProfileName } from './provider-profile';
 
 export const PaymentSchema = z.strictObject({
   /** Decimal string, as RFC 9396's example: "50.00". */
@@ -24,7 +25,12 @@ export function paymentAuthorizationDetails(payment: Payment): AuthorizationDeta
   ];
 }
 
-/** A binding message within Auth0's rule (no `$`): "Pay 50.00 USD to ExampleCorp". */
-export function paymentBindingMessage(payment: Payment): string {
-  return `Pay ${payment.amount} ${payment.currency} to ${payment.creditorName}`.slice(0, 64).replace(/[^\p{L}\p{N} +\-_.,:#]/gu, ' ');
+/**
+ * The binding message for a payment, within the provider profile's rule: "Pay 50.00 USD to ExampleCorp" (Auth0,
+ * generic), "Pay-50.00-USD-to-ExampleCorp" (Keycloak allows no spaces).
+ */
+export function paymentBindingMessage(payment: Payment, profile: ProviderProfileName = 'generic'): string {
+  const words = ['Pay', payment.amount, payment.currency, 'to', payment.creditorName];
+  if (profile === 'keycloak') return words.join('-').replace(/[^a-zA-Z0-9\-._+/!?#]/g, '-').slice(0, 50);
+  return words.join(' ').slice(0, 64).replace(/[^\p{L}\p{N} +\-_.,:#]/gu, ' ');
 }

@@ -316,32 +316,64 @@ describe('polls (POST /oauth/token)', () => {
   });
 
   /**
-   * The token response lost on the way back (the provider issued the tokens; the worker never got them). The next
-   * poll gets invalid_grant (and the provider revokes the lost tokens); the approval asks the user again
-   * (attempts[1].reason 'lost_token_response'), and the agent gets the tokens of the second request.
-   * Contract of the ask-again policy (approvalTimeout / askAgain) that the lead is adding to workflows/approval.ts:
-   * until it lands, these end ApprovalLost.
+   * The final answer lost on the way back (the provider issued the tokens, or recorded the denial; the worker never
+   * got it). The next poll gets invalid_grant (and the provider revokes lost tokens). The lost answer may have been
+   * "no": by default the approval ends ApprovalLost and the user is not asked again behind their back.
    */
   const lost: Array<[string, Fault]> = [
     ['dropped (connection reset)', { kind: 'drop-response' }],
     ['cut off mid-body', { kind: 'truncate-body' }],
   ];
-  it.each(lost)('a token response %s after the user approved: asked again, approved, tokens', async (_name, fault) => {
+  it.each(lost)('a token response %s after the user approved: ApprovalLost, not asked again', async (_name, fault) => {
     await runCase(`poll-lost-${fault.kind}`, async (c) => {
-      const first = await c.startPending(); // the default ask-again policy: a lost response is asked again at once
+      const first = await c.startPending();
+      proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
+      await device.decide(first.authReqId, 'approve');
+      const failure = expectFailure(await c.outcome(), 'ApprovalLost');
+      expect(failure.message).toContain('may have been an approval or a denial');
+      expect(failure.details).toEqual([{ possibleAnswers: ['approved', 'denied'], askedAgainAfterLostAnswer: false }]);
+
+      expect(ok(await c.atProvider('bc-authorize'))).toHaveLength(1); // asked once, never again
+      const firstPolls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      expect(ok(firstPolls)).toHaveLength(1); // the lost tokens
+      expect(firstPolls.at(-1)!.error).toBe('invalid_grant'); // the poll after it: the provider revoked them
+    });
+  });
+
+  it('a denial lost on the way back: ApprovalLost, and the user who said no is not asked again', async () => {
+    await runCase('poll-lost-denial', async (c) => {
+      const first = await c.startPending();
+      proxy.failNext({ endpoint: 'token', fault: { kind: 'drop-response' }, onlyIfError: 'access_denied' });
+      await device.decide(first.authReqId, 'deny');
+      expectFailure(await c.outcome(), 'ApprovalLost');
+
+      expect(ok(await c.atProvider('bc-authorize'))).toHaveLength(1);
+      const polls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      expect(polls.map((e) => e.error)).toContain('access_denied'); // the denial the worker never got
+      expect(polls.at(-1)!.error).toBe('invalid_grant');
+      const { approval } = await c.approvals.status(first.workflowId);
+      expect(approval?.attempts).toHaveLength(1);
+    });
+  });
+
+  it.each(lost)('with askAgain.afterLostAnswer, a token response %s: asked again, marked as a repeat, tokens', async (_name, fault) => {
+    await runCase(`poll-lost-reask-${fault.kind}`, async (c) => {
+      const first = await c.startPending({ askAgain: { afterLostAnswer: true } });
       proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
       await device.decide(first.authReqId, 'approve');
 
-      const second = await device.waitFor(c.bindingMessage, 30_000);
+      const second = await device.waitFor(`Again: ${c.bindingMessage}`, 30_000);
       expect(second.auth_req_id).not.toBe(first.authReqId);
       await device.decide(second.auth_req_id, 'approve');
       expectApproved(await c.outcome());
 
-      const initiations = await c.atProvider('bc-authorize');
-      expect(ok(initiations).map((e) => e.authReqId)).toEqual([first.authReqId, second.auth_req_id]);
-      const firstPolls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
-      expect(ok(firstPolls)).toHaveLength(1); // the lost tokens
-      expect(firstPolls.at(-1)!.error).toBe('invalid_grant'); // the poll after it: the provider revoked them
+      const initiations = (await providerLog(px.providerUrl, {})).filter(
+        (e) => e.endpoint === 'bc-authorize' && e.status === 200 && e.bindingMessage?.endsWith(c.bindingMessage),
+      );
+      expect(initiations.map((e) => [e.authReqId, e.bindingMessage])).toEqual([
+        [first.authReqId, c.bindingMessage],
+        [second.auth_req_id, `Again: ${c.bindingMessage}`],
+      ]);
       const { approval } = await c.approvals.status(first.workflowId);
       expect(approval?.attempts.map((a) => a.reason)).toEqual(['first', 'lost_token_response']);
       expect(approval?.attempts[1]?.authReqId).toBe(second.auth_req_id);

@@ -146,10 +146,10 @@ it('(b) killed during a poll: the poll is retried by the new worker, and the app
   });
 });
 
-it('(c) killed in the lost-response window: the provider issued tokens the worker never got; asked again, approved, tokens', async () => {
+it('(c) killed in the lost-response window: the provider issued tokens the worker never got; with afterLostAnswer, asked again (marked), approved, tokens', async () => {
   await runPhase('kill-lost-response', async (p) => {
     const bindingMessage = uniqueBindingMessage('Kill lost response');
-    const workflowId = await p.start(bindingMessage, { askAgain: { delayBetweenAsks: 1 } });
+    const workflowId = await p.start(bindingMessage, { askAgain: { delayBetweenAsks: 1, afterLostAnswer: true } });
     const first = await waitForApprovalState(p.temporal, workflowId, isPending);
 
     // The user approves; the next poll reaches the provider, which issues tokens; the proxy holds that answer and
@@ -162,7 +162,7 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
     await p.killAndReplaceWorker(async () => held.drop());
 
     // The new worker's poll gets invalid_grant (the provider revokes the lost tokens): the approval asks again.
-    const second = await device.waitFor(bindingMessage, OUTCOME_WITHIN_MS);
+    const second = await device.waitFor(`Again: ${bindingMessage}`, OUTCOME_WITHIN_MS);
     expect(second.auth_req_id).not.toBe(first.authReqId);
     await device.decide(second.auth_req_id, 'approve');
 
@@ -174,7 +174,11 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
 
     // At the provider: two backchannel requests (the rule: one per ask), tokens issued once per request, and the
     // first request's last poll answered invalid_grant.
-    expect(ok(await atProvider(bindingMessage, 'bc-authorize')).map((e) => e.authReqId)).toEqual([first.authReqId, second.auth_req_id]);
+    const initiations = [
+      ...(await atProvider(bindingMessage, 'bc-authorize')),
+      ...(await atProvider(`Again: ${bindingMessage}`, 'bc-authorize')),
+    ];
+    expect(ok(initiations).map((e) => e.authReqId)).toEqual([first.authReqId, second.auth_req_id]);
     const firstPolls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
     expect(ok(firstPolls)).toHaveLength(1);
     expect(firstPolls.at(-1)!.error).toBe('invalid_grant');

@@ -7,6 +7,7 @@ import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { PaymentActivities } from '../activities/payments';
 import { formatZodError, type ApprovalRequestInput } from '../common/approval';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
+import type { ProviderProfileName } from '../common/provider-profile';
 import { requestApproval } from './request-approval';
 
 export interface PaymentAgentInput {
@@ -14,8 +15,13 @@ export interface PaymentAgentInput {
   loginHint: string;
   payment: Payment;
   audience?: string;
+  /** The worker's provider profile, so that the binding message fits the provider's rule (default generic). */
+  providerProfile?: ProviderProfileName;
   /** How long the user has and how often to ask (defaults: provider's expiry, 24 h, up to 3 asks a minute apart). */
-  approval?: Pick<ApprovalRequestInput, 'requestedExpiry' | 'approvalTimeout' | 'askAgain' | 'continueAsNewAfterEvents'>;
+  approval?: Pick<
+    ApprovalRequestInput,
+    'requestedExpiry' | 'approvalTimeout' | 'askAgain' | 'continueAsNewAfterEvents' | 'ungrantedAuthorizationDetails'
+  >;
 }
 
 export interface PaymentAgentResult {
@@ -37,7 +43,7 @@ export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAge
   const approval = await requestApproval(
     {
       loginHint: input.loginHint,
-      bindingMessage: paymentBindingMessage(payment.data),
+      bindingMessage: paymentBindingMessage(payment.data, input.providerProfile),
       authorizationDetails: paymentAuthorizationDetails(payment.data),
       scope: 'openid',
       audience: input.audience,

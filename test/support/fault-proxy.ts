@@ -81,6 +81,8 @@ export interface FaultRule {
    * answered this status (200: tokens were issued); otherwise the answer passes through and the rule stays armed.
    */
   onlyIfStatus?: number;
+  /** Like onlyIfStatus, for the OAuth `error` of the provider's JSON answer (access_denied: the user denied). */
+  onlyIfError?: string;
 }
 
 export interface ArmedRule {
@@ -387,7 +389,10 @@ export class FaultProxy {
         case 'truncate-body':
         case 'hold-response': {
           const answer = await this.forward(req, body, entry);
-          if (armed.rule.onlyIfStatus !== undefined && answer.status !== armed.rule.onlyIfStatus) {
+          const skip =
+            (armed.rule.onlyIfStatus !== undefined && answer.status !== armed.rule.onlyIfStatus) ||
+            (armed.rule.onlyIfError !== undefined && oauthError(answer.body) !== armed.rule.onlyIfError);
+          if (skip) {
             this.send(res, entry, answer);
             return;
           }
@@ -603,5 +608,15 @@ export async function outcomeWithin(approvals: ApprovalClient, workflowId: strin
     return await Promise.race([outcome, hung]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The `error` member of an OAuth JSON error answer, if it is one. */
+function oauthError(body: Buffer): string | undefined {
+  try {
+    const json = JSON.parse(body.toString()) as { error?: unknown };
+    return typeof json.error === 'string' ? json.error : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * "Approved" means the user approved exactly this: against a provider that behaves like Keycloak 26 (the local
+ * provider with IDP_BEHAVIOUR=keycloak: it accepts authorization_details, ignores them, and issues tokens bound to
+ * nothing), and the provider profiles that check a request before it is sent.
+ */
+import type { ApprovalClient } from '../client/approvals';
+import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage } from '../common/payment';
+import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
+import { outcomeWithin, type ApprovalOutcome } from './support/fault-proxy';
+import {
+  connectClient,
+  Device,
+  providerLog,
+  rawClient,
+  sharedStack,
+  stackEnv,
+  startProvider,
+  startWorker,
+  uniqueTaskQueue,
+  type StartedProvider,
+} from './support/stack';
+import type { ManagedProcess } from '../devstack/ts-process';
+import type { Client } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+
+jest.setTimeout(90_000);
+
+const PAYMENT = PaymentSchema.parse({ amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' });
+const DETAILS = paymentAuthorizationDetails(PAYMENT);
+
+let keycloakLike: StartedProvider;
+let device: Device;
+let worker: ManagedProcess;
+let approvals: ApprovalClient;
+let temporal: Client;
+
+beforeAll(async () => {
+  keycloakLike = await startProvider({ IDP_BEHAVIOUR: 'keycloak' });
+  device = new Device(keycloakLike.issuer);
+  const env = stackEnv(uniqueTaskQueue('trust'), { CIBA_ISSUER: keycloakLike.issuer, CIBA_PROVIDER_PROFILE: 'keycloak' }, sharedStack());
+  worker = await startWorker(env, 'worker-trust-keycloak');
+  approvals = await connectClient(env);
+  temporal = await rawClient(env);
+});
+
+afterAll(async () => {
+  await approvals?.close();
+  await temporal?.connection.close();
+  await worker?.kill('SIGTERM');
+  await keycloakLike?.kill('SIGTERM');
+});
+
+/** A binding message Keycloak accepts (no spaces), unique to the test. */
+const keycloakMessage = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+async function outcome(workflowId: string): Promise<ApprovalOutcome> {
+  return outcomeWithin(approvals, workflowId, 60_000);
+}
+
+async function approveWhenAsked(workflowId: string): Promise<string> {
+  const state = await waitForApprovalState(temporal, workflowId, isPending);
+  await device.decide(state.authReqId!, 'approve');
+  return state.authReqId!;
+}
+
+it('a provider that ignores RAR: the user approves, the approval ends AuthorizationDetailsNotGranted, no tokens', async () => {
+  const bindingMessage = keycloakMessage('Pay-50.00-USD');
+  const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage, authorizationDetails: DETAILS });
+  const authReqId = await approveWhenAsked(workflowId);
+
+  const result = await outcome(workflowId);
+  if (result.kind !== 'failed') throw new Error(`expected a failure, got tokens for ${JSON.stringify(result.result.authorizationDetails)}`);
+  expect(result.type).toBe('AuthorizationDetailsNotGranted');
+  expect(result.message).toContain('granted none of the requested authorization_details');
+  expect(result.details).toEqual([{ requested: DETAILS, granted: [] }]);
+  expect(JSON.stringify(result)).not.toMatch(/eyJ/); // no token in what the agent gets
+
+  // The provider did issue tokens (the poll answered 200): the workflow refused them.
+  const polls = (await providerLog(keycloakLike.issuer, { authReqId })).filter((e) => e.endpoint === 'token');
+  expect(polls.at(-1)?.status).toBe(200);
+  const { approval } = await approvals.status(workflowId);
+  expect(approval?.status).toBe('failed');
+  expect(approval?.failure?.type).toBe('AuthorizationDetailsNotGranted');
+  expect(approval?.attempts.map((a) => a.outcome)).toEqual(['not_granted']);
+});
+
+it('ungrantedAuthorizationDetails: "accept" lets an approval without RAR through, for providers without it', async () => {
+  const bindingMessage = keycloakMessage('Pay-50.00-USD');
+  const { workflowId } = await approvals.start({
+    loginHint: 'alice@example.com',
+    bindingMessage,
+    authorizationDetails: DETAILS,
+    ungrantedAuthorizationDetails: 'accept',
+  });
+  await approveWhenAsked(workflowId);
+  const result = await outcome(workflowId);
+  if (result.kind !== 'approved') throw new Error(`expected tokens, got ${result.type}: ${result.message}`);
+  expect(result.result.authorizationDetails).toBeUndefined();
+  expect(jwtPayload(result.result.accessToken).authorization_details).toBeUndefined();
+});
+
+it("the keycloak profile refuses a binding message Keycloak would refuse, before anything is sent", async () => {
+  const bindingMessage = paymentBindingMessage(PAYMENT); // "Pay 50.00 USD to ExampleCorp": spaces
+  const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage: `${bindingMessage} ${randomUUID().slice(0, 8)}` });
+  const result = await outcome(workflowId);
+  expect(result).toMatchObject({
+    kind: 'failed',
+    type: 'InvalidApprovalRequest',
+    message: expect.stringMatching(/^bindingMessage must be 1 to 50 characters .*no spaces.*provider profile keycloak/),
+  });
+  const sent = (await providerLog(keycloakLike.issuer, {})).filter((e) => e.endpoint === 'bc-authorize' && e.bindingMessage?.startsWith('Pay 50.00'));
+  expect(sent).toEqual([]);
+});
+
+it("the sample agent chooses a binding message that fits Keycloak's rule", () => {
+  expect(paymentBindingMessage(PAYMENT, 'keycloak')).toBe('Pay-50.00-USD-to-ExampleCorp');
+  expect(paymentBindingMessage({ ...PAYMENT, creditorName: 'Müller & Söhne GmbH' }, 'keycloak')).toMatch(/^[a-zA-Z0-9-._+/!?#]{1,50}$/);
+});
+
+it("an unknown user at Keycloak (invalid_request / invalid_user) is named unknown_user_id", async () => {
+  const { workflowId } = await approvals.start({ loginHint: 'mallory@example.com', bindingMessage: keycloakMessage('Hello') });
+  const result = await outcome(workflowId);
+  expect(result).toMatchObject({
+    kind: 'failed',
+    type: 'CibaProviderError',
+    details: [{ error: 'invalid_request', errorDescription: 'invalid_user', status: 400, cibaError: 'unknown_user_id' }],
+  });
+});
