@@ -8,16 +8,35 @@
  * - TransportError: no HTTP answer at all; `requestSent` says whether the request may have left this process.
  * - InvalidProviderResponseError: an answer that is not valid OAuth/CIBA (HTML page, malformed JSON, missing fields).
  */
+import type { KeyObject } from 'node:crypto';
+import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ApprovalRequest, AuthorizationDetail } from '../common/approval';
 
+/** JWS algorithms for a private_key_jwt client assertion. */
+export const CLIENT_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export type ClientSigningAlg = (typeof CLIENT_SIGNING_ALGS)[number];
+
+/** How the client authenticates at the backchannel and token endpoints (OpenID Connect Core 9). */
+export type ClientAuthentication =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientSecret: string }
+  | {
+      /** RFC 7523: a short-lived JWT signed with the client's private key; the provider holds the public key. */
+      method: 'private_key_jwt';
+      /** RSA, EC P-256/P-384/P-521 or Ed25519. A KeyObject: printing the configuration never shows the key. */
+      privateKey: KeyObject;
+      /** The assertion's `kid`: which key of the client's registered JWKS verifies it. */
+      keyId: string;
+      /** The assertion's `alg`; suits the key (RS/PS for RSA, ES for EC, EdDSA or Ed25519 for Ed25519). */
+      signingAlg: ClientSigningAlg;
+    };
+
 export interface CibaClientConfig {
   issuer: URL;
   clientId: string;
-  clientSecret: string;
-  /** How the client authenticates at the provider: client_secret_basic (default) or client_secret_post. */
-  clientAuthMethod: 'client_secret_basic' | 'client_secret_post';
+  /** Client authentication: a secret (client_secret_basic, client_secret_post) or a private key (private_key_jwt). */
+  clientAuth: ClientAuthentication;
   /** Per request: connecting, then waiting for response headers, then for the body. */
   httpTimeoutMs: number;
   /** Allow plain http to a provider that is not on this machine (never in production). Loopback is always allowed. */
@@ -110,6 +129,8 @@ export class CibaClient {
   private readonly clientAuth: oauth.ClientAuth;
   private readonly httpOptions: { [oauth.customFetch]: typeof fetch; [oauth.allowInsecureRequests]: boolean };
   private discovery?: Promise<oauth.AuthorizationServer>;
+  /** private_key_jwt: the key imported once (async), then reused for every assertion. */
+  private signer?: Promise<oauth.ClientAuth>;
 
   constructor(private readonly config: CibaClientConfig) {
     this.agent = new Agent({
@@ -119,10 +140,7 @@ export class CibaClient {
       keepAliveTimeout: 30_000,
     });
     this.client = { client_id: config.clientId };
-    this.clientAuth =
-      config.clientAuthMethod === 'client_secret_post'
-        ? oauth.ClientSecretPost(config.clientSecret)
-        : oauth.ClientSecretBasic(config.clientSecret);
+    this.clientAuth = this.clientAuthentication(config.clientAuth);
     const agent = this.agent;
     this.httpOptions = {
       [oauth.customFetch]: ((url: string, init: RequestInit) =>
@@ -131,6 +149,47 @@ export class CibaClient {
       [oauth.allowInsecureRequests]:
         config.issuer.protocol === 'http:' && (LOOPBACK_HOSTS.has(config.issuer.hostname) || config.allowInsecureHttp === true),
     };
+  }
+
+  /** A client whose authentication is ready: for private_key_jwt, a key that cannot sign fails here, not at the first request. */
+  static async create(config: CibaClientConfig): Promise<CibaClient> {
+    const client = new CibaClient(config);
+    await client.ready();
+    return client;
+  }
+
+  /** Resolves once client authentication can be used (private_key_jwt: the key imported into WebCrypto). */
+  async ready(): Promise<void> {
+    if (this.config.clientAuth.method === 'private_key_jwt') await this.privateKeyJwt(this.config.clientAuth);
+  }
+
+  private clientAuthentication(auth: ClientAuthentication): oauth.ClientAuth {
+    switch (auth.method) {
+      case 'client_secret_basic':
+        return oauth.ClientSecretBasic(auth.clientSecret);
+      case 'client_secret_post':
+        return oauth.ClientSecretPost(auth.clientSecret);
+      case 'private_key_jwt':
+        // The key import is async and the constructor is not: it happens once, before the first assertion.
+        return async (as, client, body, headers) => (await this.privateKeyJwt(auth))(as, client, body, headers);
+    }
+  }
+
+  private privateKeyJwt(auth: Extract<ClientAuthentication, { method: 'private_key_jwt' }>): Promise<oauth.ClientAuth> {
+    this.signer ??= importJWK(auth.privateKey.export({ format: 'jwk' }), auth.signingAlg, { extractable: false }).then(
+      (key) =>
+        oauth.PrivateKeyJwt(
+          { key: key as oauth.CryptoKey, kid: auth.keyId },
+          // oauth4webapi calls an Ed25519 key's algorithm "Ed25519" (RFC 9864); many providers know only "EdDSA".
+          { [oauth.modifyAssertion]: (header) => void (header.alg = auth.signingAlg) },
+        ),
+      (error: unknown) => {
+        // An argument error, which send() passes on as is: never a transport fault, nothing to retry.
+        const failure = new TypeError(`the client's private key cannot sign ${auth.signingAlg}: ${(error as Error).message}`);
+        throw Object.assign(failure, { code: 'ERR_INVALID_ARG_VALUE' });
+      },
+    );
+    return this.signer;
   }
 
   /** Provider metadata by OpenID discovery, fetched once per process (again after a failure). */
@@ -207,13 +266,18 @@ export class CibaClient {
     let body: ArrayBuffer;
     try {
       response = await request();
+      if (response.status === 413) {
+        // Not processed, and sending it again will not help: the request itself is at fault (RFC 9110 15.5.14).
+        await response.body?.cancel().catch(() => undefined);
+        throw new ProviderError('invalid_request', 'the provider refused the request as too large (HTTP 413)', 413);
+      }
       if (response.status === 429 || response.status >= 500) {
         await response.body?.cancel().catch(() => undefined);
         throw new ProviderUnavailableError(response.status, retryAfter(response));
       }
       body = await response.arrayBuffer();
     } catch (error) {
-      if (error instanceof ProviderUnavailableError) throw error;
+      if (error instanceof ProviderUnavailableError || error instanceof ProviderError) throw error;
       throw toTransportError(error);
     }
     return new Response(body.byteLength > 0 ? body : null, {
@@ -274,8 +338,30 @@ function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
     refreshToken: response.refresh_token,
     expiresIn: response.expires_in,
     scope: response.scope,
-    authorizationDetails: response.authorization_details as AuthorizationDetail[] | undefined,
+    authorizationDetails: grantedAuthorizationDetails(response),
   };
+}
+
+/**
+ * What the provider granted (RFC 9396 section 7): the token response's `authorization_details`, else the
+ * `authorization_details` claim of a JWT access token (RFC 9396 section 9.1). The token came straight from the token
+ * endpoint, so reading its claims needs no signature check here; the resource server verifies it.
+ */
+export function grantedAuthorizationDetails(response: { access_token: string; authorization_details?: unknown }): AuthorizationDetail[] | undefined {
+  if (Array.isArray(response.authorization_details)) return response.authorization_details as AuthorizationDetail[];
+  const claims = jwtClaims(response.access_token);
+  return Array.isArray(claims?.authorization_details) ? (claims.authorization_details as AuthorizationDetail[]) : undefined;
+}
+
+function jwtClaims(token: string): Record<string, unknown> | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    return claims !== null && typeof claims === 'object' ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function bodyInterval(error: ProviderError): number | undefined {

@@ -4,28 +4,54 @@
  * Temporal's connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
  * TEMPORAL_PROFILE) are read by @temporalio/envconfig in common/config.ts.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseEnv, temporalSettings, type TemporalSettings } from '../common/config';
-import type { CibaClientConfig } from '../activities/ciba-protocol';
+import { CLIENT_SIGNING_ALGS, type CibaClientConfig, type ClientAuthentication, type ClientSigningAlg } from '../activities/ciba-protocol';
+import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
+import {
+  PROVIDER_PROFILE_NAMES,
+  PROVIDER_PROFILES,
+  profileForIssuer,
+  type ProviderProfile,
+} from '../common/provider-profile';
 
 const WorkerEnvSchema = z.object({
   /** The provider's issuer URL; endpoints come from its OpenID discovery document. */
   CIBA_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the provider issuer URL, e.g. https://TENANT.auth0.com/' }),
   CIBA_CLIENT_ID: z.string().min(1),
-  /** Secret of a confidential client. Only here, in the worker's environment: never in workflow input or history. */
-  CIBA_CLIENT_SECRET: z.string().min(1),
-  CIBA_CLIENT_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** How the worker authenticates at the provider: client_secret_basic (default), client_secret_post or private_key_jwt. */
+  CIBA_CLIENT_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+  /**
+   * Secret of a confidential client; required for the client_secret_* methods. Only here, in the worker's
+   * environment: never in workflow input or history.
+   */
+  CIBA_CLIENT_SECRET: unsetIfEmpty(z.string()),
+  /** private_key_jwt: the client's private key, PEM (PKCS#8) or a private JWK as JSON; RSA, EC P-256/384/521, Ed25519... */
+  CIBA_CLIENT_PRIVATE_KEY: unsetIfEmpty(z.string()),
+  /** ...or a file that holds it (e.g. a mounted secret). */
+  CIBA_CLIENT_PRIVATE_KEY_FILE: unsetIfEmpty(z.string()),
+  /** private_key_jwt: the `kid` the provider knows the key by. Default: the JWK's kid, else the RFC 7638 thumbprint. */
+  CIBA_CLIENT_KEY_ID: unsetIfEmpty(z.string()),
+  /** private_key_jwt: the assertion's `alg`. Default: the JWK's alg, else RS256 (RSA), ES256/384/512 (EC), EdDSA (Ed25519). */
+  CIBA_CLIENT_SIGNING_ALG: unsetIfEmpty(z.enum(CLIENT_SIGNING_ALGS)),
   /** Allow a plain-http issuer that is not on this machine (containers on one host). Never in production. */
   CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
   /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
   CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /**
+   * The provider's rules (binding message, authorization_details limits, error names): generic, auth0 or keycloak.
+   * Default: taken from the issuer when it is obvious (*.auth0.com, a Keycloak /realms/ path), else generic.
+   */
+  CIBA_PROVIDER_PROFILE: z.enum(PROVIDER_PROFILE_NAMES).optional(),
   /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
   DEMO_PAYMENTS_API_URL: z.url().optional(),
-});
+}).transform(withClientAuthentication);
 
 export interface WorkerConfig {
   temporal: TemporalSettings;
   ciba: CibaClientConfig;
+  providerProfile: ProviderProfile;
   paymentsApiUrl: URL;
 }
 
@@ -37,15 +63,81 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     ciba: {
       issuer,
       clientId: parsed.CIBA_CLIENT_ID,
-      clientSecret: parsed.CIBA_CLIENT_SECRET,
-      clientAuthMethod: parsed.CIBA_CLIENT_AUTH_METHOD,
+      clientAuth: parsed.clientAuth,
       httpTimeoutMs: parsed.CIBA_HTTP_TIMEOUT_MS,
       allowInsecureHttp: parsed.CIBA_ALLOW_INSECURE_HTTP,
     },
+    providerProfile: PROVIDER_PROFILES[parsed.CIBA_PROVIDER_PROFILE ?? profileForIssuer(issuer)],
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
   };
 }
 
 function withTrailingSlash(url: URL): URL {
   return new URL(url.href.endsWith('/') ? url.href : `${url.href}/`);
+}
+
+/** Unset and empty variables both mean "not set". */
+function unsetIfEmpty<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+}
+
+interface ClientAuthEnv {
+  CIBA_CLIENT_AUTH_METHOD: ClientAuthentication['method'];
+  CIBA_CLIENT_SECRET?: string;
+  CIBA_CLIENT_PRIVATE_KEY?: string;
+  CIBA_CLIENT_PRIVATE_KEY_FILE?: string;
+  CIBA_CLIENT_KEY_ID?: string;
+  CIBA_CLIENT_SIGNING_ALG?: ClientSigningAlg;
+}
+
+/** The client authentication the variables describe; each problem is an issue naming its variable. */
+function withClientAuthentication<E extends ClientAuthEnv>(env: E, ctx: Pick<z.core.$RefinementCtx, 'addIssue'>) {
+  const issue = (variable: keyof ClientAuthEnv, message: string) => {
+    ctx.addIssue({ code: 'custom', path: [variable], message });
+    return undefined;
+  };
+  const method = env.CIBA_CLIENT_AUTH_METHOD;
+  let clientAuth: ClientAuthentication | undefined;
+  if (method !== 'private_key_jwt') {
+    clientAuth = env.CIBA_CLIENT_SECRET
+      ? { method, clientSecret: env.CIBA_CLIENT_SECRET }
+      : issue('CIBA_CLIENT_SECRET', `required for ${method} (or set CIBA_CLIENT_AUTH_METHOD=private_key_jwt and a private key)`);
+  } else if (!env.CIBA_CLIENT_PRIVATE_KEY === !env.CIBA_CLIENT_PRIVATE_KEY_FILE) {
+    issue('CIBA_CLIENT_PRIVATE_KEY', 'private_key_jwt needs exactly one of CIBA_CLIENT_PRIVATE_KEY (PEM or JWK) or CIBA_CLIENT_PRIVATE_KEY_FILE');
+  } else {
+    clientAuth = privateKeyJwt(env, issue);
+  }
+  return { ...env, clientAuth: clientAuth as ClientAuthentication }; // defined whenever no issue was added
+}
+
+function privateKeyJwt(
+  env: ClientAuthEnv,
+  issue: (variable: keyof ClientAuthEnv, message: string) => undefined,
+): ClientAuthentication | undefined {
+  const variable = env.CIBA_CLIENT_PRIVATE_KEY_FILE ? 'CIBA_CLIENT_PRIVATE_KEY_FILE' : 'CIBA_CLIENT_PRIVATE_KEY';
+  let text = env.CIBA_CLIENT_PRIVATE_KEY ?? '';
+  if (env.CIBA_CLIENT_PRIVATE_KEY_FILE) {
+    try {
+      text = readFileSync(env.CIBA_CLIENT_PRIVATE_KEY_FILE, 'utf8');
+    } catch (error) {
+      return issue(variable, `cannot read ${env.CIBA_CLIENT_PRIVATE_KEY_FILE}: ${(error as Error).message}`);
+    }
+  }
+  let parsed;
+  try {
+    parsed = parsePrivateKey(text);
+  } catch (error) {
+    return issue(variable, (error as Error).message);
+  }
+  const unusable = keyProblem(parsed.key);
+  if (unusable) return issue(variable, unusable);
+  const signingAlg = env.CIBA_CLIENT_SIGNING_ALG ?? parsed.alg ?? defaultSigningAlg(parsed.key)!;
+  const wrongAlg = signingAlgProblem(signingAlg, parsed.key);
+  if (wrongAlg) return issue(env.CIBA_CLIENT_SIGNING_ALG ? 'CIBA_CLIENT_SIGNING_ALG' : variable, wrongAlg);
+  return {
+    method: 'private_key_jwt',
+    privateKey: parsed.key,
+    keyId: env.CIBA_CLIENT_KEY_ID ?? parsed.kid ?? jwkThumbprint(parsed.key),
+    signingAlg: signingAlg as ClientSigningAlg,
+  };
 }

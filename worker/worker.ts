@@ -17,14 +17,14 @@ export interface RunningWorker {
 export async function createWorker(config: WorkerConfig): Promise<RunningWorker> {
   const connection = await NativeConnection.connect(config.temporal.connection);
   await checkSearchAttributes(connection, config.temporal.namespace);
-  const ciba = new CibaClient(config.ciba);
+  const ciba = await CibaClient.create(config.ciba);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: {
-      ...createCibaActivities(ciba),
+      ...createCibaActivities(ciba, config.providerProfile),
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
     },
     dataConverter: config.temporal.dataConverter,
