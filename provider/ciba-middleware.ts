@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
-import { readBody } from './http';
+import { HttpError, readBody } from './http';
 import type { Pacing } from './pacing';
 import type { RequestLog } from './request-log';
 
@@ -25,7 +25,8 @@ type Form = Record<string, string | undefined>;
  * Runs around oidc-provider's /bc-authorize and /oauth/token handlers:
  * - adds `interval` to every successful backchannel authentication response (oidc-provider omits it);
  * - answers `slow_down` itself (oidc-provider never does) before the token endpoint logic sees the poll;
- * - records every request in the request log.
+ * - answers a body over the size limit with 413 and an OAuth error (Koa's own answer is a text/plain page);
+ * - records every request in the request log, and logs one line per request without personal data.
  */
 export function cibaMiddleware(options: CibaMiddlewareOptions) {
   const { paths, pollInterval, pacing, requestLog, clientSecrets, log } = options;
@@ -38,7 +39,18 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
       return;
     }
 
-    const form = await readForm(ctx);
+    let form: Form;
+    try {
+      form = await readForm(ctx);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      ctx.status = err.status;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: err.error, error_description: err.message };
+      requestLog.append({ endpoint, status: ctx.status, error: err.error });
+      log(`${endpoint} ${ctx.status} ${err.error}: ${err.message}`);
+      return;
+    }
 
     if (endpoint === 'token') {
       const authReqId = form.grant_type === CIBA_GRANT_TYPE ? form.auth_req_id : undefined;
@@ -57,7 +69,8 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
         await next();
       }
       const error = errorOf(ctx.body);
-      requestLog.append({ endpoint, status: ctx.status, error, authReqId, grantType: form.grant_type });
+      const client = ctx.oidc?.client?.clientId ?? clientId;
+      requestLog.append({ endpoint, status: ctx.status, error, authReqId, grantType: form.grant_type, clientId: client });
       log(`token ${ctx.status}${error ? ` ${error}` : ''} grant_type=${form.grant_type ?? '-'}`);
       return;
     }
@@ -75,10 +88,12 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
       status: ctx.status,
       error,
       authReqId,
+      clientId: ctx.oidc?.client?.clientId,
       loginHint: form.login_hint,
       bindingMessage: form.binding_message,
     });
-    log(`bc-authorize ${ctx.status}${error ? ` ${error}` : ''} login_hint=${form.login_hint ?? '-'}`);
+    // The user by sub (opaque), never the login hint, binding message or authorization_details.
+    log(`bc-authorize ${ctx.status}${error ? ` ${error}` : ''} user=${ctx.oidc.entities.Account?.accountId ?? '-'}`);
   };
 }
 

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 
 import { z } from 'zod';
 
+import { IDP_BEHAVIOURS } from './behaviour';
+import { ClientJwksJson, clientJwksFromEnv, type ClientJwks } from './client-keys';
 import type { ProviderOptions } from './server';
 
 /** The repository root (this file lives in <root>/provider). */
@@ -23,7 +25,13 @@ export const ProviderEnvSchema = z.object({
   IDP_SLOW_DOWN_EVERY: optional(int(0, 1000)),
   IDP_CLIENT_ID: optional(z.string().regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces')),
   IDP_CLIENT_SECRET: optional(z.string().min(8)),
+  /** Public keys (a JWK Set, JSON) of the private_key_jwt client `<IDP_CLIENT_ID>-jwt`... */
+  IDP_CLIENT_JWKS: optional(ClientJwksJson),
+  /** ...or a file holding them. Neither: a key pair generated at first start (private key in the data folder). */
+  IDP_CLIENT_JWKS_FILE: optional(z.string()),
   IDP_RESOURCE: optional(z.url()),
+  /** Whose rules to follow where Auth0 and Keycloak differ (provider/behaviour.ts). */
+  IDP_BEHAVIOUR: optional(z.enum(IDP_BEHAVIOURS)).default('auth0'),
 });
 
 /** Reads provider options from the environment; throws an Error naming each bad variable. */
@@ -44,6 +52,8 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     slowDownEvery: e.IDP_SLOW_DOWN_EVERY,
     clientId: e.IDP_CLIENT_ID,
     clientSecret: e.IDP_CLIENT_SECRET,
+    clientJwks: clientJwksFromEnv(e.IDP_CLIENT_JWKS as ClientJwks | undefined, e.IDP_CLIENT_JWKS_FILE),
     resource: e.IDP_RESOURCE,
+    behaviour: e.IDP_BEHAVIOUR,
   };
 }

@@ -3,7 +3,7 @@ import type { Pacing } from './pacing';
 import type { RequestLog } from './request-log';
 
 /**
- * Test controls (development provider only):
+ * DEV-ONLY test controls, no authentication (loopback only; cross-site POSTs refused by browser-guard.ts):
  * - GET /dev/log[?authReqId=&bindingMessage=]: the request log;
  * - POST /dev/requests/:authReqId/slow-down {count?}: the next `count` polls of that request answer slow_down.
  */

@@ -1,6 +1,9 @@
+import * as crypto from 'node:crypto';
+
 import type Provider from 'oidc-provider';
 import { errors, type AdapterPayload, type AuthorizationDetail } from 'oidc-provider';
 
+import type { IdpBehaviour } from './behaviour';
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
 import { sendError, sendJson, type RouteHandler } from './http';
@@ -61,14 +64,15 @@ export function listPending(store: FileStore, user?: string): PendingRequestView
 type Decision = 'approve' | 'deny';
 
 /**
- * The user's decision. Approve stores a Grant with exactly what was asked (OIDC scopes, the API's scopes, every
- * authorization_details entry) and completes the request with backchannelResult; deny completes it with
- * access_denied. The client learns the outcome on its next poll.
+ * The user's decision. Approve stores a Grant with exactly what was asked (OIDC scopes, the API's scopes, the
+ * authorization_details entries the behaviour grants: all for Auth0, none for Keycloak) and completes the request
+ * with backchannelResult; deny completes it with access_denied. The client learns the outcome on its next poll.
  */
 async function decide(
   provider: Provider,
   authReqId: string,
   decision: Decision,
+  behaviour: IdpBehaviour,
   log: (line: string) => void,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const request = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
@@ -86,7 +90,7 @@ async function decide(
     grant.addOIDCScope(scopes.filter((s) => PROVIDER_SCOPES.has(s)));
     const resources = [request.resource ?? []].flat();
     for (const resource of resources) grant.addResourceScope(resource, scopes.filter((s) => RESOURCE_SCOPES.has(s)));
-    rar = parseDetails(request.params?.authorization_details);
+    rar = behaviour.grantedAuthorizationDetails(parseDetails(request.params?.authorization_details));
     for (const detail of rar ?? []) grant.addRar(detail);
     await grant.save();
     result = grant;
@@ -107,10 +111,24 @@ async function decide(
   return { status: 200, body: { status: decision === 'approve' ? 'approved' : 'denied' } };
 }
 
-export function deviceRoutes(provider: Provider, store: FileStore, log: (line: string) => void): RouteHandler {
+/**
+ * DEV-ONLY: the simulated authentication device (GET /device, GET /device/requests, POST
+ * /device/requests/:authReqId/approve|deny). No authentication: loopback only, cross-site POSTs refused
+ * (browser-guard.ts).
+ */
+export function deviceRoutes(
+  provider: Provider,
+  store: FileStore,
+  behaviour: IdpBehaviour,
+  log: (line: string) => void,
+): RouteHandler {
   return async (req, res, url) => {
     if (req.method === 'GET' && (url.pathname === '/device' || url.pathname === '/device/')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': devicePageCsp(),
+      });
       res.end(DEVICE_PAGE);
       return true;
     }
@@ -121,7 +139,8 @@ export function deviceRoutes(provider: Provider, store: FileStore, log: (line: s
     const match = /^\/device\/requests\/([^/]+)\/(approve|deny)$/.exec(url.pathname);
     if (req.method === 'POST' && match?.[1] && match[2]) {
       req.resume(); // no body expected
-      const { status, body } = await decide(provider, decodeURIComponent(match[1]), match[2] as Decision, log);
+      const authReqId = decodeURIComponent(match[1]);
+      const { status, body } = await decide(provider, authReqId, match[2] as Decision, behaviour, log);
       sendJson(res, status, body);
       return true;
     }
@@ -197,3 +216,23 @@ setInterval(refresh, 2000);
 </body>
 </html>
 `;
+
+/**
+ * The page's own script and style (by hash) and requests to its own origin, nothing else; never framed. Requests
+ * show what clients sent (binding messages, authorization_details): even markup slipped into one cannot run.
+ */
+function devicePageCsp(): string {
+  const hash = (tag: string) => {
+    const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(DEVICE_PAGE)?.[1] ?? '';
+    return `'sha256-${crypto.createHash('sha256').update(body).digest('base64')}'`;
+  };
+  return [
+    "default-src 'none'",
+    `script-src ${hash('script')}`,
+    `style-src ${hash('style')}`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}

@@ -1,11 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** Atomically replaces `file` with `content`: a crash or SIGKILL leaves either the old or the new file. */
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files';
+
+/**
+ * Atomically replaces `file` with `content` (mode 0600): a crash or SIGKILL leaves either the old or the new file.
+ */
 export function writeFileAtomic(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content, { mode: 0o600 });
+  fs.writeFileSync(tmp, content, { mode: PRIVATE_FILE_MODE });
   fs.renameSync(tmp, file);
 }
 

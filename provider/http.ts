@@ -13,15 +13,25 @@ export class HttpError extends Error {
   }
 }
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new HttpError(413, 'invalid_request', 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The body as text. Over BODY_LIMIT: HttpError 413 (invalid_request), once the rest of the body has been read and
+ * discarded. Answering before the client has finished sending would make it see a reset instead of the 413, and
+ * leave the kept-alive connection unusable.
+ */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= BODY_LIMIT) chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (size > BODY_LIMIT) reject(new HttpError(413, 'invalid_request', 'request body too large'));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.once('error', reject);
+  });
 }
 
 /** Reads an optional JSON object body ({} when empty). */

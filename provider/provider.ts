@@ -1,7 +1,9 @@
 import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
 
-import { BINDING_MESSAGE_PATTERN, MAX_REQUESTED_EXPIRY_SECONDS } from '../common/approval';
+import { MAX_REQUESTED_EXPIRY_SECONDS } from '../common/approval';
+import type { IdpBehaviour } from './behaviour';
 import { CIBA_GRANT_TYPE } from './ciba-middleware';
+import type { ClientJwks } from './client-keys';
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
 import type { ProviderKeys } from './keys';
@@ -27,9 +29,13 @@ export interface OidcProviderSettings {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** Public keys of the private_key_jwt client `<clientId>-jwt`. */
+  clientJwks: ClientJwks;
   resource: string;
   keys: ProviderKeys;
   store: FileStore;
+  /** Auth0 (default) or Keycloak rules (behaviour.ts). */
+  behaviour: IdpBehaviour;
   /** Called when a backchannel request was accepted: the "push notification" to the user's device. */
   onAuthenticationRequest: (authReqId: string, accountId: string, clientId: string) => void;
 }
@@ -59,12 +65,35 @@ export function staticClients(clientId: string, clientSecret: string): ClientMet
   ];
 }
 
+/**
+ * The private_key_jwt client `<clientId>-jwt` (RFC 7523, OIDC Core 9): poll mode, the same grants and RAR types as
+ * the secret clients; it proves its identity with a JWT signed by a key of `jwks`.
+ */
+export function privateKeyJwtClient(clientId: string, jwks: ClientJwks): ClientMetadata {
+  return {
+    client_id: `${clientId}-jwt`,
+    grant_types: [CIBA_GRANT_TYPE, 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks,
+    backchannel_token_delivery_mode: 'poll',
+    authorization_details_types: Object.keys(authorizationDetailsTypes),
+  };
+}
+
+/** Auth0's methods (mTLS aside); every asymmetric assertion algorithm the worker can sign with (Auth0: RS256, RS384, PS256). */
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+const CLIENT_AUTH_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
 export function createOidcProvider(settings: OidcProviderSettings): Provider {
-  const { issuer, resource, keys, store } = settings;
+  const { issuer, resource, keys, store, behaviour } = settings;
 
   const configuration: Configuration = {
     adapter: (model: string) => new FileAdapter(model, store),
-    clients: staticClients(settings.clientId, settings.clientSecret),
+    clients: [...staticClients(settings.clientId, settings.clientSecret), privateKeyJwtClient(settings.clientId, settings.clientJwks)],
+    clientAuthMethods: CLIENT_AUTH_METHODS,
+    enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys },
     routes: {
@@ -107,21 +136,12 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       ciba: {
         enabled: true,
         deliveryModes: ['poll', 'ping'],
-        processLoginHint: (_ctx, loginHint) => (loginHint ? resolveLoginHint(loginHint, issuer) : undefined),
+        processLoginHint: (_ctx, loginHint) =>
+          (loginHint ? resolveLoginHint(loginHint, issuer) : undefined) ?? behaviour.unknownUser(),
         processLoginHintToken: () => {
           throw new errors.InvalidRequest('login_hint_token is not supported, use login_hint');
         },
-        // Auth0's rule replaces oidc-provider's default (which rejects spaces and anything over 20 characters).
-        validateBindingMessage: (_ctx, bindingMessage) => {
-          if (bindingMessage === undefined || bindingMessage === '') {
-            throw new errors.InvalidBindingMessage('binding_message is required');
-          }
-          if (!BINDING_MESSAGE_PATTERN.test(bindingMessage)) {
-            throw new errors.InvalidBindingMessage(
-              'binding_message must be 1 to 64 characters of letters, digits, spaces and +-_.,:#',
-            );
-          }
-        },
+        validateBindingMessage: (_ctx, bindingMessage) => behaviour.validateBindingMessage(bindingMessage),
         // No request_context policy; this hook (run with the other request checks) enforces Auth0's
         // requested_expiry range instead.
         validateRequestContext: (ctx) => {

@@ -1,7 +1,14 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** One request to /bc-authorize or /oauth/token. Never holds client secrets or tokens. */
+import { writeFileAtomic } from './file-store';
+import { PRIVATE_FILE_MODE } from './private-files';
+
+/**
+ * One request to /bc-authorize or /oauth/token. Never holds client secrets or tokens. The login hint and binding
+ * message are kept in memory only (GET /dev/log, dev-only); requests.jsonl holds a digest of the binding message.
+ */
 export interface RequestLogEntry {
   at: string;
   atMs: number;
@@ -11,7 +18,11 @@ export interface RequestLogEntry {
   authReqId?: string;
   loginHint?: string;
   bindingMessage?: string;
+  /** sha256 (hex) of the binding message: what survives a restart, so `?bindingMessage=` still finds the entry. */
+  bindingMessageSha256?: string;
   grantType?: string;
+  /** The client the request came from (with `error: invalid_client` when it failed to authenticate as it). */
+  clientId?: string;
 }
 
 export interface RequestLogFilter {
@@ -20,50 +31,67 @@ export interface RequestLogFilter {
 }
 
 /**
- * In-memory list mirrored to dataDir/requests.jsonl (append-only; reloaded at start). Token entries inherit the
- * binding message of their request, so `?bindingMessage=` finds a request's whole history.
+ * In-memory list mirrored to dataDir/requests.jsonl (append-only, mode 0600, without personal data; reloaded at
+ * start). Token entries inherit the binding message of their request, so `?bindingMessage=` finds a request's
+ * whole history.
  */
 export class RequestLog {
   private readonly file: string;
   private readonly entries: RequestLogEntry[] = [];
-  private readonly bindingMessages = new Map<string, string>();
+  /** auth_req_id → its binding message (and digest), inherited by the request's token entries. */
+  private readonly bindingMessages = new Map<string, Pick<RequestLogEntry, 'bindingMessage' | 'bindingMessageSha256'>>();
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'requests.jsonl');
-    if (fs.existsSync(this.file)) {
-      for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          this.remember(JSON.parse(line) as RequestLogEntry);
-        } catch {
-          // a line torn by a crash mid-append: skip it
-        }
+    if (!fs.existsSync(this.file)) return;
+    let legacy = false; // a file written before personal data was kept off the disk: rewrite it without
+    for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const { loginHint, bindingMessage, ...entry } = JSON.parse(line) as RequestLogEntry;
+        legacy ||= loginHint !== undefined || bindingMessage !== undefined;
+        if (bindingMessage !== undefined) entry.bindingMessageSha256 ??= sha256(bindingMessage);
+        this.remember(entry);
+      } catch {
+        // a line torn by a crash mid-append: skip it
       }
     }
+    if (legacy) writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 
   append(entry: Omit<RequestLogEntry, 'at' | 'atMs'>): RequestLogEntry {
     const atMs = Date.now();
-    const bindingMessage =
-      entry.bindingMessage ?? (entry.authReqId === undefined ? undefined : this.bindingMessages.get(entry.authReqId));
-    const full: RequestLogEntry = { at: new Date(atMs).toISOString(), atMs, ...entry, bindingMessage };
+    const binding =
+      entry.bindingMessage !== undefined
+        ? { bindingMessage: entry.bindingMessage, bindingMessageSha256: sha256(entry.bindingMessage) }
+        : entry.authReqId === undefined
+          ? undefined
+          : this.bindingMessages.get(entry.authReqId);
+    const full: RequestLogEntry = { at: new Date(atMs).toISOString(), atMs, ...entry, ...binding };
     this.remember(full);
-    fs.appendFileSync(this.file, `${JSON.stringify(full)}\n`);
+    const { loginHint: _hint, bindingMessage: _message, ...onDisk } = full;
+    fs.appendFileSync(this.file, `${JSON.stringify(onDisk)}\n`, { mode: PRIVATE_FILE_MODE });
     return full;
   }
 
   private remember(entry: RequestLogEntry): void {
     this.entries.push(entry);
-    if (entry.endpoint === 'bc-authorize' && entry.authReqId && entry.bindingMessage) {
-      this.bindingMessages.set(entry.authReqId, entry.bindingMessage);
+    if (entry.endpoint === 'bc-authorize' && entry.authReqId && entry.bindingMessageSha256) {
+      const { bindingMessage, bindingMessageSha256 } = entry;
+      this.bindingMessages.set(entry.authReqId, { bindingMessage, bindingMessageSha256 });
     }
   }
 
   list(filter: RequestLogFilter = {}): RequestLogEntry[] {
+    const digest = filter.bindingMessage === undefined ? undefined : sha256(filter.bindingMessage);
     return this.entries.filter(
       (e) =>
         (filter.authReqId === undefined || e.authReqId === filter.authReqId) &&
-        (filter.bindingMessage === undefined || e.bindingMessage === filter.bindingMessage),
+        (digest === undefined || e.bindingMessageSha256 === digest),
     );
   }
+}
+
+function sha256(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
 }

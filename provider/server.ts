@@ -1,15 +1,18 @@
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
+import { idpBehaviour, type IdpBehaviourName } from './behaviour';
+import { crossSiteGuard, ownOrigins, setSecurityHeaders } from './browser-guard';
 import { cibaMiddleware } from './ciba-middleware';
+import { loadOrCreateClientKey, type ClientJwks } from './client-keys';
 import { devRoutes } from './dev-routes';
 import { deviceRoutes } from './device';
 import { FileStore } from './file-store';
 import { sendError, type RouteHandler } from './http';
 import { loadOrCreateKeys, publicJwks } from './keys';
 import { Pacing } from './pacing';
+import { ensurePrivateDir } from './private-files';
 import { createOidcProvider, ROUTES, staticClients } from './provider';
 import { RequestLog } from './request-log';
 import { resourceServerRoutes } from './resource-server';
@@ -34,9 +37,16 @@ export interface ProviderOptions {
   clientId?: string;
   /** Default 'ciba-agent-secret'. */
   clientSecret?: string;
+  /**
+   * Public keys of the private_key_jwt client '<clientId>-jwt'. Default: a key pair generated at first start, private
+   * key in dataDir/client-jwt-key.pem (mode 0600).
+   */
+  clientJwks?: ClientJwks;
   /** The demo API (resource indicator / Auth0 audience). Default 'https://api.example.com/payments'. */
   resource?: string;
-  /** Log sink (one line per call); default stderr. */
+  /** Whose rules the provider follows where Auth0 and Keycloak differ (behaviour.ts). Default 'auth0'. */
+  behaviour?: IdpBehaviourName;
+  /** Log sink (one line per call, never personal data: users by sub); default stderr. */
   log?: (line: string) => void;
 }
 
@@ -63,11 +73,15 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   if (!Number.isInteger(slowDownEvery) || slowDownEvery < 0) throw new TypeError('slowDownEvery must be an integer >= 0');
 
   const dataDir = path.resolve(options.dataDir);
-  fs.mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
+  const behaviour = idpBehaviour(options.behaviour);
 
   // Listen first: with port 0 the issuer can only be built from the bound port.
   let handle: http.RequestListener = (_req, res) => sendError(res, 503, 'temporarily_unavailable', 'starting');
-  const server = http.createServer((req, res) => handle(req, res));
+  const server = http.createServer((req, res) => {
+    setSecurityHeaders(res);
+    handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 3000, host, () => {
@@ -80,6 +94,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   try {
     const store = new FileStore(path.join(dataDir, 'state.json'));
     const keys = loadOrCreateKeys(dataDir);
+    const clientJwks = options.clientJwks ?? generatedClientJwks(dataDir, `${clientId}-jwt`, log);
     const requestLog = new RequestLog(dataDir);
     const pacing = new Pacing(store, { pollInterval, slowDownEvery });
 
@@ -87,9 +102,11 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       issuer,
       clientId,
       clientSecret,
+      clientJwks,
       resource,
       keys,
       store,
+      behaviour,
       onAuthenticationRequest: (_authReqId, accountId, client) =>
         log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),
     });
@@ -106,7 +123,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     provider.on('server_error', (_ctx, err) => log(`server_error: ${err.message}`));
 
     const routes: RouteHandler[] = [
-      deviceRoutes(provider, store, log),
+      crossSiteGuard(ownOrigins(issuer, (server.address() as AddressInfo).port)),
+      deviceRoutes(provider, store, behaviour, log),
       devRoutes(requestLog, pacing),
       resourceServerRoutes({ issuer, resource, jwks: publicJwks(keys) }),
     ];
@@ -117,7 +135,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
         for (const route of routes) if (await route(req, res, url)) return;
         await oidc(req, res);
       })().catch((err: unknown) => {
-        log(`error on ${req.method} ${req.url}: ${(err as Error).message}`);
+        // The path only: a query string may name a user (GET /device/requests?user=...).
+        log(`error on ${req.method} ${new URL(req.url ?? '/', issuer).pathname}: ${(err as Error).message}`);
         if (!res.headersSent) sendError(res, 500, 'server_error', 'internal error');
         else res.destroy();
       });
@@ -136,4 +155,11 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
         server.closeAllConnections();
       }),
   };
+}
+
+/** The local stack's private_key_jwt client key; says where the private key is (never what it is). */
+function generatedClientJwks(dataDir: string, clientId: string, log: (line: string) => void): ClientJwks {
+  const { jwks, keyFile } = loadOrCreateClientKey(dataDir);
+  log(`client ${clientId} (private_key_jwt): private key in ${keyFile} (kid ${jwks.keys[0]?.kid}); use it as CIBA_CLIENT_PRIVATE_KEY_FILE`);
+  return jwks;
 }
