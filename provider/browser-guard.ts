@@ -27,8 +27,17 @@ const GUARDED = /^\/(device|dev)(\/|$)/;
  * without these headers (curl, tests, the worker) and the device page's own scripts pass.
  */
 export function crossSiteGuard(own: ReadonlySet<string>): RouteHandler {
+  const hosts = new Set([...own].map((origin) => new URL(origin).host));
   return async (req, res, url) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || !GUARDED.test(url.pathname)) return false;
+    if (!GUARDED.test(url.pathname)) return false;
+    // DNS rebinding: a foreign page whose name now resolves to this machine sends its own name as Host. Refused,
+    // so it cannot read pending requests or the log either.
+    if (req.headers.host !== undefined && !hosts.has(req.headers.host)) {
+      req.resume();
+      sendError(res, 421, 'misdirected_request', 'unknown Host');
+      return true;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') return false;
     const origin = req.headers.origin;
     const site = req.headers['sec-fetch-site'];
     const foreign = (origin !== undefined && !own.has(origin)) || site === 'cross-site' || site === 'same-site';

@@ -57,6 +57,25 @@ describe('browser protections', () => {
     idp = await startIdp();
   });
 
+  test('a foreign Host (DNS rebinding) cannot read or decide on the device API or /dev/*', async () => {
+    const { request } = await import('node:http');
+    const statusWithHost = (pathname: string, host: string, method = 'GET') =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${idp.issuer}${pathname}`, { method, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const port = new URL(idp.issuer).port;
+    expect(await statusWithHost('/device/requests', `attacker.example:${port}`)).toBe(421);
+    expect(await statusWithHost('/dev/log', `attacker.example:${port}`)).toBe(421);
+    expect(await statusWithHost('/device/requests/x/approve', `attacker.example:${port}`, 'POST')).toBe(421);
+    expect(await statusWithHost('/device/requests', `localhost:${port}`)).toBe(200);
+    expect(await statusWithHost('/device/requests', new URL(idp.issuer).host)).toBe(200);
+  });
+
   test('cross-site POSTs to the device API and /dev/* are refused; same-origin and header-less ones pass', async () => {
     const authReqId = await initiate(idp);
     const approve = `${idp.issuer}/device/requests/${authReqId}/approve`;
