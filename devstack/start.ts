@@ -49,10 +49,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   try {
-    // The Web UI shows payloads decrypted through a codec server on loopback (local stack only).
+    // The Web UI shows payloads decrypted through a codec server on loopback that answers only the UI's origin.
     const uiPort = optionalNumber(process.env.TEMPORAL_DEV_UI_PORT) ?? 8233;
     const codec = temporalSettings().dataConverter.payloadCodecs![0]!;
-    const codecServer = await startCodecServer(codec, `http://127.0.0.1:${uiPort}`, optionalNumber(process.env.CODEC_SERVER_PORT) ?? 8234);
+    const codecServer = await startCodecServer(codec, {
+      auth: { mode: 'local' },
+      uiOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+      port: optionalNumber(process.env.CODEC_SERVER_PORT) ?? 8234,
+    });
     running.push(codecServer);
 
     const temporal: RunningTemporal = await startTemporalDevServer({
