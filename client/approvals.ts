@@ -13,6 +13,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import {
+  ApprovalFailureType,
   ApprovalRequestSchema,
   formatZodError,
   type ApprovalRequestInput,
@@ -20,6 +21,8 @@ import {
   type ApprovalState,
 } from '../common/approval';
 import { temporalSettings, type TemporalSettings } from '../common/config';
+import { PayloadKeyMismatchError } from '../common/payload-codec';
+import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
 
 /** Prefix of the workflow IDs this client gives approvals. */
@@ -33,7 +36,7 @@ export class InvalidApprovalRequestError extends Error {
 
 /** The approval ended without tokens; `type` is an ApprovalFailureType, or ApprovalCancelled / ApprovalTerminated / ApprovalTimedOut. */
 export class ApprovalFailedError extends Error {
-  override readonly name = 'ApprovalFailedError';
+  override readonly name: string = 'ApprovalFailedError';
   constructor(
     readonly workflowId: string,
     readonly type: string,
@@ -41,6 +44,29 @@ export class ApprovalFailedError extends Error {
     readonly details: unknown[] = [],
   ) {
     super(message); // `type` is a field of its own: the message does not repeat it
+  }
+}
+
+/**
+ * The approval's payloads and a payload key do not match (type PayloadKeyMismatch); `reason` names the key ids.
+ * - unreadableBy 'worker': the approval was started with a key the worker does not have; it ended without asking
+ *   anyone (PayloadKeyMismatch). Start it again with the worker's key.
+ * - unreadableBy 'client': this client's keys cannot read what the worker wrote (its status or result); the approval
+ *   itself may be fine. Use a client with the worker's key (or add the key to CIBA_PAYLOAD_PREVIOUS_KEYS).
+ */
+export class ApprovalKeyMismatchError extends ApprovalFailedError {
+  override readonly name: string = 'ApprovalKeyMismatchError';
+  constructor(
+    workflowId: string,
+    readonly unreadableBy: 'worker' | 'client',
+    /** "payload key mismatch: ... encrypted with key k-..., this client has k-..." */
+    readonly reason: string,
+    /** unreadableBy 'client': the key id of the payload this client could not read. */
+    readonly payloadKeyId?: string,
+    /** unreadableBy 'client': this client's key ids, current first. */
+    readonly clientKeyIds?: string[],
+  ) {
+    super(workflowId, ApprovalFailureType.PayloadKeyMismatch, reason);
   }
 }
 
@@ -56,6 +82,11 @@ export interface ApprovalStatusReport {
   execution: WorkflowExecutionStatusName;
   /** The approval's own view (from its status query); absent when no worker could answer it. */
   approval?: ApprovalState;
+  /**
+   * How a FAILED approval ended when its status query could not say (e.g. PayloadNotEncrypted: it was started
+   * without the payload key, and no approval code ran). A PayloadKeyMismatch is thrown instead (ApprovalKeyMismatchError).
+   */
+  failure?: { type: string; message: string };
 }
 
 export class ApprovalClient {
@@ -95,19 +126,46 @@ export class ApprovalClient {
     }
   }
 
+  /**
+   * Temporal's and the approval's view. Throws ApprovalKeyMismatchError when this client cannot read the approval's
+   * status, or when the approval ended PayloadKeyMismatch.
+   */
   async status(workflowId: string): Promise<ApprovalStatusReport> {
     const handle = this.client.workflow.getHandle(workflowId);
-    const description = await handle.describe();
-    const approval = await handle.query(approvalStatusQuery).catch(() => undefined);
-    return { workflowId, execution: description.status.name, approval };
+    try {
+      const description = await handle.describe();
+      const approval = await handle.query(approvalStatusQuery).catch((error: unknown) => {
+        if (payloadKeyMismatchIn(error)) throw error;
+        return undefined;
+      });
+      const report: ApprovalStatusReport = { workflowId, execution: description.status.name, approval };
+      if (!approval && description.status.name === 'FAILED') {
+        // No approval code answered (e.g. the input was refused before any ran): the close event says why.
+        const ended = await this.result(workflowId).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (ended instanceof ApprovalKeyMismatchError) throw ended;
+        if (ended instanceof ApprovalFailedError) {
+          const prefix = `${ended.type}: `;
+          report.failure = { type: ended.type, message: ended.message.startsWith(prefix) ? ended.message.slice(prefix.length) : ended.message };
+        }
+      }
+      return report;
+    } catch (error) {
+      throw clientKeyMismatch(workflowId, error, 'the status of') ?? error;
+    }
   }
 
-  /** Waits for the outcome: the tokens, or an ApprovalFailedError that says why there are none. */
+  /**
+   * Waits for the outcome: the tokens, or an ApprovalFailedError that says why there are none (an
+   * ApprovalKeyMismatchError when the worker or this client could not read the approval's payloads).
+   */
   async result(workflowId: string): Promise<ApprovalResult> {
     try {
       return await this.client.workflow.getHandle<typeof cibaApproval>(workflowId).result();
     } catch (error) {
-      throw toApprovalFailedError(workflowId, error);
+      throw clientKeyMismatch(workflowId, error, 'the result of') ?? toApprovalFailedError(workflowId, error);
     }
   }
 
@@ -131,9 +189,29 @@ export function approvalWorkflowId(key: string): string {
   return key.startsWith(APPROVAL_ID_PREFIX) ? key : `${APPROVAL_ID_PREFIX}${key}`;
 }
 
+/** The client codec's PayloadKeyMismatchError, wherever it is in the cause chain. */
+function payloadKeyMismatchIn(error: unknown): PayloadKeyMismatchError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof PayloadKeyMismatchError) return e;
+  }
+  return undefined;
+}
+
+/** An ApprovalKeyMismatchError when `error` comes from this client failing to decrypt a payload of the approval. */
+function clientKeyMismatch(workflowId: string, error: unknown, what: string): ApprovalKeyMismatchError | undefined {
+  if (error instanceof ApprovalKeyMismatchError) return error;
+  const mismatch = payloadKeyMismatchIn(error);
+  if (!mismatch) return undefined;
+  const reason = keyMismatchMessage(`${what} approval ${workflowId}`, mismatch.payloadKeyId, 'client', mismatch.keyIds, mismatch.corrupted);
+  return new ApprovalKeyMismatchError(workflowId, 'client', reason, mismatch.payloadKeyId, mismatch.keyIds);
+}
+
 function toApprovalFailedError(workflowId: string, error: unknown): unknown {
   if (!(error instanceof WorkflowFailedError)) return error;
   const cause = error.cause;
+  if (cause instanceof ApplicationFailure && cause.type === ApprovalFailureType.PayloadKeyMismatch) {
+    return new ApprovalKeyMismatchError(workflowId, 'worker', cause.message);
+  }
   if (cause instanceof ApplicationFailure) {
     return new ApprovalFailedError(workflowId, cause.type ?? 'ApprovalFailed', cause.message, cause.details ?? []);
   }

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ConfigError } from '../common/config';
-import { ApprovalClient, ApprovalFailedError, InvalidApprovalRequestError } from './approvals';
+import { ApprovalClient, ApprovalFailedError, ApprovalKeyMismatchError, InvalidApprovalRequestError } from './approvals';
 
 const USAGE = `usage:
   ciba request --login-hint H --binding-message M [--authorization-details JSON|@file] [--scope S]
@@ -102,6 +102,7 @@ export async function main(argv: string[], out: (line: string) => void = console
             a?.intervalSeconds && `  polling every ${a.intervalSeconds}s, ${a.polls} polls, ${a.slowDowns} slow_down`,
             a?.lastPollOutcome && `  last poll: ${a.lastPollOutcome} at ${a.lastPollAt}`,
             a?.failure && `  failure: ${a.failure.type}: ${a.failure.message}`,
+            !a && report.failure && `  failure: ${report.failure.type}: ${report.failure.message}`,
           ]
             .filter(Boolean)
             .join('\n'),
@@ -135,6 +136,8 @@ async function printOutcome(
     return 0;
   } catch (error) {
     if (!(error instanceof ApprovalFailedError)) throw error;
+    // A key mismatch is not the approval's outcome to show, but a setup error: one line on stderr (see run()).
+    if (error instanceof ApprovalKeyMismatchError && !values.json) throw error;
     print(`${error.type}: ${workflowId}\n  ${error.message}`, {
       workflowId,
       outcome: error.type,
@@ -222,6 +225,14 @@ export function run(argv: string[]): void {
       if (error instanceof UsageError) {
         console.error(`ciba: ${error.message}\n\n${USAGE}`);
         process.exit(2);
+      }
+      if (error instanceof ApprovalKeyMismatchError) {
+        console.error(
+          error.unreadableBy === 'worker'
+            ? `ciba: ${error.workflowId} failed, ${error.type}: ${error.reason}`
+            : `ciba: ${error.reason} (use the worker's CIBA_PAYLOAD_KEY)`,
+        );
+        process.exit(1);
       }
       if (error instanceof InvalidApprovalRequestError || error instanceof ConfigError) {
         console.error(`ciba: ${error.message}`);

@@ -17,15 +17,24 @@ const PayloadKeySchema = z
   .trim()
   .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)');
 
+/** An empty or blank variable (`CIBA_PAYLOAD_KEY_FILE=` in an .env file or a compose file) counts as unset. */
+const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+
+const LEGACY_KEY_ID = /^[\w.-]{1,64}$/;
+
 export const TemporalConfigSchema = z
   .object({
     CIBA_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
     /** The current payload encryption key (base64 of 32 bytes)... */
-    CIBA_PAYLOAD_KEY: PayloadKeySchema.optional(),
+    CIBA_PAYLOAD_KEY: z.preprocess(blankAsUnset, PayloadKeySchema.optional()),
     /** ...or a file that holds it (e.g. a mounted secret). */
-    CIBA_PAYLOAD_KEY_FILE: z.string().min(1).optional(),
-    CIBA_PAYLOAD_KEY_ID: z.string().regex(/^[\w.-]{1,64}$/).default('k1'),
-    /** Keys that only decrypt, for rotation: `id:base64,id:base64`. */
+    CIBA_PAYLOAD_KEY_FILE: z.preprocess(blankAsUnset, z.string().optional()),
+    // CIBA_PAYLOAD_KEY_ID is gone: key ids are derived from the keys. It is still accepted, and ignored (a warning
+    // says so): payloads written under the id it named still decrypt (every key is tried for a legacy id).
+    /**
+     * Keys that only decrypt, for rotation, comma-separated: `base64` (the id is derived from the key), or the older
+     * `id:base64` form (the id is then also accepted as a legacy id, e.g. `k1`).
+     */
     CIBA_PAYLOAD_PREVIOUS_KEYS: z
       .string()
       .optional()
@@ -34,12 +43,17 @@ export const TemporalConfigSchema = z
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean)
-          .map((entry) => {
-            const [id, key] = entry.split(':', 2);
-            if (!id || !key || !PayloadKeySchema.safeParse(key).success) {
-              ctx.addIssue({ code: 'custom', message: `entry "${id ?? ''}" must be id:base64-of-32-bytes` });
+          .map((entry, index): PayloadKey => {
+            const colon = entry.indexOf(':');
+            const id = colon < 0 ? undefined : entry.slice(0, colon).trim();
+            const key = (colon < 0 ? entry : entry.slice(colon + 1)).trim();
+            if (id !== undefined && !LEGACY_KEY_ID.test(id)) {
+              ctx.addIssue({ code: 'custom', message: `entry ${index + 1}: the id before ":" must be 1 to 64 letters, digits, _ . -` });
+            } else if (!PayloadKeySchema.safeParse(key).success) {
+              // Never echo the entry: it is a key.
+              ctx.addIssue({ code: 'custom', message: `entry ${index + 1}${id ? ` ("${id}")` : ''} must be base64 of 32 bytes, or id:base64` });
             }
-            return { id: id ?? '', key: Buffer.from(key ?? '', 'base64') };
+            return { id, key: Buffer.from(key, 'base64') };
           }),
       ),
   })
@@ -72,19 +86,41 @@ export interface TemporalSettings {
   connection: ClientConnectConfig['connectionOptions'];
   namespace: string;
   taskQueue: string;
+  /** The clients' data converter: encrypts; decrypts, or throws PayloadKeyMismatchError naming the key ids. */
   dataConverter: DataConverter;
+  /** The payload codec (client behaviour); `workerDataConverter()` gives the worker's. */
+  payloadCodec: EncryptionCodec;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
 export function temporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
   const config = parseEnv(TemporalConfigSchema, env);
   const connect = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  const codec = payloadCodec(config);
+  if (blankAsUnset(env.CIBA_PAYLOAD_KEY_ID) !== undefined) warnKeyIdIgnored();
   return {
     connection: connect.connectionOptions,
     namespace: connect.namespace ?? 'default',
     taskQueue: config.CIBA_TASK_QUEUE,
-    dataConverter: { payloadCodecs: [payloadCodec(config)] },
+    dataConverter: { payloadCodecs: [codec] },
+    payloadCodec: codec,
   };
+}
+
+/**
+ * The worker's data converter: the same keys, but a payload that is not encrypted, or that no key decrypts, reaches
+ * workflow code only as a marker, which the worker's workflow interceptors (workflows/interceptors.ts) turn into a
+ * PayloadNotEncrypted / PayloadKeyMismatch failure. Use it with those interceptors, never alone.
+ */
+export function workerDataConverter(settings: Pick<TemporalSettings, 'payloadCodec'>): DataConverter {
+  return { payloadCodecs: [settings.payloadCodec.withUnreadable('mark', 'worker')] };
+}
+
+let keyIdWarned = false;
+function warnKeyIdIgnored(): void {
+  if (keyIdWarned) return;
+  keyIdWarned = true;
+  process.emitWarning('CIBA_PAYLOAD_KEY_ID is ignored: payload key ids are now derived from the keys (remove it)', 'ConfigWarning');
 }
 
 function payloadCodec(config: z.output<typeof TemporalConfigSchema>): EncryptionCodec {
@@ -99,6 +135,6 @@ function payloadCodec(config: z.output<typeof TemporalConfigSchema>): Encryption
       throw new ConfigError(`CIBA_PAYLOAD_KEY_FILE: ${config.CIBA_PAYLOAD_KEY_FILE} must hold 32 random bytes, base64-encoded`);
     }
   }
-  const current: PayloadKey = { id: config.CIBA_PAYLOAD_KEY_ID, key: Buffer.from(encoded ?? '', 'base64') };
+  const current: PayloadKey = { key: Buffer.from(encoded ?? '', 'base64') };
   return new EncryptionCodec(current, config.CIBA_PAYLOAD_PREVIOUS_KEYS);
 }

@@ -54,6 +54,23 @@ describe('worker configuration', () => {
       'CIBA_PAYLOAD_KEY_FILE: cannot read /nonexistent/key',
     );
   });
+
+  it('counts an empty (or blank) CIBA_PAYLOAD_KEY_FILE or CIBA_PAYLOAD_KEY as unset', () => {
+    // `CIBA_PAYLOAD_KEY_FILE=` in an .env file, or `${CIBA_PAYLOAD_KEY_FILE:-}` in a compose file.
+    expect(() => loadWorkerConfig({ ...valid, CIBA_PAYLOAD_KEY_FILE: '' })).not.toThrow();
+    expect(() => loadWorkerConfig({ ...valid, CIBA_PAYLOAD_KEY_FILE: '  ' })).not.toThrow();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ciba-key-'));
+    const file = path.join(dir, 'payload-key');
+    writeFileSync(file, `${valid.CIBA_PAYLOAD_KEY}\n`);
+    expect(() => loadWorkerConfig({ ...valid, CIBA_PAYLOAD_KEY: '', CIBA_PAYLOAD_KEY_FILE: file })).not.toThrow();
+    expect(
+      loadWorkerConfig({ ...valid, CIBA_PAYLOAD_KEY: '', CIBA_PAYLOAD_KEY_FILE: file }).temporal.payloadCodec.keyId,
+    ).toBe(loadWorkerConfig(valid).temporal.payloadCodec.keyId);
+    // Neither really set: the one error that says what to set.
+    for (const blank of [{ CIBA_PAYLOAD_KEY: '', CIBA_PAYLOAD_KEY_FILE: '' }, { CIBA_PAYLOAD_KEY: ' ' }, { CIBA_PAYLOAD_KEY: undefined, CIBA_PAYLOAD_KEY_FILE: '' }]) {
+      expect(errorOf({ ...valid, ...blank })).toContain('set exactly one of CIBA_PAYLOAD_KEY');
+    }
+  });
 });
 
 describe('worker configuration: private_key_jwt', () => {

@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { temporalSettings } from '../common/config';
+import { temporalSettings, workerDataConverter } from '../common/config';
+import { workerInterceptors } from '../worker/worker';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
 
 /** Each recorded run: its file and the workflow ID it ran under (replay needs the original ID). */
@@ -24,14 +25,18 @@ it('has a fixture for every path', () => {
 });
 
 it('replays every recorded history on the current workflow code', async () => {
-  const { dataConverter } = temporalSettings({ CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY });
+  // The worker's data converter and interceptors, as in production (worker/worker.ts).
+  const dataConverter = workerDataConverter(temporalSettings({ CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY }));
   const histories = index.map(({ file, workflowId }) => ({
     workflowId,
     history: proto.api.history.v1.History.decode(readFileSync(path.join(FIXTURE_DIR, file))),
   }));
   const failures: string[] = [];
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../workflows'), dataConverter }, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../workflows'), dataConverter, interceptors: { workflowModules: workerInterceptors.workflowModules } },
+    histories,
+  )) {
     replayed += 1;
     if (result.error) failures.push(`${result.workflowId} (${result.runId}): ${result.error.message}`);
   }

@@ -1,12 +1,46 @@
 /**
  * Builds the worker: the approval and sample agent workflows, and the activities wired to one CIBA client.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { createCibaActivities } from '../activities/activities';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
+import { ApprovalFailureType } from '../common/approval';
+import { workerDataConverter } from '../common/config';
+import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import type { WorkerConfig } from './config';
+
+/**
+ * Only holders of the payload key can make this worker act. Its codec (workerDataConverter) replaces a payload that
+ * is not encrypted, or that no key of it decrypts, by a marker; these interceptors turn markers into typed failures
+ * (PayloadNotEncrypted, PayloadKeyMismatch) before workflow or activity code runs: workflows/interceptors.ts for
+ * workflows; here, for activity inputs (written by workflows, so encrypted, unless a worker with another key wrote
+ * them). Replay uses the same interceptors (test/replay.test.ts).
+ */
+export const workerInterceptors: WorkerInterceptors = {
+  workflowModules: [require.resolve('../workflows/interceptors')],
+  activity: [
+    (ctx) => ({
+      inbound: {
+        async execute(input, next) {
+          for (const arg of input.args) {
+            const rejected = rejectedPayloadOf(arg);
+            if (rejected) {
+              throw ApplicationFailure.create({
+                message: rejectionMessage(rejected, `the input of activity ${ctx.info.activityType}`),
+                type: rejected.reason === 'key_mismatch' ? ApprovalFailureType.PayloadKeyMismatch : ApprovalFailureType.PayloadNotEncrypted,
+                nonRetryable: true,
+              });
+            }
+          }
+          return next(input);
+        },
+      },
+    }),
+  ],
+};
 
 export interface RunningWorker {
   worker: Worker;
@@ -27,7 +61,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
       ...createCibaActivities(ciba, config.providerProfile),
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
     },
-    dataConverter: config.temporal.dataConverter,
+    dataConverter: workerDataConverter(config.temporal),
+    interceptors: workerInterceptors,
     // Activities are short HTTP calls; let in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',
   });
