@@ -30,6 +30,8 @@ export interface SimulatedRequest {
   authReqId: string;
   loginHint?: string;
   bindingMessage: string;
+  /** What was asked; granted as asked on approval (a provider with RAR). */
+  authorizationDetails?: ApprovalRequest['authorizationDetails'];
   requestedAtMs: number;
   expiresAtMs: number;
   lastPollAtMs?: number;
@@ -80,6 +82,7 @@ export class SimulatedProvider {
         authReqId,
         loginHint: request.loginHint,
         bindingMessage: request.bindingMessage,
+        authorizationDetails: request.authorizationDetails,
         requestedAtMs: now,
         expiresAtMs: now + lifetime * 1000,
         polls: 0,
@@ -122,7 +125,13 @@ export class SimulatedProvider {
       request.outcome = 'approved';
       return {
         kind: 'approved',
-        tokens: { tokenType: 'Bearer', accessToken: `access-token-for-${authReqId}`, expiresIn: 3600, scope: 'openid' },
+        tokens: {
+          tokenType: 'Bearer',
+          accessToken: `access-token-for-${authReqId}`,
+          expiresIn: 3600,
+          scope: 'openid',
+          authorizationDetails: request.authorizationDetails,
+        },
       };
     }
     return { kind: 'authorization_pending' };

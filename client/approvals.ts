@@ -20,6 +20,7 @@ import {
   type ApprovalResult,
   type ApprovalState,
 } from '../common/approval';
+import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
 import { temporalSettings, type TemporalSettings } from '../common/config';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
 import { keyMismatchMessage } from '../common/rejected-payload';
@@ -93,17 +94,24 @@ export class ApprovalClient {
   constructor(
     readonly client: Client,
     readonly taskQueue: string,
+    /** When set (CIBA_PROVIDER_PROFILE), requests are checked against the provider's rules before anything starts. */
+    readonly providerProfile?: ProviderProfileName,
   ) {}
 
   /** Connects with the settings from the environment (see common/config.ts). */
   static async connect(settings: TemporalSettings = temporalSettings()): Promise<ApprovalClient> {
-    return new ApprovalClient(await connectTemporalClient(settings), settings.taskQueue);
+    return new ApprovalClient(await connectTemporalClient(settings), settings.taskQueue, settings.providerProfile);
   }
 
   /** Validates, then starts the approval workflow; the same `key` gives the same approval. */
   async start(input: ApprovalRequestInput, options: { key?: string } = {}): Promise<StartedApproval> {
     const request = ApprovalRequestSchema.safeParse(input);
     if (!request.success) throw new InvalidApprovalRequestError(formatZodError(request.error));
+    if (this.providerProfile) {
+      const profile = PROVIDER_PROFILES[this.providerProfile];
+      const violations = profileViolations(profile, request.data, { repeatable: request.data.askAgain.afterLostAnswer });
+      if (violations.length) throw new InvalidApprovalRequestError(violations.map((v) => v.message).join('; '));
+    }
     const key = options.key ?? randomUUID();
     if (!KEY_PATTERN.test(key)) {
       throw new InvalidApprovalRequestError('key must be 1 to 200 characters of letters, digits and _ . : @ -');

@@ -31,6 +31,7 @@ async function main(): Promise<number> {
       {
         loginHint: values['login-hint'],
         payment: { amount: values.amount, currency: values.currency, creditorName: values.creditor },
+        providerProfile: settings.providerProfile,
       },
     ],
   });

@@ -9,6 +9,7 @@ import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/e
 import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { EncryptionCodec, type PayloadKey } from './payload-codec';
+import { PROVIDER_PROFILE_NAMES, type ProviderProfileName } from './provider-profile';
 
 export const DEFAULT_TASK_QUEUE = 'ciba-approvals';
 
@@ -25,6 +26,11 @@ const LEGACY_KEY_ID = /^[\w.-]{1,64}$/;
 export const TemporalConfigSchema = z
   .object({
     CIBA_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /**
+     * The provider's rules (common/provider-profile.ts): generic, auth0 or keycloak. The worker checks every request
+     * against it (default: from the issuer); a client that sets it refuses a request before starting anything.
+     */
+    CIBA_PROVIDER_PROFILE: z.preprocess(blankAsUnset, z.enum(PROVIDER_PROFILE_NAMES).optional()),
     /** The current payload encryption key (base64 of 32 bytes)... */
     CIBA_PAYLOAD_KEY: z.preprocess(blankAsUnset, PayloadKeySchema.optional()),
     /** ...or a file that holds it (e.g. a mounted secret). */
@@ -90,6 +96,8 @@ export interface TemporalSettings {
   dataConverter: DataConverter;
   /** The payload codec (client behaviour); `workerDataConverter()` gives the worker's. */
   payloadCodec: EncryptionCodec;
+  /** CIBA_PROVIDER_PROFILE, when set. */
+  providerProfile?: ProviderProfileName;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
@@ -104,6 +112,7 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
     taskQueue: config.CIBA_TASK_QUEUE,
     dataConverter: { payloadCodecs: [codec] },
     payloadCodec: codec,
+    providerProfile: config.CIBA_PROVIDER_PROFILE,
   };
 }
 

@@ -10,7 +10,6 @@ import { parseEnv, temporalSettings, type TemporalSettings } from '../common/con
 import { CLIENT_SIGNING_ALGS, type CibaClientConfig, type ClientAuthentication, type ClientSigningAlg } from '../activities/ciba-protocol';
 import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
 import {
-  PROVIDER_PROFILE_NAMES,
   PROVIDER_PROFILES,
   profileForIssuer,
   type ProviderProfile,
@@ -39,11 +38,6 @@ const WorkerEnvSchema = z.object({
   CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
   /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
   CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  /**
-   * The provider's rules (binding message, authorization_details limits, error names): generic, auth0 or keycloak.
-   * Default: taken from the issuer when it is obvious (*.auth0.com, a Keycloak /realms/ path), else generic.
-   */
-  CIBA_PROVIDER_PROFILE: z.enum(PROVIDER_PROFILE_NAMES).optional(),
   /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
   DEMO_PAYMENTS_API_URL: z.url().optional(),
 }).transform(withClientAuthentication);
@@ -58,8 +52,9 @@ export interface WorkerConfig {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = parseEnv(WorkerEnvSchema, env);
   const issuer = new URL(parsed.CIBA_ISSUER);
+  const temporal = temporalSettings(env);
   return {
-    temporal: temporalSettings(env),
+    temporal,
     ciba: {
       issuer,
       clientId: parsed.CIBA_CLIENT_ID,
@@ -67,7 +62,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       httpTimeoutMs: parsed.CIBA_HTTP_TIMEOUT_MS,
       allowInsecureHttp: parsed.CIBA_ALLOW_INSECURE_HTTP,
     },
-    providerProfile: PROVIDER_PROFILES[parsed.CIBA_PROVIDER_PROFILE ?? profileForIssuer(issuer)],
+    providerProfile: PROVIDER_PROFILES[temporal.providerProfile ?? profileForIssuer(issuer)],
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
   };
 }

@@ -48,6 +48,8 @@ export function stackEnv(taskQueue: string, overrides: Record<string, string> = 
     CIBA_CLIENT_ID: CLIENT_ID,
     CIBA_CLIENT_SECRET: CLIENT_SECRET,
     CIBA_PAYLOAD_KEY: stack.payloadKey,
+    // The local provider follows Auth0's rules.
+    CIBA_PROVIDER_PROFILE: 'auth0',
     ...overrides,
   };
 }
