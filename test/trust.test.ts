@@ -126,3 +126,35 @@ it("an unknown user at Keycloak (invalid_request / invalid_user) is named unknow
     details: [{ error: 'invalid_request', errorDescription: 'invalid_user', status: 400, cibaError: 'unknown_user_id' }],
   });
 });
+
+it('a provider that refuses a request as too large (HTTP 413) is a provider rejection, not an invalid answer', async () => {
+  const { createCibaActivities } = await import('../activities/activities');
+  const { CibaClient } = await import('../activities/ciba-protocol');
+  const { ApprovalRequestSchema, AUTHORIZATION_DETAILS_HARD_LIMITS } = await import('../common/approval');
+  const { PROVIDER_PROFILES } = await import('../common/provider-profile');
+  const { ApplicationFailure } = await import('@temporalio/common');
+  // A profile with no limits of its own, so that the request reaches the local provider (which takes 56 KB at most).
+  const unlimited = { ...PROVIDER_PROFILES.generic, authorizationDetails: AUTHORIZATION_DETAILS_HARD_LIMITS };
+  const ciba = new CibaClient({
+    issuer: new URL(sharedStack().issuer),
+    clientId: 'ciba-agent',
+    clientAuth: { method: 'client_secret_basic', clientSecret: 'ciba-agent-secret' },
+    httpTimeoutMs: 10_000,
+  });
+  try {
+    const request = ApprovalRequestSchema.parse({
+      loginHint: 'alice@example.com',
+      bindingMessage: 'Pay 50.00 USD to ExampleCorp',
+      authorizationDetails: Array.from({ length: 10 }, (_, i) => ({ type: 'payment_initiation', note: `${i}`.repeat(6_000) })),
+    });
+    const failure = await createCibaActivities(ciba, unlimited).requestBackchannelAuthentication(request).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({
+      type: 'CibaProviderError',
+      nonRetryable: true,
+      details: [{ error: 'invalid_request', status: 413, cibaError: 'invalid_request' }],
+    });
+  } finally {
+    await ciba.close();
+  }
+});
