@@ -7,7 +7,7 @@
  * The first start builds Keycloak for this configuration (~1.5 to 3.5 min on 2 cores); later ones take less.
  * CIBA_SKIP_KEYCLOAK=1 skips this file (no Java 21+ or Maven at hand).
  */
-import type { ApprovalClient } from '../client/approvals';
+import { ApprovalClient, InvalidApprovalRequestError } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import { KEYCLOAK_REALM, startKeycloak, type RunningKeycloak } from '../devstack/keycloak';
 import type { ChannelRequest } from '../devstack/keycloak-channel';
@@ -128,8 +128,15 @@ describeKeycloak('against a real Keycloak 26', () => {
   });
 
   test("a binding message with a space breaks Keycloak's rule: InvalidApprovalRequest, nothing sent to Keycloak", async () => {
-    const bindingMessage = 'Pay 50.00 USD to ExampleCorp';
-    const { workflowId, since } = await ask({ loginHint: 'alice', bindingMessage }); // valid for the generic schema
+    const bindingMessage = 'Pay 50.00 USD to ExampleCorp'; // valid for the generic schema
+    // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
+    const refused = await approvals.start({ loginHint: 'alice', bindingMessage }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
+    expect((refused as Error).message).toMatch(/provider profile keycloak/);
+    // ...and for a client that does not know it, the worker refuses it before anything is sent.
+    const unaware = new ApprovalClient(approvals.client, approvals.taskQueue);
+    const since = Date.now();
+    const { workflowId } = await unaware.start({ loginHint: 'alice', bindingMessage });
 
     const result = await outcome(workflowId);
     expect(result).toMatchObject({ kind: 'failed', type: 'InvalidApprovalRequest' });

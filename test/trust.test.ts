@@ -3,7 +3,7 @@
  * provider with IDP_BEHAVIOUR=keycloak: it accepts authorization_details, ignores them, and issues tokens bound to
  * nothing), and the provider profiles that check a request before it is sent.
  */
-import type { ApprovalClient } from '../client/approvals';
+import { ApprovalClient, InvalidApprovalRequestError } from '../client/approvals';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage } from '../common/payment';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
 import { outcomeWithin, type ApprovalOutcome } from './support/fault-proxy';
@@ -100,8 +100,14 @@ it('ungrantedAuthorizationDetails: "accept" lets an approval without RAR through
 });
 
 it("the keycloak profile refuses a binding message Keycloak would refuse, before anything is sent", async () => {
-  const bindingMessage = paymentBindingMessage(PAYMENT); // "Pay 50.00 USD to ExampleCorp": spaces
-  const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage: `${bindingMessage} ${randomUUID().slice(0, 8)}` });
+  const bindingMessage = `${paymentBindingMessage(PAYMENT)} ${randomUUID().slice(0, 8)}`; // "Pay 50.00 USD ...": spaces
+  // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
+  const refused = await approvals.start({ loginHint: 'alice@example.com', bindingMessage }).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
+  expect((refused as Error).message).toMatch(/no spaces.*provider profile keycloak/);
+  // ...and for a client that does not know it, the worker refuses it before anything is sent.
+  const unaware = new ApprovalClient(approvals.client, approvals.taskQueue);
+  const { workflowId } = await unaware.start({ loginHint: 'alice@example.com', bindingMessage });
   const result = await outcome(workflowId);
   expect(result).toMatchObject({
     kind: 'failed',
