@@ -3,7 +3,12 @@
  * provider with IDP_BEHAVIOUR=keycloak: it accepts authorization_details, ignores them, and issues tokens bound to
  * nothing), and the provider profiles that check a request before it is sent.
  */
+import { ApplicationFailure } from '@temporalio/common';
+import { createCibaActivities } from '../activities/activities';
+import { CibaClient } from '../activities/ciba-protocol';
 import { ApprovalClient, InvalidApprovalRequestError } from '../client/approvals';
+import { ApprovalRequestSchema, AUTHORIZATION_DETAILS_HARD_LIMITS } from '../common/approval';
+import { PROVIDER_PROFILES } from '../common/provider-profile';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage } from '../common/payment';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
 import { outcomeWithin, type ApprovalOutcome } from './support/fault-proxy';
@@ -134,11 +139,6 @@ it("an unknown user at Keycloak (invalid_request / invalid_user) is named unknow
 });
 
 it('a provider that refuses a request as too large (HTTP 413) is a provider rejection, not an invalid answer', async () => {
-  const { createCibaActivities } = await import('../activities/activities');
-  const { CibaClient } = await import('../activities/ciba-protocol');
-  const { ApprovalRequestSchema, AUTHORIZATION_DETAILS_HARD_LIMITS } = await import('../common/approval');
-  const { PROVIDER_PROFILES } = await import('../common/provider-profile');
-  const { ApplicationFailure } = await import('@temporalio/common');
   // A profile with no limits of its own, so that the request reaches the local provider (which takes 56 KB at most).
   const unlimited = { ...PROVIDER_PROFILES.generic, authorizationDetails: AUTHORIZATION_DETAILS_HARD_LIMITS };
   const ciba = new CibaClient({
