@@ -10,13 +10,8 @@
  *   than the polling interval.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import {
-  ActivityFailureType,
-  ApprovalFailureType,
-  type ApprovalRequest,
-  type AskReason,
-  type ProviderErrorDetails,
-} from '../common/approval';
+import type { ApprovalRequest, AskReason, ProviderErrorDetails } from '../common/approval';
+import { ActivityFailureType, ApprovalFailureType } from '../common/outcomes';
 import { profileViolations, repeatBindingMessage, type ProviderProfile } from '../common/provider-profile';
 import {
   InvalidProviderResponseError,
@@ -49,7 +44,7 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
       const violations = profileViolations(profile, request, { repeatable: request.askAgain?.afterLostAnswer === true });
       if (violations.length) {
         throw ApplicationFailure.nonRetryable(
-          violations.map((v) => v.message).join('; '),
+          violations.map((violation) => violation.message).join('; '),
           ApprovalFailureType.InvalidRequest,
         );
       }

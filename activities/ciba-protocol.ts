@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { ApprovalRequest, AuthorizationDetail } from '../common/approval';
+import type { ApprovalRequest, ApprovalResult, AuthorizationDetail } from '../common/approval';
 
 /** JWS algorithms for a private_key_jwt client assertion. */
 export const CLIENT_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -88,15 +88,11 @@ export interface BackchannelAcknowledgment {
   interval?: number;
 }
 
-export interface TokenSet {
-  tokenType: string;
-  accessToken: string;
-  idToken?: string;
-  refreshToken?: string;
-  expiresIn?: number;
-  scope?: string;
-  authorizationDetails?: AuthorizationDetail[];
-}
+/**
+ * The tokens of a successful token response: the approval's result (ApprovalResult) before the workflow records
+ * when it came.
+ */
+export type TokenSet = Omit<ApprovalResult, 'approvedAt'>;
 
 /** One poll of the token endpoint, as the CIBA spec names its answers. */
 export type PollOutcome =

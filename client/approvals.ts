@@ -13,13 +13,13 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import {
-  ApprovalFailureType,
   ApprovalRequestSchema,
   formatZodError,
   type ApprovalRequestInput,
   type ApprovalResult,
   type ApprovalState,
 } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
 import { temporalSettings, type TemporalSettings } from '../common/config';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
@@ -35,7 +35,7 @@ export class InvalidApprovalRequestError extends Error {
   override readonly name = 'InvalidApprovalRequestError';
 }
 
-/** The approval ended without tokens; `type` is an ApprovalFailureType, or ApprovalCancelled / ApprovalTerminated / ApprovalTimedOut. */
+/** The approval ended without tokens; `type` says why (an ApprovalFailureType: common/outcomes.ts). */
 export class ApprovalFailedError extends Error {
   override readonly name: string = 'ApprovalFailedError';
   constructor(
@@ -73,7 +73,10 @@ export class ApprovalKeyMismatchError extends ApprovalFailedError {
 
 export interface StartedApproval {
   workflowId: string;
-  /** false when an approval with this key already existed (running or finished) and was returned instead. */
+  /**
+   * false when an approval with this key already existed (running or finished) and was returned instead: of starts
+   * that race with one key, exactly one says true.
+   */
   started: boolean;
 }
 
@@ -110,7 +113,7 @@ export class ApprovalClient {
     if (this.providerProfile) {
       const profile = PROVIDER_PROFILES[this.providerProfile];
       const violations = profileViolations(profile, request.data, { repeatable: request.data.askAgain.afterLostAnswer });
-      if (violations.length) throw new InvalidApprovalRequestError(violations.map((v) => v.message).join('; '));
+      if (violations.length) throw new InvalidApprovalRequestError(violations.map((violation) => violation.message).join('; '));
     }
     const key = options.key ?? randomUUID();
     if (!KEY_PATTERN.test(key)) {
@@ -122,8 +125,9 @@ export class ApprovalClient {
         args: [request.data],
         workflowId,
         taskQueue: this.taskQueue,
-        // Running already: return it. Finished already: refuse, and return it too (below).
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        // Running or finished already: the server refuses, and that approval is returned (below). Of starts that race,
+        // the server lets exactly one through. (USE_EXISTING would hand every racer the run as if it had started it.)
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         staticSummary: `Approval: ${request.data.bindingMessage}`,
       });
@@ -154,10 +158,7 @@ export class ApprovalClient {
           (error: unknown) => error,
         );
         if (ended instanceof ApprovalKeyMismatchError) throw ended;
-        if (ended instanceof ApprovalFailedError) {
-          const prefix = `${ended.type}: `;
-          report.failure = { type: ended.type, message: ended.message.startsWith(prefix) ? ended.message.slice(prefix.length) : ended.message };
-        }
+        if (ended instanceof ApprovalFailedError) report.failure = { type: ended.type, message: ended.message };
       }
       return report;
     } catch (error) {
@@ -199,8 +200,8 @@ export function approvalWorkflowId(key: string): string {
 
 /** The client codec's PayloadKeyMismatchError, wherever it is in the cause chain. */
 function payloadKeyMismatchIn(error: unknown): PayloadKeyMismatchError | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (e instanceof PayloadKeyMismatchError) return e;
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 10; cause = cause.cause, depth++) {
+    if (cause instanceof PayloadKeyMismatchError) return cause;
   }
   return undefined;
 }
@@ -221,10 +222,10 @@ function toApprovalFailedError(workflowId: string, error: unknown): unknown {
     return new ApprovalKeyMismatchError(workflowId, 'worker', cause.message);
   }
   if (cause instanceof ApplicationFailure) {
-    return new ApprovalFailedError(workflowId, cause.type ?? 'ApprovalFailed', cause.message, cause.details ?? []);
+    return new ApprovalFailedError(workflowId, cause.type ?? ApprovalFailureType.Failed, cause.message, cause.details ?? []);
   }
-  if (cause instanceof CancelledFailure) return new ApprovalFailedError(workflowId, 'ApprovalCancelled', 'the approval was cancelled');
-  if (cause instanceof TerminatedFailure) return new ApprovalFailedError(workflowId, 'ApprovalTerminated', 'the approval was terminated');
-  if (cause instanceof TimeoutFailure) return new ApprovalFailedError(workflowId, 'ApprovalTimedOut', 'the approval workflow timed out');
-  return new ApprovalFailedError(workflowId, 'ApprovalFailed', cause?.message ?? error.message);
+  if (cause instanceof CancelledFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.Cancelled, 'the approval was cancelled');
+  if (cause instanceof TerminatedFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.Terminated, 'the approval was terminated');
+  if (cause instanceof TimeoutFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.TimedOut, 'the approval workflow timed out');
+  return new ApprovalFailedError(workflowId, ApprovalFailureType.Failed, cause?.message ?? error.message);
 }

@@ -6,13 +6,14 @@
  *   ciba wait ID [--json] [--show-tokens]
  *   ciba cancel ID
  *
- * Tokens are redacted in the output unless --show-tokens. Exit codes: 0 approved/done, 1 failure, 2 bad usage or
- * invalid request, 3 denied, 4 expired.
+ * Tokens are redacted in the output unless --show-tokens. Exit codes: see ExitCode and FAILURE_OUTCOMES
+ * (common/outcomes.ts); `ciba --help` lists them.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ConfigError } from '../common/config';
+import { ExitCode, exitCodeList, failureOutcome } from '../common/outcomes';
 import { ApprovalClient, ApprovalFailedError, ApprovalKeyMismatchError, InvalidApprovalRequestError } from './approvals';
 
 const USAGE = `usage:
@@ -25,7 +26,8 @@ const USAGE = `usage:
   ciba cancel ID
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.
-Also: CIBA_TASK_QUEUE, and the payload key: CIBA_PAYLOAD_KEY or CIBA_PAYLOAD_KEY_FILE.`;
+Also: CIBA_TASK_QUEUE, and the payload key: CIBA_PAYLOAD_KEY or CIBA_PAYLOAD_KEY_FILE.
+Exit codes: ${exitCodeList()}.`;
 
 class UsageError extends Error {}
 
@@ -62,7 +64,7 @@ export async function main(argv: string[], out: (line: string) => void = console
   const [command, id, ...extra] = positionals;
   if (values.help || !command) {
     out(USAGE);
-    return values.help ? 0 : 2;
+    return values.help ? ExitCode.Ok : ExitCode.Usage;
   }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   const print = (human: string, json: unknown) => out(values.json ? JSON.stringify(json, null, 2) : human);
@@ -77,7 +79,7 @@ export async function main(argv: string[], out: (line: string) => void = console
           `${started.started ? 'started' : 'exists already'}: ${started.workflowId}\n  ciba wait ${started.workflowId}`,
           started,
         );
-        return 0;
+        return ExitCode.Ok;
       }
       if (!values.json) out(`${started.started ? 'started' : 'exists already'}: ${started.workflowId}, waiting for the user...`);
       return printOutcome(client, started.workflowId, values, print);
@@ -88,27 +90,30 @@ export async function main(argv: string[], out: (line: string) => void = console
     case 'status':
       return withClient(async (client) => {
         const report = await client.status(id);
-        const a = report.approval;
+        const approval = report.approval;
         print(
           [
             `${report.workflowId}: ${report.execution}`,
-            a && `  status: ${a.status}`,
-            a && `  binding message: ${a.bindingMessage}`,
-            a && `  approval deadline: ${a.approvalDeadline}${a.continuedAsNew ? ` (continued as new ${a.continuedAsNew} times)` : ''}`,
-            ...(a?.attempts ?? []).map(
-              (t) => `  request ${t.attempt} (${t.reason}) at ${t.requestedAt}, expires ${t.expiresAt}${t.outcome ? `: ${t.outcome}` : ''}`,
+            approval && `  status: ${approval.status}`,
+            approval && `  binding message: ${approval.bindingMessage}`,
+            approval &&
+              `  approval deadline: ${approval.approvalDeadline}` +
+                (approval.continuedAsNew ? ` (continued as new ${approval.continuedAsNew} times)` : ''),
+            ...(approval?.asks ?? []).map(
+              (ask) => `  ask ${ask.number} (${ask.reason}) at ${ask.askedAt}, expires ${ask.expiresAt}${ask.outcome ? `: ${ask.outcome}` : ''}`,
             ),
-            a?.expiresAt && `  provider request expires: ${a.expiresAt}`,
-            a?.intervalSeconds && `  polling every ${a.intervalSeconds}s, ${a.polls} polls, ${a.slowDowns} slow_down`,
-            a?.lastPollOutcome && `  last poll: ${a.lastPollOutcome} at ${a.lastPollAt}`,
-            a?.failure && `  failure: ${a.failure.type}: ${a.failure.message}`,
-            !a && report.failure && `  failure: ${report.failure.type}: ${report.failure.message}`,
+            approval?.expiresAt && `  current ask expires: ${approval.expiresAt}`,
+            approval?.intervalSeconds &&
+              `  polling every ${approval.intervalSeconds}s, ${approval.polls} polls, ${approval.slowDowns} slow_down`,
+            approval?.lastPollOutcome && `  last poll: ${approval.lastPollOutcome} at ${approval.lastPollAt}`,
+            approval?.failure && `  failure: ${approval.failure.type}: ${approval.failure.message}`,
+            !approval && report.failure && `  failure: ${report.failure.type}: ${report.failure.message}`,
           ]
             .filter(Boolean)
             .join('\n'),
           report,
         );
-        return 0;
+        return ExitCode.Ok;
       });
     case 'wait':
       return withClient((client) => printOutcome(client, id, values, print));
@@ -116,7 +121,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       return withClient(async (client) => {
         await client.cancel(id);
         print(`cancellation requested: ${id}`, { workflowId: id, cancelRequested: true });
-        return 0;
+        return ExitCode.Ok;
       });
     default:
       throw new UsageError(`unknown command: ${command}`);
@@ -133,7 +138,7 @@ async function printOutcome(
     const result = await client.result(workflowId);
     const shown = values['show-tokens'] ? result : redactTokens(result);
     print(`approved: ${workflowId}\n${JSON.stringify(shown, null, 2)}`, { workflowId, outcome: 'approved', result: shown });
-    return 0;
+    return ExitCode.Ok;
   } catch (error) {
     if (!(error instanceof ApprovalFailedError)) throw error;
     // A key mismatch is not the approval's outcome to show, but a setup error: one line on stderr (see run()).
@@ -144,7 +149,7 @@ async function printOutcome(
       message: error.message,
       details: error.details,
     });
-    return error.type === 'ApprovalDenied' ? 3 : error.type === 'ApprovalExpired' ? 4 : 1;
+    return failureOutcome(error.type)?.exitCode ?? ExitCode.Failed;
   }
 }
 
@@ -224,7 +229,7 @@ export function run(argv: string[]): void {
     (error: unknown) => {
       if (error instanceof UsageError) {
         console.error(`ciba: ${error.message}\n\n${USAGE}`);
-        process.exit(2);
+        process.exit(ExitCode.Usage);
       }
       if (error instanceof ApprovalKeyMismatchError) {
         console.error(
@@ -232,14 +237,14 @@ export function run(argv: string[]): void {
             ? `ciba: ${error.workflowId} failed, ${error.type}: ${error.reason}`
             : `ciba: ${error.reason} (use the worker's CIBA_PAYLOAD_KEY)`,
         );
-        process.exit(1);
+        process.exit(ExitCode.Failed);
       }
       if (error instanceof InvalidApprovalRequestError || error instanceof ConfigError) {
         console.error(`ciba: ${error.message}`);
-        process.exit(2);
+        process.exit(ExitCode.Usage);
       }
       console.error(`ciba: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
+      process.exit(ExitCode.Failed);
     },
   );
 }

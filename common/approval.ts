@@ -6,6 +6,7 @@
  * This file is imported by workflow code: keep it deterministic (zod only, no I/O, no Node APIs).
  */
 import { z } from 'zod';
+import type { ApprovalFailureType, ApprovalStatus } from './outcomes';
 import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetailsLimits } from './provider-profile';
 
 /** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
@@ -122,14 +123,14 @@ const DurationSeconds = z.custom<number | string>(() => true).transform((value: 
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
 
-/** When a provider request expires (or its token response was lost) before the approval deadline: ask again. */
+/** When an ask expires (or its final answer was lost) before the approval deadline: ask again. */
 export const AskAgainPolicySchema = z.strictObject({
-  /** How many backchannel requests the user may get in all, the first included. 1 = never ask again. */
+  /** How many times the user may be asked in all, the first ask included. 1 = never ask again. */
   maxAsks: z.number().int().min(1).max(10_000).default(3),
-  /** How long to wait after a request expired before asking again. */
+  /** How long to wait after an ask expired before asking again. */
   delayBetweenAsks: DurationSeconds.default(60),
   /**
-   * Ask again when a request's final answer was lost (the provider answered `invalid_grant` before expiry: a token
+   * Ask again when an ask's final answer was lost (the provider answered `invalid_grant` before expiry: a token
    * response or a denial never reached the worker). Off by default: the lost answer may have been a denial, and a
    * user who said no is not asked again behind their back. When on, the repeat's binding message is marked as one.
    */
@@ -163,8 +164,8 @@ export const ApprovalRequestSchema = z
     /** How long the user has to decide, in seconds (provider default when absent; Auth0: 300). */
     requestedExpiry: z.number().int().min(1).max(MAX_REQUESTED_EXPIRY_SECONDS).optional(),
     acrValues: z.array(NonEmpty).min(1).optional(),
-    /** The approval's own deadline, however often the provider's requests expire: default 24 h, at most 30 days. */
-    approvalTimeout: DurationSeconds.refine((s) => s >= 1 && s <= MAX_APPROVAL_TIMEOUT_SECONDS, {
+    /** The approval's own deadline, however often asks expire: default 24 h, at most 30 days. */
+    approvalTimeout: DurationSeconds.refine((seconds) => seconds >= 1 && seconds <= MAX_APPROVAL_TIMEOUT_SECONDS, {
       message: 'approvalTimeout must be between 1 second and 30 days',
     }).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
     askAgain: AskAgainPolicySchema.default({ maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false }),
@@ -179,7 +180,7 @@ export const ApprovalRequestSchema = z
     continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
   })
   .superRefine((request, ctx) => {
-    const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((k) => request[k] !== undefined);
+    const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((hint) => request[hint] !== undefined);
     if (hints.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -197,7 +198,10 @@ export type ApprovalRequestInput = z.input<typeof ApprovalRequestSchema>;
 /** A validated, normalised request (scope contains `openid`). */
 export type ApprovalRequest = z.output<typeof ApprovalRequestSchema>;
 
-/** The tokens an approved request yields. Lives only in (encrypted) payloads, never in search attributes or logs. */
+/**
+ * The tokens an approval hands back: the provider's token response (TokenSet, activities/ciba-protocol.ts) and when
+ * it came. Lives only in (encrypted) payloads, never in search attributes or logs.
+ */
 export interface ApprovalResult {
   tokenType: string;
   accessToken: string;
@@ -212,53 +216,6 @@ export interface ApprovalResult {
   approvedAt: string;
 }
 
-/**
- * Failure types (ApplicationFailure.type) an approval can end with. A parent workflow sees them as the
- * `cause` of a ChildWorkflowFailure; a client as the `cause` of a WorkflowFailedError.
- */
-export const ApprovalFailureType = {
-  /** The user denied the request. */
-  Denied: 'ApprovalDenied',
-  /** The agent cancelled the approval (the workflow ends cancelled; clients and helpers report this type). */
-  Cancelled: 'ApprovalCancelled',
-  /** The request expired before the user decided. */
-  Expired: 'ApprovalExpired',
-  /**
-   * The provider no longer knows the auth_req_id before it expired (invalid_grant): most likely a token response
-   * was lost in flight and the provider revoked those tokens when it saw the id again. The user must be asked again.
-   */
-  Lost: 'ApprovalLost',
-  /** The provider rejected the backchannel authentication request (details: provider error code and description). */
-  ProviderRejected: 'CibaProviderError',
-  /** The initiation request may or may not have reached the provider; it is not sent again automatically. */
-  InitiationUncertain: 'ApprovalInitiationUncertain',
-  /** The provider answered something that is not valid OAuth/CIBA. */
-  InvalidProviderResponse: 'InvalidProviderResponse',
-  /** The approval request itself is invalid. */
-  InvalidRequest: 'InvalidApprovalRequest',
-  /** The initiation could not reach the provider in several attempts (it certainly did not notify the user). */
-  ProviderUnavailable: 'ProviderUnavailable',
-  /**
-   * The user approved, but the provider did not grant the authorization_details that were asked for (it ignored
-   * RAR, or granted something else): the tokens are not bound to this transaction and never reach the agent.
-   * details[0] = { requested, granted }.
-   */
-  AuthorizationDetailsNotGranted: 'AuthorizationDetailsNotGranted',
-  /** The workflow's input was not encrypted with the payload key: only key holders may start approvals. */
-  PayloadNotEncrypted: 'PayloadNotEncrypted',
-  /** The workflow's input was encrypted with a payload key this worker does not have (message names the key id). */
-  PayloadKeyMismatch: 'PayloadKeyMismatch',
-} as const;
-export type ApprovalFailureType = (typeof ApprovalFailureType)[keyof typeof ApprovalFailureType];
-
-/** Failure types between activities and the approval workflow (an approval ends with ProviderUnavailable only). */
-export const ActivityFailureType = {
-  /** The initiation request certainly did not reach the provider (no connection, or HTTP 429/503): safe to send again. */
-  InitiationNotSent: 'InitiationNotSent',
-  /** A transient fault at the provider (5xx, 429, timeout, reset); polls are retried by the retry policy. */
-  ProviderUnavailable: 'ProviderUnavailable',
-} as const;
-
 /** Details attached to failures that come from the provider's own error response. */
 export interface ProviderErrorDetails {
   /** The provider's own error code. */
@@ -272,45 +229,52 @@ export interface ProviderErrorDetails {
   cibaError?: string;
 }
 
-/** Where an approval stands (also the `CibaApprovalStatus` search attribute). */
-export type ApprovalStatus = 'initiating' | 'pending' | 'approved' | 'denied' | 'expired' | 'failed' | 'cancelled';
-
-/** Why a backchannel request was sent. */
+/** Why a backchannel request was sent: an ask's reason. */
 export type AskReason =
   | 'first'
-  /** The previous request expired without a decision. */
+  /** The previous ask expired without a decision. */
   | 'expired'
-  /** The previous request's token response was lost (invalid_grant before expiry; those tokens are revoked). */
+  /** The previous ask's final answer was lost (invalid_grant before expiry; tokens it issued are revoked). */
   | 'lost_token_response';
 
-/** One backchannel request the user got. */
-export interface ApprovalAttempt {
-  attempt: number;
+/** How an ask ended: the user's answer, or why it brought none. */
+export type AskOutcome = 'approved' | 'not_granted' | 'denied' | 'expired' | 'lost_token_response';
+
+/** One ask: a backchannel request the user got (one auth_req_id at the provider). */
+export interface Ask {
+  /** 1 for the first ask of the approval, 2 for the next, ... */
+  number: number;
   reason: AskReason;
   /** When it was sent (ISO 8601). */
-  requestedAt: string;
+  askedAt: string;
   authReqId?: string;
   /** When the provider's auth_req_id expires (ISO 8601). */
   expiresAt?: string;
-  /** How it ended: approved, denied, expired or lost_token_response (absent while pending). */
-  outcome?: string;
+  /** Absent while the ask is pending. */
+  outcome?: AskOutcome;
 }
 
-/** Answer of the approval workflow's `status` query. Contains no token. */
+/** The failure an approval ended with, as the status query reports it. */
+export interface ApprovalFailureInfo {
+  type: ApprovalFailureType;
+  message: string;
+}
+
+/** Answer of the approval workflow's `status` query (and of `ciba status --json`). Contains no token. */
 export interface ApprovalState {
   status: ApprovalStatus;
   bindingMessage: string;
   /** The approval's own deadline (ISO 8601). */
   approvalDeadline: string;
-  /** How many backchannel requests the user got. */
-  asks: number;
-  /** The latest backchannel requests (up to 20), oldest first. */
-  attempts: ApprovalAttempt[];
+  /** How many times the user was asked. */
+  askCount: number;
+  /** The latest asks (up to 20), oldest first. */
+  asks: Ask[];
   /** How many times this approval continued as new (its history is bounded per run). */
   continuedAsNew: number;
-  /** The current request's auth_req_id. */
+  /** The current ask's auth_req_id. */
   authReqId?: string;
-  /** When the current provider request expires (ISO 8601). */
+  /** When the current ask expires at the provider (ISO 8601). */
   expiresAt?: string;
   /** Current polling interval in seconds. */
   intervalSeconds?: number;
@@ -318,9 +282,9 @@ export interface ApprovalState {
   slowDowns: number;
   lastPollAt?: string;
   lastPollOutcome?: string;
-  failure?: { type: ApprovalFailureType; message: string };
+  failure?: ApprovalFailureInfo;
 }
 
 export function formatZodError(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+  return error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
 }

@@ -6,35 +6,19 @@
  * Settings for the parts come from .env (created from .env.example on first start): the worker and the CLI read
  * the same file, so `npm run ciba` talks to this stack with no further setup.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporalSettings } from '../common/config';
-import { generatePayloadKey } from '../common/payload-codec';
 import { startCodecServer } from './codec-server';
+import { ENV_FILE, prepareLocalConfig } from './local-config';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from './ts-process';
 
 const DATA_DIR = path.join(REPO_ROOT, '.data');
 const LOG_DIR = path.join(DATA_DIR, 'logs');
 
-/** First start on a fresh clone: .env from .env.example, and a payload key of this machine's own. */
-function prepareLocalConfig(): void {
-  mkdirSync(DATA_DIR, { recursive: true });
-  const envFile = path.join(REPO_ROOT, '.env');
-  if (!existsSync(envFile)) {
-    copyFileSync(path.join(REPO_ROOT, '.env.example'), envFile);
-    console.error('created .env from .env.example (local stack settings)');
-  }
-  const keyFile = path.join(DATA_DIR, 'payload-key');
-  if (!existsSync(keyFile)) {
-    writeFileSync(keyFile, `${generatePayloadKey()}\n`, { mode: 0o600 });
-    console.error('created .data/payload-key (encrypts Temporal payloads of the local stack)');
-  }
-}
-
 async function main(): Promise<void> {
   prepareLocalConfig();
-  process.loadEnvFile(path.join(REPO_ROOT, '.env'));
+  process.loadEnvFile(ENV_FILE);
 
   const running: Array<{ stop(): Promise<void> }> = [];
   let stopping = false;

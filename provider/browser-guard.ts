@@ -1,12 +1,18 @@
-import type { ServerResponse } from 'node:http';
+import type { Middleware, Next, ParameterizedContext } from 'koa';
 
-import { sendError, type RouteHandler } from './http';
+import { sendError } from './http';
 
 /** On every response: no page of the provider may be framed (clickjacking the device's Approve button). */
-export function setSecurityHeaders(res: ServerResponse): void {
-  res.setHeader('Content-Security-Policy', "frame-ancestors 'none'");
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
+export const SECURITY_HEADERS = {
+  'Content-Security-Policy': "frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+/** Koa middleware, first on the provider's app: SECURITY_HEADERS on every answer (a page may set a stricter CSP). */
+export async function securityHeaders(ctx: ParameterizedContext, next: Next): Promise<void> {
+  ctx.set(SECURITY_HEADERS);
+  await next();
 }
 
 /**
@@ -18,32 +24,32 @@ export function ownOrigins(issuer: string, port: number): Set<string> {
   return new Set([new URL(issuer).origin, ...loopback]);
 }
 
-/** The device API and the dev-only routes take no credentials: a browser must not reach them from elsewhere. */
-const GUARDED = /^\/(device|dev)(\/|$)/;
-
 /**
- * Refuses (403) a state-changing request to the device API or a dev-only route that a browser sent from another
- * site: an `Origin` that is not the provider's own, or `Sec-Fetch-Site` other than same-origin/none. Requests
- * without these headers (curl, tests, the worker) and the device page's own scripts pass.
+ * Koa middleware for the routes that take no credentials (the device API, the dev-only routes): a browser must not
+ * reach them from elsewhere. Refuses a foreign Host (421), and (403) a state-changing request that a browser sent
+ * from another site: an `Origin` that is not the provider's own, or `Sec-Fetch-Site` other than same-origin/none.
+ * Requests without these headers (curl, tests, the worker) and the device page's own scripts pass.
  */
-export function crossSiteGuard(own: ReadonlySet<string>): RouteHandler {
+export function crossSiteGuard(own: ReadonlySet<string>): Middleware {
   const hosts = new Set([...own].map((origin) => new URL(origin).host));
-  return async (req, res, url) => {
-    if (!GUARDED.test(url.pathname)) return false;
+  return async (ctx, next) => {
     // DNS rebinding: a foreign page whose name now resolves to this machine sends its own name as Host. Refused,
     // so it cannot read pending requests or the log either.
-    if (req.headers.host !== undefined && !hosts.has(req.headers.host)) {
-      req.resume();
-      sendError(res, 421, 'misdirected_request', 'unknown Host');
-      return true;
+    const host = ctx.headers.host;
+    if (host !== undefined && !hosts.has(host)) {
+      ctx.req.resume();
+      sendError(ctx, 421, 'misdirected_request', 'unknown Host');
+      return;
     }
-    if (req.method === 'GET' || req.method === 'HEAD') return false;
-    const origin = req.headers.origin;
-    const site = req.headers['sec-fetch-site'];
-    const foreign = (origin !== undefined && !own.has(origin)) || site === 'cross-site' || site === 'same-site';
-    if (!foreign) return false;
-    req.resume();
-    sendError(res, 403, 'forbidden', 'cross-site request refused');
-    return true;
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      const origin = ctx.headers.origin;
+      const site = ctx.headers['sec-fetch-site'];
+      if ((origin !== undefined && !own.has(origin)) || site === 'cross-site' || site === 'same-site') {
+        ctx.req.resume();
+        sendError(ctx, 403, 'forbidden', 'cross-site request refused');
+        return;
+      }
+    }
+    await next();
   };
 }

@@ -1,12 +1,15 @@
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
+import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { errors, type AdapterPayload, type AuthorizationDetail } from 'oidc-provider';
 
 import type { IdpBehaviour } from './behaviour';
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
-import { sendError, sendJson, type RouteHandler } from './http';
+import { notFound } from './http';
 import { OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
 import { describeAuthorizationDetail } from './rar';
 import { findUser } from './users';
@@ -68,7 +71,7 @@ type Decision = 'approve' | 'deny';
  * authorization_details entries the behaviour grants: all for Auth0, none for Keycloak) and completes the request
  * with backchannelResult; deny completes it with access_denied. The client learns the outcome on its next poll.
  */
-async function decide(
+async function recordDecision(
   provider: Provider,
   authReqId: string,
   decision: Decision,
@@ -111,119 +114,52 @@ async function decide(
   return { status: 200, body: { status: decision === 'approve' ? 'approved' : 'denied' } };
 }
 
-/**
- * DEV-ONLY: the simulated authentication device (GET /device, GET /device/requests, POST
- * /device/requests/:authReqId/approve|deny). No authentication: loopback only, cross-site POSTs refused
- * (browser-guard.ts).
- */
-export function deviceRoutes(
-  provider: Provider,
-  store: FileStore,
-  behaviour: IdpBehaviour,
-  log: (line: string) => void,
-): RouteHandler {
-  return async (req, res, url) => {
-    if (req.method === 'GET' && (url.pathname === '/device' || url.pathname === '/device/')) {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'content-security-policy': devicePageCsp(),
-      });
-      res.end(DEVICE_PAGE);
-      return true;
-    }
-    if (req.method === 'GET' && url.pathname === '/device/requests') {
-      sendJson(res, 200, listPending(store, url.searchParams.get('user') ?? undefined));
-      return true;
-    }
-    const match = /^\/device\/requests\/([^/]+)\/(approve|deny)$/.exec(url.pathname);
-    if (req.method === 'POST' && match?.[1] && match[2]) {
-      req.resume(); // no body expected
-      const authReqId = decodeURIComponent(match[1]);
-      const { status, body } = await decide(provider, authReqId, match[2] as Decision, behaviour, log);
-      sendJson(res, status, body);
-      return true;
-    }
-    if (url.pathname.startsWith('/device/')) {
-      sendError(res, 404, 'not_found', 'no such device endpoint');
-      return true;
-    }
-    return false;
-  };
+export interface DeviceRoutesOptions {
+  provider: Provider;
+  store: FileStore;
+  behaviour: IdpBehaviour;
+  log: (line: string) => void;
 }
 
-/** The authentication device: a self-contained page (no external assets) polling the API every 2 s. */
-const DEVICE_PAGE = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Authentication device</title>
-<style>
-  body { font-family: system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-  .card { border: 1px solid #ccc; border-radius: 8px; padding: 1rem; margin: 1rem 0; }
-  .binding { font-size: 1.2rem; font-weight: 600; }
-  .meta { color: #666; font-size: .9rem; }
-  button { font-size: 1rem; padding: .4rem 1.2rem; margin-right: .5rem; cursor: pointer; }
-  .approve { background: #1a7f37; color: #fff; border: 0; border-radius: 4px; }
-  .deny { background: #cf222e; color: #fff; border: 0; border-radius: 4px; }
-</style>
-</head>
-<body>
-<h1>Pending approvals</h1>
-<p class="meta">Requests sent to users through CIBA. Refreshes every 2 seconds.</p>
-<div id="list"></div>
-<script>
-const list = document.getElementById('list');
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-async function decide(id, decision) {
-  const res = await fetch('/device/requests/' + encodeURIComponent(id) + '/' + decision, { method: 'POST' });
-  if (!res.ok) alert((await res.json()).error_description || res.status);
-  refresh();
-}
-async function refresh() {
-  try {
-    const items = await (await fetch('/device/requests')).json();
-    list.replaceChildren();
-    if (!items.length) list.append(el('p', 'meta', 'Nothing to approve.'));
-    for (const item of items) {
-      const card = el('div', 'card');
-      card.append(el('div', 'binding', item.binding_message || '(no binding message)'));
-      for (const line of item.summary) card.append(el('div', '', line));
-      card.append(el('div', 'meta', 'User ' + item.user + ' · client ' + item.client_id + ' · scope ' + item.scope));
-      card.append(el('div', 'meta', 'Expires ' + new Date(item.expires_at).toLocaleString()));
-      const approve = el('button', 'approve', 'Approve');
-      approve.onclick = () => decide(item.auth_req_id, 'approve');
-      const deny = el('button', 'deny', 'Deny');
-      deny.onclick = () => decide(item.auth_req_id, 'deny');
-      const actions = el('p');
-      actions.append(approve, deny);
-      card.append(actions);
-      list.append(card);
-    }
-  } catch (e) {
-    list.replaceChildren(el('p', 'meta', 'Provider unreachable: ' + e));
+/**
+ * DEV-ONLY: the simulated authentication device (GET /device, GET /device/requests, POST
+ * /device/requests/:authReqId/approve|deny). No authentication: mount on a router guarded by crossSiteGuard
+ * (browser-guard.ts), on loopback only.
+ */
+export function deviceRoutes(router: Router, { provider, store, behaviour, log }: DeviceRoutesOptions): void {
+  const page = devicePage();
+  router.get(['/device', '/device/'], (ctx) => {
+    ctx.type = 'html';
+    ctx.set('Content-Security-Policy', page.csp);
+    ctx.body = page.html;
+  });
+  router.get('/device/requests', (ctx) => {
+    ctx.body = listPending(store, new URLSearchParams(ctx.querystring).get('user') ?? undefined);
+  });
+  for (const decision of ['approve', 'deny'] as const) {
+    router.post(`/device/requests/:authReqId/${decision}`, async (ctx) => {
+      ctx.req.resume(); // no body expected
+      const { status, body } = await recordDecision(provider, ctx.params.authReqId!, decision, behaviour, log);
+      ctx.status = status;
+      ctx.body = body;
+    });
   }
+  router.all('/device/{*rest}', notFound('no such device endpoint'));
 }
-refresh();
-setInterval(refresh, 2000);
-</script>
-</body>
-</html>
-`;
+
+/** views/device.html, the authentication device: a self-contained page (no external assets) polling every 2 s. */
+function devicePage(): { html: string; csp: string } {
+  const html = fs.readFileSync(path.join(__dirname, 'views', 'device.html'), 'utf8');
+  return { html, csp: devicePageCsp(html) };
+}
 
 /**
  * The page's own script and style (by hash) and requests to its own origin, nothing else; never framed. Requests
  * show what clients sent (binding messages, authorization_details): even markup slipped into one cannot run.
  */
-function devicePageCsp(): string {
+function devicePageCsp(html: string): string {
   const hash = (tag: string) => {
-    const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(DEVICE_PAGE)?.[1] ?? '';
+    const body = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)?.[1] ?? '';
     return `'sha256-${crypto.createHash('sha256').update(body).digest('base64')}'`;
   };
   return [

@@ -1,8 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+
+import Router from '@koa/router';
+import type { Middleware, ParameterizedContext } from 'koa';
 
 /** Same limit as oidc-provider's own body parser. */
 const BODY_LIMIT = 56 * 1024;
 
+/** An answer with an OAuth-style error body; thrown by our own routes, answered by ownRouter's first middleware. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -47,20 +51,45 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   throw new HttpError(400, 'invalid_request', 'body must be a JSON object');
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
+/** Answers `{ error, error_description }` with `status`, never cached. */
+export function sendError(ctx: ParameterizedContext, status: number, error: string, description: string): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error, error_description: description };
 }
 
-export function sendError(res: ServerResponse, status: number, error: string, description: string): void {
-  sendJson(res, status, { error, error_description: description });
+/**
+ * A router for our own (non-oidc-provider) routes, to mount with `provider.use(router.routes())`. Paths match as
+ * written (case and trailing slash). Its first middleware makes every answer uncacheable, answers an HttpError with
+ * its OAuth error, and anything else with a logged 500.
+ */
+export function ownRouter(log: (line: string) => void): Router {
+  const router = new Router({ strict: true, sensitive: true });
+  router.use(answerErrors(log));
+  return router;
 }
 
-/** A handler for our own (non-oidc-provider) routes: returns false when the request is not for it. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+function answerErrors(log: (line: string) => void): Middleware {
+  return async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof HttpError) {
+        sendError(ctx, err.status, err.error, err.message);
+        return;
+      }
+      // The path only: a query string may name a user (GET /device/requests?user=...).
+      log(`error on ${ctx.method} ${ctx.path}: ${(err as Error).message}`);
+      if (ctx.headerSent) ctx.res.destroy();
+      else sendError(ctx, 500, 'server_error', 'internal error');
+    }
+  };
+}
+
+/** A route answering 404 for every method: the end of a family of routes (`/device/...`). */
+export function notFound(description: string): Middleware {
+  return () => {
+    throw new HttpError(404, 'not_found', description);
+  };
+}

@@ -1,10 +1,11 @@
 import * as crypto from 'node:crypto';
 
+import type Router from '@koa/router';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { z } from 'zod';
 
 import { formatZodError } from '../common/approval';
-import { HttpError, readJson, sendError, sendJson, type RouteHandler } from './http';
+import { HttpError, readJson, sendError } from './http';
 import { PaymentInitiationSchema } from './rar';
 
 const PaymentBodySchema = z.object({
@@ -32,17 +33,14 @@ function covers(payload: JWTPayload, payment: PaymentBody): boolean {
  * Demo protected API: `POST /api/payments` executes a payment when the bearer JWT access token (issued by this
  * provider for `resource`) carries a payment_initiation authorization_details entry matching it.
  */
-export function resourceServerRoutes(options: { issuer: string; resource: string; jwks: JSONWebKeySet }): RouteHandler {
+export function resourceServerRoutes(
+  router: Router,
+  options: { issuer: string; resource: string; jwks: JSONWebKeySet },
+): void {
   const keySet = createLocalJWKSet(options.jwks);
 
-  return async (req, res, url) => {
-    if (url.pathname !== '/api/payments') return false;
-    if (req.method !== 'POST') {
-      sendError(res, 405, 'invalid_request', 'use POST');
-      return true;
-    }
-
-    const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization ?? '')?.[1];
+  router.post('/api/payments', async (ctx) => {
+    const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(ctx.get('authorization'))?.[1];
     let payload: JWTPayload;
     try {
       if (!bearer) throw new Error('missing bearer token');
@@ -54,38 +52,31 @@ export function resourceServerRoutes(options: { issuer: string; resource: string
         requiredClaims: ['exp'],
       }));
     } catch (err) {
-      req.resume();
-      sendJson(res, 401, { error: 'invalid_token', error_description: (err as Error).message }, {
-        'www-authenticate': 'Bearer error="invalid_token"',
-      });
-      return true;
+      ctx.req.resume();
+      ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      sendError(ctx, 401, 'invalid_token', (err as Error).message);
+      return;
     }
 
-    let body: PaymentBody;
-    try {
-      const parsed = PaymentBodySchema.safeParse(await readJson(req));
-      if (!parsed.success) throw new HttpError(400, 'invalid_request', formatZodError(parsed.error));
-      body = parsed.data;
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      sendError(res, err.status, err.error, err.message);
-      return true;
-    }
+    const parsed = PaymentBodySchema.safeParse(await readJson(ctx.req));
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', formatZodError(parsed.error));
+    const body = parsed.data;
 
     if (!covers(payload, body)) {
-      sendJson(res, 403, {
-        error: 'insufficient_authorization_details',
-        error_description: 'no approved payment_initiation matches this payment',
-      });
-      return true;
+      const description = 'no approved payment_initiation matches this payment';
+      throw new HttpError(403, 'insufficient_authorization_details', description);
     }
-    sendJson(res, 201, {
+    ctx.status = 201;
+    ctx.body = {
       paymentId: `pay_${crypto.randomUUID()}`,
       status: 'executed',
       amount: body.amount,
       currency: body.currency,
       creditorName: body.creditorName,
-    });
-    return true;
-  };
+    };
+  });
+
+  router.all('/api/payments', () => {
+    throw new HttpError(405, 'invalid_request', 'use POST');
+  });
 }

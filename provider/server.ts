@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
 import { idpBehaviour, type IdpBehaviourName } from './behaviour';
-import { crossSiteGuard, ownOrigins, setSecurityHeaders } from './browser-guard';
+import { crossSiteGuard, ownOrigins, SECURITY_HEADERS, securityHeaders } from './browser-guard';
 import { cibaMiddleware } from './ciba-middleware';
 import { loadOrCreateClientKey, type ClientJwks } from './client-keys';
 import { devRoutes } from './dev-routes';
 import { deviceRoutes } from './device';
 import { FileStore } from './file-store';
-import { sendError, type RouteHandler } from './http';
+import { ownRouter } from './http';
 import { loadOrCreateKeys, publicJwks } from './keys';
 import { Pacing } from './pacing';
 import { ensurePrivateDir } from './private-files';
@@ -77,11 +77,12 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const behaviour = idpBehaviour(options.behaviour);
 
   // Listen first: with port 0 the issuer can only be built from the bound port.
-  let handle: http.RequestListener = (_req, res) => sendError(res, 503, 'temporarily_unavailable', 'starting');
-  const server = http.createServer((req, res) => {
-    setSecurityHeaders(res);
-    handle(req, res);
-  });
+  let handle: http.RequestListener = (_req, res) => {
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+    res.writeHead(503, { ...SECURITY_HEADERS, ...headers });
+    res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'starting' }));
+  };
+  const server = http.createServer((req, res) => handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 3000, host, () => {
@@ -110,6 +111,18 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       onAuthenticationRequest: (_authReqId, accountId, client) =>
         log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),
     });
+    provider.on('server_error', (_ctx, err) => log(`server_error: ${err.message}`));
+
+    // Our own routes, on the provider's Koa app (oidc-provider answers every other path). The device API and the
+    // dev-only routes take no credentials: their router refuses foreign Hosts and cross-site POSTs.
+    const devOnly = ownRouter(log);
+    devOnly.use(crossSiteGuard(ownOrigins(issuer, (server.address() as AddressInfo).port)));
+    deviceRoutes(devOnly, { provider, store, behaviour, log });
+    devRoutes(devOnly, requestLog, pacing);
+    const api = ownRouter(log);
+    resourceServerRoutes(api, { issuer, resource, jwks: publicJwks(keys) });
+
+    provider.use(securityHeaders);
     provider.use(
       cibaMiddleware({
         paths: { backchannel: ROUTES.backchannel, token: ROUTES.token },
@@ -120,27 +133,9 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
         log,
       }),
     );
-    provider.on('server_error', (_ctx, err) => log(`server_error: ${err.message}`));
-
-    const routes: RouteHandler[] = [
-      crossSiteGuard(ownOrigins(issuer, (server.address() as AddressInfo).port)),
-      deviceRoutes(provider, store, behaviour, log),
-      devRoutes(requestLog, pacing),
-      resourceServerRoutes({ issuer, resource, jwks: publicJwks(keys) }),
-    ];
-    const oidc = provider.callback();
-    handle = (req, res) => {
-      void (async () => {
-        const url = new URL(req.url ?? '/', issuer);
-        for (const route of routes) if (await route(req, res, url)) return;
-        await oidc(req, res);
-      })().catch((err: unknown) => {
-        // The path only: a query string may name a user (GET /device/requests?user=...).
-        log(`error on ${req.method} ${new URL(req.url ?? '/', issuer).pathname}: ${(err as Error).message}`);
-        if (!res.headersSent) sendError(res, 500, 'server_error', 'internal error');
-        else res.destroy();
-      });
-    };
+    provider.use(devOnly.routes());
+    provider.use(api.routes());
+    handle = provider.callback();
   } catch (err) {
     server.close();
     throw err;

@@ -10,30 +10,20 @@ import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { paymentAgent, type PaymentAgentInput } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import {
-  connectClient,
-  Device,
-  providerLog,
-  sharedStack,
-  sleep,
-  stackEnv,
-  startWorker,
-  uniqueBindingMessage,
-  uniqueTaskQueue,
-  useWorkerFixture,
-} from './support/stack';
+import { Device, providerLog, sharedStack, sleep, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients, useWorkerFixture } from './support/worker-fixture';
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fx = useWorkerFixture('approval');
+const fixture = useWorkerFixture('approval');
 
 const payment: Payment = { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' };
 
 async function startPaymentAgent(name: string, extra: Partial<PaymentAgentInput> = {}) {
   const workflowId = `${name}-${Date.now()}`;
-  const handle = await fx.temporal.workflow.start(paymentAgent, {
+  const handle = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: fx.env.CIBA_TASK_QUEUE!,
+    taskQueue: fixture.env.CIBA_TASK_QUEUE!,
     args: [{ loginHint: 'alice@example.com', payment, ...extra }],
   });
   return { handle, approvalId: `${workflowId}/approval/payment` };
@@ -57,7 +47,7 @@ async function approvalFailureOf(result: Promise<unknown>): Promise<ApplicationF
 describe('the sample payment agent', () => {
   it('gets tokens once the user approves, and pays with an access token that carries exactly the requested authorization_details', async () => {
     const { handle, approvalId } = await startPaymentAgent('approve');
-    const state = await waitForApprovalState(fx.temporal, approvalId, isPending);
+    const state = await waitForApprovalState(fixture.temporal, approvalId, isPending);
     expect(state.bindingMessage).toBe(paymentBindingMessage(payment));
 
     const onDevice = (await device.pending()).find((r) => r.auth_req_id === state.authReqId);
@@ -67,7 +57,7 @@ describe('the sample payment agent', () => {
     const receipt = await handle.result();
     expect(receipt).toMatchObject({ status: 'executed', paymentId: expect.any(String) });
 
-    const tokens: ApprovalResult = await fx.temporal.workflow.getHandle(approvalId).result();
+    const tokens: ApprovalResult = await fixture.temporal.workflow.getHandle(approvalId).result();
     expect(tokens.tokenType).toBe('bearer');
     expect(tokens.idToken).toEqual(expect.any(String));
     expect(jwtPayload(tokens.accessToken).authorization_details).toEqual(paymentAuthorizationDetails(payment));
@@ -76,21 +66,21 @@ describe('the sample payment agent', () => {
 
     // Nothing readable reaches Temporal: not the tokens, the payment, the user or the client secret.
     for (const id of [approvalId, handle.workflowId]) {
-      const history = Buffer.from(temporalProto.api.history.v1.History.encode(await fx.temporal.workflow.getHandle(id).fetchHistory()).finish());
-      for (const secret of [tokens.accessToken, tokens.idToken!, 'ExampleCorp', 'alice@example.com', fx.env.CIBA_CLIENT_SECRET!]) {
+      const history = Buffer.from(temporalProto.api.history.v1.History.encode(await fixture.temporal.workflow.getHandle(id).fetchHistory()).finish());
+      for (const secret of [tokens.accessToken, tokens.idToken!, 'ExampleCorp', 'alice@example.com', fixture.env.CIBA_CLIENT_SECRET!]) {
         expect(history.includes(secret)).toBe(false);
       }
       expect(history.includes('eyJ')).toBe(false);
     }
     // The only search attribute the approval sets (BuildIds is Temporal's own) holds only the status word.
-    const { searchAttributes } = await fx.temporal.workflow.getHandle(approvalId).describe();
+    const { searchAttributes } = await fixture.temporal.workflow.getHandle(approvalId).describe();
     const { BuildIds: _system, ...custom } = searchAttributes;
     expect(custom).toEqual({ CibaApprovalStatus: ['approved'] });
   });
 
   it('fails with ApprovalDenied as the cause when the user denies', async () => {
     const { handle, approvalId } = await startPaymentAgent('deny');
-    const state = await waitForApprovalState(fx.temporal, approvalId, isPending);
+    const state = await waitForApprovalState(fixture.temporal, approvalId, isPending);
     await device.decide(state.authReqId!, 'deny');
 
     const failure = await approvalFailureOf(handle.result());
@@ -100,7 +90,7 @@ describe('the sample payment agent', () => {
 
   it('fails with ApprovalExpired as the cause when nobody decides in time', async () => {
     const { handle, approvalId } = await startPaymentAgent('expire', { approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } } });
-    await waitForApprovalState(fx.temporal, approvalId, isPending);
+    await waitForApprovalState(fixture.temporal, approvalId, isPending);
 
     const failure = await approvalFailureOf(handle.result());
     expect(failure.type).toBe('ApprovalExpired');
@@ -108,13 +98,13 @@ describe('the sample payment agent', () => {
 
   it('continues as new several times while it waits, and the result still reaches the waiting agent', async () => {
     const { handle, approvalId } = await startPaymentAgent('continue-as-new', { approval: { continueAsNewAfterEvents: 30 } });
-    const state = await waitForApprovalState(fx.temporal, approvalId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
-    expect(state.attempts).toHaveLength(1); // the same request, carried across runs
+    const state = await waitForApprovalState(fixture.temporal, approvalId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+    expect(state.asks).toHaveLength(1); // the same ask, carried across runs
     await device.decide(state.authReqId!, 'approve');
     expect(await handle.result()).toMatchObject({ status: 'executed' });
 
     const runs: string[] = [];
-    for await (const execution of fx.temporal.workflow.list({ query: `WorkflowId = '${approvalId}'` })) runs.push(execution.status.name);
+    for await (const execution of fixture.temporal.workflow.list({ query: `WorkflowId = '${approvalId}'` })) runs.push(execution.status.name);
     expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
     expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
   });
@@ -123,14 +113,14 @@ describe('the sample payment agent', () => {
     const { handle, approvalId } = await startPaymentAgent('ask-again', {
       approval: { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } },
     });
-    const first = await waitForApprovalState(fx.temporal, approvalId, isPending);
-    const second = await waitForApprovalState(fx.temporal, approvalId, (s) => s.attempts.length === 2 && isPending(s));
+    const first = await waitForApprovalState(fixture.temporal, approvalId, isPending);
+    const second = await waitForApprovalState(fixture.temporal, approvalId, (s) => s.asks.length === 2 && isPending(s));
     expect(second.authReqId).not.toBe(first.authReqId);
     await device.decide(second.authReqId!, 'approve');
     expect(await handle.result()).toMatchObject({ status: 'executed' });
 
-    const { attempts } = await waitForApprovalState(fx.temporal, approvalId, (s) => s.status === 'approved');
-    expect(attempts.map((a) => [a.reason, a.outcome])).toEqual([
+    const { asks } = await waitForApprovalState(fixture.temporal, approvalId, (s) => s.status === 'approved');
+    expect(asks.map((ask) => [ask.reason, ask.outcome])).toEqual([
       ['first', 'expired'],
       ['expired', 'approved'],
     ]);
@@ -147,17 +137,17 @@ describe('the sample payment agent', () => {
     const failure = await approvalFailureOf(handle.result());
     expect(failure.type).toBe('ApprovalExpired');
     expect(failure.message).toContain('asked 2 of 2 times');
-    const { attempts, status } = await waitForApprovalState(fx.temporal, approvalId, (s) => s.status === 'expired');
+    const { asks, status } = await waitForApprovalState(fixture.temporal, approvalId, (s) => s.status === 'expired');
     expect(status).toBe('expired');
-    expect(attempts.map((a) => a.reason)).toEqual(['first', 'expired']);
+    expect(asks.map((ask) => ask.reason)).toEqual(['first', 'expired']);
   });
 });
 
 describe('polling', () => {
   it('on slow_down, spaces later polls at least 5 s further apart, as the provider saw them', async () => {
     const bindingMessage = uniqueBindingMessage('Slow down');
-    const { workflowId } = await fx.approvals.start({ loginHint: 'bob@example.com', bindingMessage });
-    const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+    const { workflowId } = await fixture.approvals.start({ loginHint: 'bob@example.com', bindingMessage });
+    const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
 
     // Two polls at the provider's 1 s interval, then one slow_down, then two more polls.
     const polls = async () => (await providerLog(stack.issuer, { authReqId })).filter((e) => e.endpoint === 'token');
@@ -166,7 +156,7 @@ describe('polling', () => {
     expect(response.ok).toBe(true);
     while ((await polls()).length < 5) await sleep(500);
     await device.decide(authReqId!, 'approve');
-    await fx.approvals.result(workflowId);
+    await fixture.approvals.result(workflowId);
 
     const log = await polls();
     const slowDownAt = log.findIndex((e) => e.error === 'slow_down');
@@ -179,7 +169,7 @@ describe('polling', () => {
     expect(after.length).toBeGreaterThanOrEqual(2);
     for (const gap of before) expect(gap).toBeGreaterThanOrEqual(1_000);
     for (const gap of after) expect(gap).toBeGreaterThanOrEqual(6_000); // 1 s + 5 s, for every later poll
-    expect((await fx.approvals.status(workflowId)).approval).toMatchObject({ status: 'approved', slowDowns: 1, intervalSeconds: 6 });
+    expect((await fixture.approvals.status(workflowId)).approval).toMatchObject({ status: 'approved', slowDowns: 1, intervalSeconds: 6 });
   });
 });
 
@@ -188,27 +178,37 @@ describe('the client library', () => {
     const bindingMessage = uniqueBindingMessage('Idempotent');
     const key = `order-${Date.now()}`;
     const request = { loginHint: 'alice@example.com', bindingMessage };
-    const [a, b] = await Promise.all([fx.approvals.start(request, { key }), fx.approvals.start(request, { key })]);
+    const [a, b] = await Promise.all([fixture.approvals.start(request, { key }), fixture.approvals.start(request, { key })]);
     expect(a.workflowId).toBe(b.workflowId);
-    const { authReqId } = await waitForApprovalState(fx.temporal, a.workflowId, isPending);
+    const { authReqId } = await waitForApprovalState(fixture.temporal, a.workflowId, isPending);
 
-    await fx.approvals.cancel(a.workflowId);
-    await expect(fx.approvals.result(a.workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+    await fixture.approvals.cancel(a.workflowId);
+    await expect(fixture.approvals.result(a.workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
     // Finished: the same key still names the same approval, and nothing new is sent.
-    expect(await fx.approvals.start(request, { key })).toEqual({ workflowId: a.workflowId, started: false });
+    expect(await fixture.approvals.start(request, { key })).toEqual({ workflowId: a.workflowId, started: false });
     const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
     expect(initiations).toHaveLength(1);
     expect(initiations[0]!.authReqId).toBe(authReqId);
-    expect((await fx.approvals.status(a.workflowId)).approval?.status).toBe('cancelled');
+    expect((await fixture.approvals.status(a.workflowId)).approval?.status).toBe('cancelled');
+  });
+
+  it('of starts that race with one key, exactly one says it started the approval', async () => {
+    const bindingMessage = uniqueBindingMessage('Racing starts');
+    const key = `race-${Date.now()}`;
+    const request = { loginHint: 'alice@example.com', bindingMessage };
+    const starts = await Promise.all(Array.from({ length: 4 }, () => fixture.approvals.start(request, { key })));
+    expect(new Set(starts.map((start) => start.workflowId)).size).toBe(1);
+    expect(starts.filter((start) => start.started)).toHaveLength(1);
+    await fixture.approvals.cancel(starts[0]!.workflowId);
   });
 
   it('adds openid to a scope without it', async () => {
     const bindingMessage = uniqueBindingMessage('Scope');
-    const { workflowId } = await fx.approvals.start({ loginHint: 'alice@example.com', bindingMessage, scope: 'email' });
-    const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+    const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage, scope: 'email' });
+    const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
     const onDevice = (await device.pending()).find((r) => r.auth_req_id === authReqId);
     expect(onDevice?.scope.split(' ').sort()).toEqual(['email', 'openid']);
-    await fx.approvals.cancel(workflowId);
+    await fixture.approvals.cancel(workflowId);
   });
 
   const badRequests: Array<[string, unknown, RegExp]> = [
@@ -221,16 +221,16 @@ describe('the client library', () => {
   ];
   it.each(badRequests)('rejects %s with a clear error and starts no workflow', async (_name, request, message) => {
     const key = `bad-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const error = await fx.approvals.start(request as ApprovalRequestInput, { key }).catch((e: unknown) => e);
+    const error = await fixture.approvals.start(request as ApprovalRequestInput, { key }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidApprovalRequestError);
     expect((error as Error).message).toMatch(message);
-    await expect(fx.temporal.workflow.getHandle(`ciba-approval-${key}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    await expect(fixture.temporal.workflow.getHandle(`ciba-approval-${key}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });
 
 describe('provider errors at initiation', () => {
   async function providerError(request: ApprovalRequestInput, client?: ApprovalClient): Promise<ApprovalFailedError> {
-    client ??= fx.approvals;
+    client ??= fixture.approvals;
     const { workflowId } = await client.start(request);
     const error = await client.result(workflowId).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApprovalFailedError);
@@ -254,14 +254,12 @@ describe('provider errors at initiation', () => {
 
   it('a wrong client secret ends in CibaProviderError carrying invalid_client', async () => {
     const badEnv = stackEnv(uniqueTaskQueue('bad-secret'), { CIBA_CLIENT_SECRET: 'not-the-secret' });
-    const badWorker = await startWorker(badEnv, 'worker-bad-secret');
-    const client = await connectClient(badEnv);
+    const badWorker = await startWorkerWithClients(badEnv, 'worker-bad-secret');
     try {
-      const error = await providerError({ loginHint: 'alice@example.com', bindingMessage: 'Pay 1.00 USD' }, client);
+      const error = await providerError({ loginHint: 'alice@example.com', bindingMessage: 'Pay 1.00 USD' }, badWorker.approvals);
       expect(error.details[0]).toMatchObject({ error: 'invalid_client' });
     } finally {
-      await client.close();
-      await badWorker.kill('SIGTERM');
+      await stopWorkerWithClients(badWorker);
     }
   });
 });

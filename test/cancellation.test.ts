@@ -10,16 +10,11 @@ import { CancelledFailure } from '@temporalio/common';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import {
-  providerLog,
-  sharedStack,
-  sleep,
-  uniqueBindingMessage,
-  useWorkerFixture,
-} from './support/stack';
+import { providerLog, sharedStack, sleep, uniqueBindingMessage } from './support/stack';
+import { useWorkerFixture } from './support/worker-fixture';
 
 const stack = sharedStack();
-const fx = useWorkerFixture('cancel');
+const fixture = useWorkerFixture('cancel');
 
 /** Polls the provider saw for `authReqId` after `sinceMs`, once a few polling intervals have passed. */
 async function pollsAfter(authReqId: string, sinceMs: number): Promise<number> {
@@ -30,35 +25,35 @@ async function pollsAfter(authReqId: string, sinceMs: number): Promise<number> {
 }
 
 it('the client library cancels: ApprovalCancelled, and polling stops at once', async () => {
-  const { workflowId } = await fx.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Cancel me') });
-  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+  const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Cancel me') });
+  const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
   const cancelledAt = Date.now();
-  await fx.approvals.cancel(workflowId);
-  await expect(fx.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await fixture.approvals.cancel(workflowId);
+  await expect(fixture.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId!, cancelledAt)).toBe(0);
-  expect((await fx.approvals.status(workflowId)).approval?.status).toBe('cancelled');
+  expect((await fixture.approvals.status(workflowId)).approval?.status).toBe('cancelled');
 });
 
 it('the CLI cancels', async () => {
-  const { workflowId } = await fx.approvals.start({ loginHint: 'bob@example.com', bindingMessage: uniqueBindingMessage('CLI cancel') });
-  await waitForApprovalState(fx.temporal, workflowId, isPending);
+  const { workflowId } = await fixture.approvals.start({ loginHint: 'bob@example.com', bindingMessage: uniqueBindingMessage('CLI cancel') });
+  await waitForApprovalState(fixture.temporal, workflowId, isPending);
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'bin', 'ciba.js'), 'cancel', workflowId], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...fx.env },
+    env: { ...process.env, ...fixture.env },
   });
   expect(stdout).toContain(`cancellation requested: ${workflowId}`);
-  await expect(fx.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fixture.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
 });
 
 async function startAgent(name: string) {
   const workflowId = `${name}-${Date.now()}`;
-  const handle = await fx.temporal.workflow.start(paymentAgent, {
+  const handle = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: fx.env.CIBA_TASK_QUEUE!,
+    taskQueue: fixture.env.CIBA_TASK_QUEUE!,
     args: [{ loginHint: 'alice@example.com', payment: { amount: '7.00', currency: 'USD', creditorName: name } }],
   });
   const approvalId = `${workflowId}/approval/payment`;
-  const { authReqId } = await waitForApprovalState(fx.temporal, approvalId, (s) => isPending(s) && s.polls >= 1);
+  const { authReqId } = await waitForApprovalState(fixture.temporal, approvalId, (s) => isPending(s) && s.polls >= 1);
   return { handle, approvalId, authReqId: authReqId! };
 }
 
@@ -69,7 +64,7 @@ it('cancelling the parent agent workflow cancels its pending approval, which sto
   const error = await handle.result().catch((e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowFailedError);
   expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-  await expect(fx.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fixture.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId, cancelledAt)).toBe(0);
 });
 
@@ -77,6 +72,6 @@ it('terminating the parent agent workflow cancels its pending approval (parentCl
   const { handle, approvalId, authReqId } = await startAgent('TerminateParent');
   const terminatedAt = Date.now();
   await handle.terminate('test: the agent is gone');
-  await expect(fx.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
+  await expect(fixture.approvals.result(approvalId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
   expect(await pollsAfter(authReqId, terminatedAt)).toBe(0);
 });

@@ -4,18 +4,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { Device, sharedStack, uniqueBindingMessage, useWorkerFixture } from './support/stack';
+import { Device, sharedStack, uniqueBindingMessage } from './support/stack';
+import { useWorkerFixture } from './support/worker-fixture';
 
 const run = promisify(execFile);
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fx = useWorkerFixture('cli');
+const fixture = useWorkerFixture('cli');
 
 async function ciba(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin', 'ciba.js'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...fx.env },
+      env: { ...process.env, ...fixture.env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -33,11 +34,11 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
   expect(workflowId).toBe(`ciba-approval-${id}`);
 
-  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+  const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
   const status = await ciba('status', workflowId);
   expect(status.stdout).toContain('status: pending');
   expect(status.stdout).toContain(`binding message: ${bindingMessage}`);
-  expect(status.stdout).toMatch(/request 1 \(first\) at /);
+  expect(status.stdout).toMatch(/ask 1 \(first\) at /);
   const deadline = Date.parse(/approval deadline: (\S+)/.exec(status.stdout)![1]!);
   expect(deadline - Date.now()).toBeGreaterThan(7_000_000); // about 2 h from now
   expect(deadline - Date.now()).toBeLessThanOrEqual(7_200_000);
@@ -55,13 +56,13 @@ it('requests, reports status, waits, and redacts tokens unless --show-tokens', a
 });
 
 it('`ciba wait` follows the approval through continue-as-new runs to its result', async () => {
-  const { workflowId } = await fx.approvals.start({
+  const { workflowId } = await fixture.approvals.start({
     loginHint: 'alice@example.com',
     bindingMessage: uniqueBindingMessage('CLI long wait'),
     continueAsNewAfterEvents: 30,
   });
   const waiting = ciba('wait', workflowId, '--json');
-  const state = await waitForApprovalState(fx.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+  const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
   await device.decide(state.authReqId!, 'approve');
   const waited = await waiting;
   expect(waited.code).toBe(0);
@@ -72,7 +73,7 @@ it('exits 3 with ApprovalDenied when the user denies', async () => {
   const bindingMessage = uniqueBindingMessage('CLI deny');
   const started = await ciba('request', '--login-hint', 'bob@example.com', '--binding-message', bindingMessage, '--json');
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
-  const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+  const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
   await device.decide(authReqId!, 'deny');
   const waited = await ciba('wait', workflowId);
   expect(waited.code).toBe(3);

@@ -12,17 +12,16 @@ import { ApprovalFailedError } from '../client/approvals';
 import { ApprovalRequestSchema } from '../common/approval';
 import { loadWorkerConfig } from '../worker/config';
 import {
-  connectClient,
   Device,
   providerLog,
   sleep,
   stackEnv,
   startProvider,
-  startWorker,
   uniqueBindingMessage,
   uniqueTaskQueue,
   type StartedProvider,
 } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
 const JWT_CLIENT = 'ciba-agent-jwt';
 
@@ -110,8 +109,8 @@ async function waitForLine(file: string, text: string, timeoutMs = 10_000): Prom
 describe('private_key_jwt', () => {
   it('completes an approval through a worker whose RSA key is a PEM file, and the provider saw that client', async () => {
     const env = jwtEnv({ CIBA_CLIENT_PRIVATE_KEY_FILE: keyFile('rsa.pem', rsa.pem) });
-    const worker = await startWorker(env, 'worker-client-auth');
-    const approvals = await connectClient(env);
+    const workerAndClients = await startWorkerWithClients(env, 'worker-client-auth');
+    const { worker, approvals } = workerAndClients;
     try {
       const bindingMessage = uniqueBindingMessage('JWT approval');
       const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage });
@@ -129,8 +128,7 @@ describe('private_key_jwt', () => {
       // The worker's log names neither the key nor its file content.
       expect(readFileSync(worker.logFile, 'utf8')).not.toContain(rsa.pem.split('\n')[1]!);
     } finally {
-      await approvals.close();
-      await worker.kill('SIGTERM');
+      await stopWorkerWithClients(workerAndClients);
     }
   });
 
@@ -182,8 +180,8 @@ describe('private_key_jwt', () => {
   it('a wrong key ends the approval in CibaProviderError carrying invalid_client', async () => {
     const stranger = await testKey('ES256', 'ec-key-1'); // the registered EC key's kid, another key
     const env = jwtEnv({ CIBA_CLIENT_PRIVATE_KEY: JSON.stringify(stranger.privateJwk) });
-    const worker = await startWorker(env, 'worker-client-auth-wrong-key');
-    const approvals = await connectClient(env);
+    const workerAndClients = await startWorkerWithClients(env, 'worker-client-auth-wrong-key');
+    const { approvals } = workerAndClients;
     try {
       const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('JWT wrong key') });
       const error = await approvals.result(workflowId).catch((e: unknown) => e);
@@ -191,8 +189,7 @@ describe('private_key_jwt', () => {
       expect((error as ApprovalFailedError).type).toBe('CibaProviderError');
       expect((error as ApprovalFailedError).details[0]).toMatchObject({ error: 'invalid_client' });
     } finally {
-      await approvals.close();
-      await worker.kill('SIGTERM');
+      await stopWorkerWithClients(workerAndClients);
     }
   });
 

@@ -5,7 +5,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTemporalDevServer, waitForTemporal } from '../devstack/temporal-server';
+import { waitForTemporal } from '../devstack/temporal-frontend';
+import { startTemporalDevServer } from '../devstack/temporal-server';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { isPending, waitForApprovalState } from './support/approvals';
 import {
@@ -21,23 +22,22 @@ import {
   uniqueBindingMessage,
   uniqueTaskQueue,
 } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
 
 it('an approval survives a worker killed with SIGKILL while it waits, and the provider sees exactly one request', async () => {
-  const env = stackEnv(uniqueTaskQueue('sigkill'));
-  const approvals = await connectClient(env);
-  const temporal = await rawClient(env);
-  let worker = await startWorker(env, 'worker-before-kill');
+  const workerAndClients = await startWorkerWithClients(stackEnv(uniqueTaskQueue('sigkill')), 'worker-before-kill');
+  const { approvals, temporal } = workerAndClients;
   try {
     const bindingMessage = uniqueBindingMessage('Survive SIGKILL');
     const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage });
     const { authReqId } = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
 
-    await worker.kill('SIGKILL');
-    expect(worker.child.signalCode).toBe('SIGKILL');
-    worker = await startWorker(env, 'worker-after-kill');
+    await workerAndClients.worker.kill('SIGKILL');
+    expect(workerAndClients.worker.child.signalCode).toBe('SIGKILL');
+    workerAndClients.worker = await startWorker(workerAndClients.env, 'worker-after-kill');
 
     await device.decide(authReqId!, 'approve');
     const result = await approvals.result(workflowId);
@@ -48,9 +48,7 @@ it('an approval survives a worker killed with SIGKILL while it waits, and the pr
     const redemptions = (await providerLog(stack.issuer, { authReqId })).filter((e) => e.endpoint === 'token' && e.status === 200);
     expect(redemptions).toHaveLength(1);
   } finally {
-    await approvals.close();
-    await temporal.connection.close();
-    await worker.kill('SIGTERM');
+    await stopWorkerWithClients(workerAndClients);
   }
 });
 

@@ -12,37 +12,23 @@ import type { ApprovalClient } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import type { RequestLogEntry } from '../provider/request-log';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import {
-  outcomeWithin,
-  openProxiedProvider,
-  type ApprovalOutcome,
-  type Fault,
-  type FaultProxy,
-  type ProxiedProvider,
-  type ProxyLogEntry,
-} from './support/fault-proxy';
-import {
-  connectClient,
-  Device,
-  providerLog,
-  rawClient,
-  sharedStack,
-  sleep,
-  stackEnv,
-  startWorker,
-  uniqueBindingMessage,
-  uniqueTaskQueue,
-} from './support/stack';
+import type { FaultProxy } from './support/fault-proxy';
+import type { Fault } from './support/fault-rules';
+import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
+import { openProxiedProvider, type ProxiedProvider } from './support/proxied-provider';
+import type { ProxyLogEntry } from './support/proxy-log';
+import { Device, providerLog, sharedStack, sleep, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
 jest.setTimeout(90_000);
 
 const shared = sharedStack();
-let px: ProxiedProvider;
+let proxied: ProxiedProvider;
 let proxy: FaultProxy;
 let device: Device;
 
-beforeAll(async () => ({ px, proxy, device } = await openProxiedProvider()));
-afterAll(async () => px?.close());
+beforeAll(async () => ({ proxied, proxy, device } = await openProxiedProvider()));
+afterAll(async () => proxied?.close());
 
 /** No case may take longer than this to reach its outcome (the longest planned one needs ~15 s). */
 const OUTCOME_WITHIN_MS = 45_000;
@@ -65,14 +51,13 @@ interface Case {
 }
 
 /** Runs `body` with its own worker (own task queue) against the proxied provider; cleans up whatever happens. */
-async function runCase(name: string, body: (c: Case) => Promise<void>): Promise<void> {
-  const env = stackEnv(uniqueTaskQueue(name), { CIBA_ISSUER: px.issuer, CIBA_HTTP_TIMEOUT_MS: '2000' }, shared);
-  const worker = await startWorker(env, `worker-faults-${name}`);
-  const approvals = await connectClient(env);
-  const temporal = await rawClient(env);
+async function runCase(name: string, body: (testCase: Case) => Promise<void>): Promise<void> {
+  const env = stackEnv(uniqueTaskQueue(name), { CIBA_ISSUER: proxied.issuer, CIBA_HTTP_TIMEOUT_MS: '2000' }, shared);
+  const workerAndClients = await startWorkerWithClients(env, `worker-faults-${name}`);
+  const { approvals, temporal } = workerAndClients;
   const bindingMessage = uniqueBindingMessage(`Faults ${name}`);
   let workflowId: string | undefined;
-  const c: Case = {
+  const testCase: Case = {
     approvals,
     temporal,
     bindingMessage,
@@ -82,32 +67,30 @@ async function runCase(name: string, body: (c: Case) => Promise<void>): Promise<
       return workflowId;
     },
     async startPending(extra = {}) {
-      const id = await c.start(extra);
+      const id = await testCase.start(extra);
       const state = await waitForApprovalState(temporal, id, isPending);
       return { workflowId: id, authReqId: state.authReqId! };
     },
     outcome: () => outcomeWithin(approvals, workflowId!, OUTCOME_WITHIN_MS),
     async atProvider(endpoint) {
-      return (await providerLog(px.providerUrl, { bindingMessage })).filter((e) => e.endpoint === endpoint);
+      return (await providerLog(proxied.providerUrl, { bindingMessage })).filter((e) => e.endpoint === endpoint);
     },
-    atProxy: (endpoint) => proxy.entries(endpoint, c.sinceMs).filter((e) => e.bindingMessage === bindingMessage),
+    atProxy: (endpoint) => proxy.entries(endpoint, testCase.sinceMs).filter((e) => e.bindingMessage === bindingMessage),
   };
   try {
-    await body(c);
+    await body(testCase);
   } finally {
     proxy.reset();
     if (workflowId) await temporal.workflow.getHandle(workflowId).terminate('test case over').catch(() => undefined);
-    await worker.kill('SIGKILL');
-    await approvals.close();
-    await temporal.connection.close();
+    await stopWorkerWithClients(workerAndClients, 'SIGKILL');
   }
 }
 
 /** Every faulted request of the case is over: the client got its answer (or gave up), and a late forward is done. */
-async function faultsSettled(c: Case, times: number): Promise<void> {
+async function faultsSettled(testCase: Case, times: number): Promise<void> {
   await proxy.waitForLog(
     () => {
-      const faulted = proxy.entries(undefined, c.sinceMs).filter((e) => e.fault !== undefined);
+      const faulted = proxy.entries(undefined, testCase.sinceMs).filter((e) => e.fault !== undefined);
       return (
         faulted.length >= times &&
         faulted.every((e) => e.outcome !== undefined && (e.fault !== 'delay' || e.providerStatus !== undefined) && (!e.forwarded || e.providerStatus !== undefined))
@@ -122,7 +105,7 @@ function expectApproved(outcome: ApprovalOutcome) {
   if (outcome.kind !== 'approved') throw new Error(`expected tokens, got ${outcome.type}: ${outcome.message}`);
   expect(outcome.result.accessToken).toEqual(expect.any(String));
   expect(outcome.result.tokenType.toLowerCase()).toBe('bearer');
-  expect(jwtPayload(outcome.result.accessToken).iss).toBe(px.issuer);
+  expect(jwtPayload(outcome.result.accessToken).iss).toBe(proxied.issuer);
   return outcome.result;
 }
 
@@ -137,51 +120,51 @@ const ok = (entries: RequestLogEntry[]) => entries.filter((e) => e.status === 20
 // ---------------------------------------------------------------------------------------------------------------
 describe('initiation (POST /bc-authorize)', () => {
   it('HTTP 503 ("not processed") is sent again and approved; the provider saw exactly one request', async () => {
-    await runCase('init-503', async (c) => {
+    await runCase('init-503', async (testCase) => {
       const rule = proxy.failNext({ endpoint: 'bc-authorize', fault: { kind: 'status', status: 503, body: 'json' } });
-      const { authReqId } = await c.startPending();
+      const { authReqId } = await testCase.startPending();
       expect(rule.applied).toBe(1);
       await device.decide(authReqId, 'approve');
-      expectApproved(await c.outcome());
+      expectApproved(await testCase.outcome());
 
-      expect(c.atProxy('bc-authorize').map((e) => e.outcome)).toEqual([503, 200]);
+      expect(testCase.atProxy('bc-authorize').map((e) => e.outcome)).toEqual([503, 200]);
       // Rule: 503 never reached the provider; the re-sent one did. One notification.
-      expect(await c.atProvider('bc-authorize')).toHaveLength(1);
+      expect(await testCase.atProvider('bc-authorize')).toHaveLength(1);
     });
   });
 
   it('HTTP 429 with Retry-After is sent again no sooner than Retry-After, and approved; one request at the provider', async () => {
-    await runCase('init-429', async (c) => {
+    await runCase('init-429', async (testCase) => {
       // 4 s: longer than the workflow's own first backoff (2 s), so a resend that ignored Retry-After shows.
       proxy.failNext({ endpoint: 'bc-authorize', fault: { kind: 'status', status: 429, body: 'json', retryAfter: 4 } });
-      const { authReqId } = await c.startPending();
+      const { authReqId } = await testCase.startPending();
       await device.decide(authReqId, 'approve');
-      expectApproved(await c.outcome());
+      expectApproved(await testCase.outcome());
 
-      const [throttled] = c.atProxy('bc-authorize');
+      const [throttled] = testCase.atProxy('bc-authorize');
       expect(throttled?.outcome).toBe(429);
-      const atProvider = await c.atProvider('bc-authorize');
+      const atProvider = await testCase.atProvider('bc-authorize');
       expect(atProvider).toHaveLength(1);
       expect(atProvider[0]!.atMs - throttled!.answeredAtMs!).toBeGreaterThanOrEqual(4_000);
     });
   });
 
   it('connection refused (nothing listening for a moment) is sent again and approved; one request at the provider', async () => {
-    await runCase('init-refused', async (c) => {
+    await runCase('init-refused', async (testCase) => {
       // Discovery gets through; right after it the proxy stops listening for 1 s, so the backchannel request
       // itself meets ECONNREFUSED. The workflow sends it again 2 s later.
       proxy.failNext({ endpoint: 'discovery', fault: { kind: 'go-down-after', downMs: 1_000 } });
-      const { workflowId, authReqId } = await c.startPending();
+      const { workflowId, authReqId } = await testCase.startPending();
       await device.decide(authReqId, 'approve');
-      expectApproved(await c.outcome());
+      expectApproved(await testCase.outcome());
 
-      const history = await c.temporal.workflow.getHandle(workflowId).fetchHistory();
+      const history = await testCase.temporal.workflow.getHandle(workflowId).fetchHistory();
       const initiations = (history.events ?? []).filter(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'requestBackchannelAuthentication',
       );
       expect(initiations).toHaveLength(2); // the refused one, and the one that got through
-      expect(c.atProxy('bc-authorize')).toHaveLength(1); // the refused one never got a connection
-      expect(await c.atProvider('bc-authorize')).toHaveLength(1);
+      expect(testCase.atProxy('bc-authorize')).toHaveLength(1); // the refused one never got a connection
+      expect(await testCase.atProvider('bc-authorize')).toHaveLength(1);
     });
   });
 
@@ -201,26 +184,26 @@ describe('initiation (POST /bc-authorize)', () => {
     ['the answer cut off mid-body after the provider accepted the request', { kind: 'truncate-body' }, 1],
   ];
   it.each(uncertain)('%s: ApprovalInitiationUncertain, not re-sent', async (_name, fault, reached) => {
-    await runCase(`init-uncertain-${fault.kind}`, async (c) => {
+    await runCase(`init-uncertain-${fault.kind}`, async (testCase) => {
       proxy.failNext({ endpoint: 'bc-authorize', fault });
-      await c.start();
-      expectFailure(await c.outcome(), 'ApprovalInitiationUncertain');
-      await faultsSettled(c, 1);
+      await testCase.start();
+      expectFailure(await testCase.outcome(), 'ApprovalInitiationUncertain');
+      await faultsSettled(testCase, 1);
 
-      expect(c.atProxy('bc-authorize')).toHaveLength(1); // never re-sent
-      const atProvider = await c.atProvider('bc-authorize');
+      expect(testCase.atProxy('bc-authorize')).toHaveLength(1); // never re-sent
+      const atProvider = await testCase.atProvider('bc-authorize');
       expect(atProvider).toHaveLength(reached);
       if (reached) expect(atProvider[0]!.status).toBe(200); // the user WAS notified: hence "uncertain", not "failed"
     });
   });
 
   it('an HTML page with HTTP 200 ends InvalidProviderResponse, not re-sent', async () => {
-    await runCase('init-html-200', async (c) => {
+    await runCase('init-html-200', async (testCase) => {
       proxy.failNext({ endpoint: 'bc-authorize', fault: { kind: 'html-200', forward: true } });
-      await c.start();
-      expectFailure(await c.outcome(), 'InvalidProviderResponse');
-      expect(c.atProxy('bc-authorize')).toHaveLength(1);
-      expect(await c.atProvider('bc-authorize')).toHaveLength(1); // forwarded: the provider did notify the user
+      await testCase.start();
+      expectFailure(await testCase.outcome(), 'InvalidProviderResponse');
+      expect(testCase.atProxy('bc-authorize')).toHaveLength(1);
+      expect(await testCase.atProvider('bc-authorize')).toHaveLength(1); // forwarded: the provider did notify the user
     });
   });
 });
@@ -238,30 +221,30 @@ describe('polls (POST /oauth/token)', () => {
     ['an authorization_pending answer cut off mid-body', { kind: 'truncate-body' }, 1],
   ];
   it.each(transient)('%s: ridden through, approved', async (_name, fault, times) => {
-    await runCase(`poll-${fault.kind}`, async (c) => {
-      const { authReqId } = await c.startPending();
+    await runCase(`poll-${fault.kind}`, async (testCase) => {
+      const { authReqId } = await testCase.startPending();
       proxy.failNext({ endpoint: 'token', fault, times });
       // Approve only once every faulted poll is over (a late-forwarded poll must not be the one that gets the tokens).
-      await faultsSettled(c, times);
+      await faultsSettled(testCase, times);
       await device.decide(authReqId, 'approve');
-      const result = expectApproved(await c.outcome());
+      const result = expectApproved(await testCase.outcome());
       expect(result.idToken).toEqual(expect.any(String));
 
-      expect(ok(await c.atProvider('bc-authorize'))).toHaveLength(1);
-      const polls = await c.atProvider('token');
+      expect(ok(await testCase.atProvider('bc-authorize'))).toHaveLength(1);
+      const polls = await testCase.atProvider('token');
       expect(ok(polls)).toHaveLength(1); // tokens issued once, and that answer was the one delivered
       expect(polls.filter((e) => e.error === 'invalid_grant')).toHaveLength(0);
     });
   });
 
   it('HTTP 429 with Retry-After: the next poll reaches the provider no sooner than Retry-After; approved', async () => {
-    await runCase('poll-429', async (c) => {
-      const { authReqId } = await c.startPending();
+    await runCase('poll-429', async (testCase) => {
+      const { authReqId } = await testCase.startPending();
       // 4 s against a 1 s interval: a retry that ignored Retry-After would come after 1 s.
       proxy.failNext({ endpoint: 'token', fault: { kind: 'status', status: 429, body: 'json', retryAfter: 4 } });
-      await faultsSettled(c, 1);
-      const throttled = proxy.entries('token', c.sinceMs).find((e) => e.fault === 'status')!;
-      const next = async () => (await c.atProvider('token')).find((e) => e.atMs > throttled.answeredAtMs!);
+      await faultsSettled(testCase, 1);
+      const throttled = proxy.entries('token', testCase.sinceMs).find((e) => e.fault === 'status')!;
+      const next = async () => (await testCase.atProvider('token')).find((e) => e.atMs > throttled.answeredAtMs!);
       let after = await next();
       for (let i = 0; i < 150 && !after; i++) {
         await sleep(100);
@@ -271,7 +254,7 @@ describe('polls (POST /oauth/token)', () => {
       expect(after!.atMs - throttled.answeredAtMs!).toBeGreaterThanOrEqual(4_000);
 
       await device.decide(authReqId, 'approve');
-      expectApproved(await c.outcome());
+      expectApproved(await testCase.outcome());
     });
   });
 
@@ -281,11 +264,11 @@ describe('polls (POST /oauth/token)', () => {
     ['an HTML page with HTTP 200', { kind: 'html-200' }],
   ];
   it.each(malformed)('%s: InvalidProviderResponse', async (_name, fault) => {
-    await runCase(`poll-${fault.kind}`, async (c) => {
-      await c.startPending();
+    await runCase(`poll-${fault.kind}`, async (testCase) => {
+      await testCase.startPending();
       proxy.failNext({ endpoint: 'token', fault });
-      expectFailure(await c.outcome(), 'InvalidProviderResponse');
-      expect(ok(await c.atProvider('token'))).toHaveLength(0); // no tokens were issued
+      expectFailure(await testCase.outcome(), 'InvalidProviderResponse');
+      expect(ok(await testCase.atProvider('token'))).toHaveLength(0); // no tokens were issued
     });
   });
 
@@ -301,17 +284,17 @@ describe('polls (POST /oauth/token)', () => {
     ['with a token_type no client supports', { kind: 'edit-json', set: { token_type: 'mac' } }],
   ];
   it.each(invalidTokens)('a token response %s after the user approved: InvalidProviderResponse', async (_name, fault) => {
-    await runCase(`poll-tokens-${fault.kind}`, async (c) => {
-      const { authReqId } = await c.startPending();
+    await runCase(`poll-tokens-${fault.kind}`, async (testCase) => {
+      const { authReqId } = await testCase.startPending();
       proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
       await device.decide(authReqId, 'approve');
-      const failure = expectFailure(await c.outcome(), 'InvalidProviderResponse');
+      const failure = expectFailure(await testCase.outcome(), 'InvalidProviderResponse');
       expect(failure.message).not.toMatch(/eyJ/); // whatever token did arrive is not echoed into the failure
 
-      const polls = await c.atProvider('token');
+      const polls = await testCase.atProvider('token');
       expect(ok(polls)).toHaveLength(1); // the provider did issue tokens
       expect(polls.at(-1)!.status).toBe(200); // and was not polled again
-      expect(await c.atProvider('bc-authorize')).toHaveLength(1); // nor asked again
+      expect(await testCase.atProvider('bc-authorize')).toHaveLength(1); // nor asked again
     });
   });
 
@@ -325,58 +308,58 @@ describe('polls (POST /oauth/token)', () => {
     ['cut off mid-body', { kind: 'truncate-body' }],
   ];
   it.each(lost)('a token response %s after the user approved: ApprovalLost, not asked again', async (_name, fault) => {
-    await runCase(`poll-lost-${fault.kind}`, async (c) => {
-      const first = await c.startPending();
+    await runCase(`poll-lost-${fault.kind}`, async (testCase) => {
+      const first = await testCase.startPending();
       proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
       await device.decide(first.authReqId, 'approve');
-      const failure = expectFailure(await c.outcome(), 'ApprovalLost');
+      const failure = expectFailure(await testCase.outcome(), 'ApprovalLost');
       expect(failure.message).toContain('may have been an approval or a denial');
       expect(failure.details).toEqual([{ possibleAnswers: ['approved', 'denied'], askedAgainAfterLostAnswer: false }]);
 
-      expect(ok(await c.atProvider('bc-authorize'))).toHaveLength(1); // asked once, never again
-      const firstPolls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      expect(ok(await testCase.atProvider('bc-authorize'))).toHaveLength(1); // asked once, never again
+      const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
       expect(ok(firstPolls)).toHaveLength(1); // the lost tokens
       expect(firstPolls.at(-1)!.error).toBe('invalid_grant'); // the poll after it: the provider revoked them
     });
   });
 
   it('a denial lost on the way back: ApprovalLost, and the user who said no is not asked again', async () => {
-    await runCase('poll-lost-denial', async (c) => {
-      const first = await c.startPending();
+    await runCase('poll-lost-denial', async (testCase) => {
+      const first = await testCase.startPending();
       proxy.failNext({ endpoint: 'token', fault: { kind: 'drop-response' }, onlyIfError: 'access_denied' });
       await device.decide(first.authReqId, 'deny');
-      expectFailure(await c.outcome(), 'ApprovalLost');
+      expectFailure(await testCase.outcome(), 'ApprovalLost');
 
-      expect(ok(await c.atProvider('bc-authorize'))).toHaveLength(1);
-      const polls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      expect(ok(await testCase.atProvider('bc-authorize'))).toHaveLength(1);
+      const polls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
       expect(polls.map((e) => e.error)).toContain('access_denied'); // the denial the worker never got
       expect(polls.at(-1)!.error).toBe('invalid_grant');
-      const { approval } = await c.approvals.status(first.workflowId);
-      expect(approval?.attempts).toHaveLength(1);
+      const { approval } = await testCase.approvals.status(first.workflowId);
+      expect(approval?.asks).toHaveLength(1);
     });
   });
 
   it.each(lost)('with askAgain.afterLostAnswer, a token response %s: asked again, marked as a repeat, tokens', async (_name, fault) => {
-    await runCase(`poll-lost-reask-${fault.kind}`, async (c) => {
-      const first = await c.startPending({ askAgain: { afterLostAnswer: true } });
+    await runCase(`poll-lost-reask-${fault.kind}`, async (testCase) => {
+      const first = await testCase.startPending({ askAgain: { afterLostAnswer: true } });
       proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
       await device.decide(first.authReqId, 'approve');
 
-      const second = await device.waitFor(`Again: ${c.bindingMessage}`, 30_000);
+      const second = await device.waitFor(`Again: ${testCase.bindingMessage}`, 30_000);
       expect(second.auth_req_id).not.toBe(first.authReqId);
       await device.decide(second.auth_req_id, 'approve');
-      expectApproved(await c.outcome());
+      expectApproved(await testCase.outcome());
 
-      const initiations = (await providerLog(px.providerUrl, {})).filter(
-        (e) => e.endpoint === 'bc-authorize' && e.status === 200 && e.bindingMessage?.endsWith(c.bindingMessage),
+      const initiations = (await providerLog(proxied.providerUrl, {})).filter(
+        (e) => e.endpoint === 'bc-authorize' && e.status === 200 && e.bindingMessage?.endsWith(testCase.bindingMessage),
       );
       expect(initiations.map((e) => [e.authReqId, e.bindingMessage])).toEqual([
-        [first.authReqId, c.bindingMessage],
-        [second.auth_req_id, `Again: ${c.bindingMessage}`],
+        [first.authReqId, testCase.bindingMessage],
+        [second.auth_req_id, `Again: ${testCase.bindingMessage}`],
       ]);
-      const { approval } = await c.approvals.status(first.workflowId);
-      expect(approval?.attempts.map((a) => a.reason)).toEqual(['first', 'lost_token_response']);
-      expect(approval?.attempts[1]?.authReqId).toBe(second.auth_req_id);
+      const { approval } = await testCase.approvals.status(first.workflowId);
+      expect(approval?.asks.map((ask) => ask.reason)).toEqual(['first', 'lost_token_response']);
+      expect(approval?.asks[1]?.authReqId).toBe(second.auth_req_id);
     });
   });
 });

@@ -11,10 +11,11 @@ import { ApprovalClient, InvalidApprovalRequestError } from '../client/approvals
 import type { ApprovalRequestInput } from '../common/approval';
 import { KEYCLOAK_REALM, startKeycloak, type RunningKeycloak } from '../devstack/keycloak';
 import type { ChannelRequest } from '../devstack/keycloak-channel';
-import type { ManagedProcess } from '../devstack/ts-process';
 import { jwtPayload } from './support/approvals';
-import { FaultProxy, outcomeWithin, type ApprovalOutcome } from './support/fault-proxy';
-import { TEST_LOG_DIR, connectClient, stackEnv, startWorker, uniqueTaskQueue } from './support/stack';
+import { FaultProxy } from './support/fault-proxy';
+import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
+import { TEST_LOG_DIR, stackEnv, uniqueTaskQueue } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 
 jest.setTimeout(120_000);
 const describeKeycloak = process.env.CIBA_SKIP_KEYCLOAK === '1' ? describe.skip : describe;
@@ -30,8 +31,7 @@ const CIBA_PATH = `/realms/${KEYCLOAK_REALM}/protocol/openid-connect/ext/ciba/au
 describeKeycloak('against a real Keycloak 26', () => {
   let keycloak: RunningKeycloak;
   let proxy: FaultProxy;
-  let worker: ManagedProcess;
-  let approvals: ApprovalClient;
+  let workerAndClients: WorkerWithClients;
   let issuer: string;
 
   beforeAll(async () => {
@@ -44,13 +44,11 @@ describeKeycloak('against a real Keycloak 26', () => {
       CIBA_CLIENT_SECRET: keycloak.clientSecret,
       CIBA_PROVIDER_PROFILE: 'keycloak',
     });
-    worker = await startWorker(env, 'worker-keycloak');
-    approvals = await connectClient(env);
+    workerAndClients = await startWorkerWithClients(env, 'worker-keycloak');
   }, 8 * 60_000); // the download (first time only, ~20 s) and Keycloak's first start
 
   afterAll(async () => {
-    await approvals?.close();
-    await worker?.kill('SIGTERM');
+    if (workerAndClients) await stopWorkerWithClients(workerAndClients);
     await proxy?.close();
     await keycloak?.stop();
   });
@@ -58,7 +56,7 @@ describeKeycloak('against a real Keycloak 26', () => {
   /** Starts an approval; returns its id and the time it started (to tell its requests from earlier ones). */
   async function ask(request: ApprovalRequestInput): Promise<{ workflowId: string; since: number }> {
     const since = Date.now();
-    return { workflowId: (await approvals.start(request)).workflowId, since };
+    return { workflowId: (await workerAndClients.approvals.start(request)).workflowId, since };
   }
 
   /** The request alice's device got for this approval. */
@@ -71,11 +69,11 @@ describeKeycloak('against a real Keycloak 26', () => {
     return proxy.log.filter((e) => e.atMs >= since && e.method === 'POST' && e.path === CIBA_PATH);
   }
 
-  const outcome = (workflowId: string) => outcomeWithin(approvals, workflowId, 90_000);
+  const outcome = (workflowId: string) => outcomeWithin(workerAndClients.approvals, workflowId, 90_000);
 
-  function approved(o: ApprovalOutcome) {
-    if (o.kind !== 'approved') throw new Error(`expected approved, got ${o.type}: ${o.message}`);
-    return o.result;
+  function approved(approvalOutcome: ApprovalOutcome) {
+    if (approvalOutcome.kind !== 'approved') throw new Error(`expected approved, got ${approvalOutcome.type}: ${approvalOutcome.message}`);
+    return approvalOutcome.result;
   }
 
   test('approved on the device: the agent gets Keycloak tokens for alice', async () => {
@@ -130,11 +128,11 @@ describeKeycloak('against a real Keycloak 26', () => {
   test("a binding message with a space breaks Keycloak's rule: InvalidApprovalRequest, nothing sent to Keycloak", async () => {
     const bindingMessage = 'Pay 50.00 USD to ExampleCorp'; // valid for the generic schema
     // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
-    const refused = await approvals.start({ loginHint: 'alice', bindingMessage }).catch((e: unknown) => e);
+    const refused = await workerAndClients.approvals.start({ loginHint: 'alice', bindingMessage }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
     expect((refused as Error).message).toMatch(/provider profile keycloak/);
     // ...and for a client that does not know it, the worker refuses it before anything is sent.
-    const unaware = new ApprovalClient(approvals.client, approvals.taskQueue);
+    const unaware = new ApprovalClient(workerAndClients.approvals.client, workerAndClients.approvals.taskQueue);
     const since = Date.now();
     const { workflowId } = await unaware.start({ loginHint: 'alice', bindingMessage });
 

@@ -12,18 +12,11 @@ import type { ApprovalClient } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import type { ManagedProcess } from '../devstack/ts-process';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { outcomeWithin, openProxiedProvider, type ApprovalOutcome, type FaultProxy, type ProxiedProvider } from './support/fault-proxy';
-import {
-  connectClient,
-  Device,
-  providerLog,
-  rawClient,
-  sharedStack,
-  stackEnv,
-  startWorker,
-  uniqueBindingMessage,
-  uniqueTaskQueue,
-} from './support/stack';
+import type { FaultProxy } from './support/fault-proxy';
+import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
+import { openProxiedProvider, type ProxiedProvider } from './support/proxied-provider';
+import { Device, providerLog, sharedStack, stackEnv, startWorker, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
 jest.setTimeout(120_000);
 
@@ -31,12 +24,12 @@ jest.setTimeout(120_000);
 const OUTCOME_WITHIN_MS = 75_000;
 
 const shared = sharedStack();
-let px: ProxiedProvider;
+let proxied: ProxiedProvider;
 let proxy: FaultProxy;
 let device: Device;
 
-beforeAll(async () => ({ px, proxy, device } = await openProxiedProvider()));
-afterAll(async () => px?.close());
+beforeAll(async () => ({ proxied, proxy, device } = await openProxiedProvider()));
+afterAll(async () => proxied?.close());
 
 interface Phase {
   approvals: ApprovalClient;
@@ -48,21 +41,20 @@ interface Phase {
   start(bindingMessage: string, extra?: Partial<ApprovalRequestInput>): Promise<string>;
 }
 
-async function runPhase(name: string, body: (p: Phase) => Promise<void>): Promise<void> {
-  const env = stackEnv(uniqueTaskQueue(name), { CIBA_ISSUER: px.issuer, CIBA_HTTP_TIMEOUT_MS: '20000' }, shared);
-  let worker = await startWorker(env, `worker-${name}-before-kill`);
-  const approvals = await connectClient(env);
-  const temporal = await rawClient(env);
+async function runPhase(name: string, body: (phase: Phase) => Promise<void>): Promise<void> {
+  const env = stackEnv(uniqueTaskQueue(name), { CIBA_ISSUER: proxied.issuer, CIBA_HTTP_TIMEOUT_MS: '20000' }, shared);
+  const workerAndClients = await startWorkerWithClients(env, `worker-${name}-before-kill`);
+  const { approvals, temporal } = workerAndClients;
   const started: string[] = [];
-  const p: Phase = {
+  const phase: Phase = {
     approvals,
     temporal,
-    worker: () => worker,
+    worker: () => workerAndClients.worker,
     async killAndReplaceWorker(before) {
-      await worker.kill('SIGKILL');
-      expect(worker.child.signalCode).toBe('SIGKILL');
+      await workerAndClients.worker.kill('SIGKILL');
+      expect(workerAndClients.worker.child.signalCode).toBe('SIGKILL');
       await before?.();
-      worker = await startWorker(env, `worker-${name}-after-kill`);
+      workerAndClients.worker = await startWorker(env, `worker-${name}-after-kill`);
     },
     async start(bindingMessage, extra = {}) {
       const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage, ...extra });
@@ -71,18 +63,16 @@ async function runPhase(name: string, body: (p: Phase) => Promise<void>): Promis
     },
   };
   try {
-    await body(p);
+    await body(phase);
   } finally {
     proxy.reset();
     for (const id of started) await temporal.workflow.getHandle(id).terminate('test over').catch(() => undefined);
-    await worker.kill('SIGKILL');
-    await approvals.close();
-    await temporal.connection.close();
+    await stopWorkerWithClients(workerAndClients, 'SIGKILL');
   }
 }
 
 async function atProvider(bindingMessage: string, endpoint: 'bc-authorize' | 'token') {
-  return (await providerLog(px.providerUrl, { bindingMessage })).filter((e) => e.endpoint === endpoint);
+  return (await providerLog(proxied.providerUrl, { bindingMessage })).filter((e) => e.endpoint === endpoint);
 }
 
 function failureType(outcome: ApprovalOutcome): string {
@@ -90,7 +80,7 @@ function failureType(outcome: ApprovalOutcome): string {
 }
 
 it('(a) killed during the backchannel request: ApprovalInitiationUncertain after the 30 s activity timeout, never re-sent', async () => {
-  await runPhase('kill-initiation', async (p) => {
+  await runPhase('kill-initiation', async (phase) => {
     // Two approvals on the killed worker: the proxy forwards A's held request after the kill (the provider then
     // notifies the user), and drops B's (the provider never sees it). Neither worker can know which happened.
     const forwarded = uniqueBindingMessage('Kill init forwarded');
@@ -98,18 +88,18 @@ it('(a) killed during the backchannel request: ApprovalInitiationUncertain after
     for (const message of [forwarded, dropped]) {
       proxy.failNext({ endpoint: 'bc-authorize', fault: { kind: 'hold' }, match: (r) => r.form.get('binding_message') === message });
     }
-    const idA = await p.start(forwarded);
-    const idB = await p.start(dropped);
+    const idA = await phase.start(forwarded);
+    const idB = await phase.start(dropped);
     const heldA = await proxy.waitForHeld(30_000, (h) => h.entry.bindingMessage === forwarded);
     const heldB = await proxy.waitForHeld(30_000, (h) => h.entry.bindingMessage === dropped);
 
-    await p.killAndReplaceWorker(async () => {
+    await phase.killAndReplaceWorker(async () => {
       await heldA.forward();
       heldB.drop();
     });
     expect(heldA.entry.clientGone).toBe(true); // the answer went nowhere: the killed worker never saw it
 
-    const [a, b] = await Promise.all([outcomeWithin(p.approvals, idA, OUTCOME_WITHIN_MS), outcomeWithin(p.approvals, idB, OUTCOME_WITHIN_MS)]);
+    const [a, b] = await Promise.all([outcomeWithin(phase.approvals, idA, OUTCOME_WITHIN_MS), outcomeWithin(phase.approvals, idB, OUTCOME_WITHIN_MS)]);
     expect([failureType(a), failureType(b)]).toEqual(['ApprovalInitiationUncertain', 'ApprovalInitiationUncertain']);
 
     // Rule: an initiation that may have reached the provider is never sent again. Counts at the provider as set up:
@@ -125,19 +115,19 @@ it('(a) killed during the backchannel request: ApprovalInitiationUncertain after
 });
 
 it('(b) killed during a poll: the poll is retried by the new worker, and the approval ends approved', async () => {
-  await runPhase('kill-poll', async (p) => {
+  await runPhase('kill-poll', async (phase) => {
     const bindingMessage = uniqueBindingMessage('Kill poll');
-    const workflowId = await p.start(bindingMessage);
-    const { authReqId } = await waitForApprovalState(p.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+    const workflowId = await phase.start(bindingMessage);
+    const { authReqId } = await waitForApprovalState(phase.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
     proxy.failNext({ endpoint: 'token', fault: { kind: 'hold' } });
     const held = await proxy.waitForHeld(30_000);
 
     // The held poll reaches the provider after the kill (still pending: nothing is lost), then the user approves.
-    await p.killAndReplaceWorker(() => held.forward());
+    await phase.killAndReplaceWorker(() => held.forward());
     expect(held.entry.providerStatus).toBe(400);
     await device.decide(authReqId!, 'approve');
 
-    const outcome = await outcomeWithin(p.approvals, workflowId, OUTCOME_WITHIN_MS);
+    const outcome = await outcomeWithin(phase.approvals, workflowId, OUTCOME_WITHIN_MS);
     expect(failureType(outcome)).toBe('tokens');
     expect(ok(await atProvider(bindingMessage, 'bc-authorize'))).toHaveLength(1);
     const polls = await atProvider(bindingMessage, 'token');
@@ -147,10 +137,10 @@ it('(b) killed during a poll: the poll is retried by the new worker, and the app
 });
 
 it('(c) killed in the lost-response window: the provider issued tokens the worker never got; with afterLostAnswer, asked again (marked), approved, tokens', async () => {
-  await runPhase('kill-lost-response', async (p) => {
+  await runPhase('kill-lost-response', async (phase) => {
     const bindingMessage = uniqueBindingMessage('Kill lost response');
-    const workflowId = await p.start(bindingMessage, { askAgain: { delayBetweenAsks: 1, afterLostAnswer: true } });
-    const first = await waitForApprovalState(p.temporal, workflowId, isPending);
+    const workflowId = await phase.start(bindingMessage, { askAgain: { delayBetweenAsks: 1, afterLostAnswer: true } });
+    const first = await waitForApprovalState(phase.temporal, workflowId, isPending);
 
     // The user approves; the next poll reaches the provider, which issues tokens; the proxy holds that answer and
     // the worker is killed before it arrives. The answer is then thrown away.
@@ -159,18 +149,18 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
     const held = await proxy.waitForHeld(30_000);
     expect(held.answer?.status).toBe(200);
     const lostAccessToken = (JSON.parse(held.answer!.body.toString()) as { access_token: string }).access_token;
-    await p.killAndReplaceWorker(async () => held.drop());
+    await phase.killAndReplaceWorker(async () => held.drop());
 
     // The new worker's poll gets invalid_grant (the provider revokes the lost tokens): the approval asks again.
     const second = await device.waitFor(`Again: ${bindingMessage}`, OUTCOME_WITHIN_MS);
     expect(second.auth_req_id).not.toBe(first.authReqId);
     await device.decide(second.auth_req_id, 'approve');
 
-    const outcome = await outcomeWithin(p.approvals, workflowId, OUTCOME_WITHIN_MS);
+    const outcome = await outcomeWithin(phase.approvals, workflowId, OUTCOME_WITHIN_MS);
     if (outcome.kind !== 'approved') throw new Error(`expected tokens, got ${outcome.type}: ${outcome.message}`);
     expect(outcome.result.accessToken).not.toBe(lostAccessToken); // never the revoked tokens
     expect(outcome.result.idToken).toEqual(expect.any(String));
-    expect(jwtPayload(outcome.result.accessToken).iss).toBe(px.issuer);
+    expect(jwtPayload(outcome.result.accessToken).iss).toBe(proxied.issuer);
 
     // At the provider: two backchannel requests (the rule: one per ask), tokens issued once per request, and the
     // first request's last poll answered invalid_grant.
@@ -179,21 +169,21 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
       ...(await atProvider(`Again: ${bindingMessage}`, 'bc-authorize')),
     ];
     expect(ok(initiations).map((e) => e.authReqId)).toEqual([first.authReqId, second.auth_req_id]);
-    const firstPolls = (await providerLog(px.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+    const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
     expect(ok(firstPolls)).toHaveLength(1);
     expect(firstPolls.at(-1)!.error).toBe('invalid_grant');
-    const secondPolls = (await providerLog(px.providerUrl, { authReqId: second.auth_req_id })).filter((e) => e.endpoint === 'token');
+    const secondPolls = (await providerLog(proxied.providerUrl, { authReqId: second.auth_req_id })).filter((e) => e.endpoint === 'token');
     expect(ok(secondPolls)).toHaveLength(1);
 
-    const { approval } = await p.approvals.status(workflowId);
+    const { approval } = await phase.approvals.status(workflowId);
     expect(approval?.status).toBe('approved');
-    expect(approval?.attempts.map((a) => [a.reason, a.authReqId])).toEqual([
+    expect(approval?.asks.map((ask) => [ask.reason, ask.authReqId])).toEqual([
       ['first', first.authReqId],
       ['lost_token_response', second.auth_req_id],
     ]);
-    expect(approval?.attempts[0]?.outcome).toEqual(expect.any(String));
-    expect(approval?.attempts[0]?.outcome).not.toBe('approved');
-    expect(approval?.attempts[1]?.outcome).toBe('approved');
+    expect(approval?.asks[0]?.outcome).toEqual(expect.any(String));
+    expect(approval?.asks[0]?.outcome).not.toBe('approved');
+    expect(approval?.asks[1]?.outcome).toBe('approved');
   });
 });
 

@@ -18,7 +18,7 @@ import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/cl
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
 import { ApprovalFailedError, ApprovalKeyMismatchError, type ApprovalClient } from '../client/approvals';
-import { ApprovalFailureType } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 import { paymentBindingMessage, type Payment } from '../common/payment';
 import { findTemporalCli } from '../devstack/temporal-cli';
 import { REPO_ROOT } from '../devstack/ts-process';
@@ -34,27 +34,27 @@ import {
   startWorker,
   uniqueBindingMessage,
   uniqueTaskQueue,
-  useWorkerFixture,
 } from './support/stack';
+import { useWorkerFixture } from './support/worker-fixture';
 
 const execFileAsync = promisify(execFile);
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fx = useWorkerFixture('payload-key');
+const fixture = useWorkerFixture('payload-key');
 
 /** The key id the spec derives from a key: `k-` + the first 8 bytes of SHA-256 of the key, in hex. */
 const keyIdOf = (base64Key: string) => `k-${createHash('sha256').update(Buffer.from(base64Key, 'base64')).digest().subarray(0, 8).toString('hex')}`;
 
 /** A client configuration like the worker's, but with another payload key. */
 const otherKey = newPayloadKey();
-const otherEnv = { ...fx.env, CIBA_PAYLOAD_KEY: otherKey };
+const otherEnv = { ...fixture.env, CIBA_PAYLOAD_KEY: otherKey };
 let other: ApprovalClient;
 /** A Temporal client with no payload codec: what anyone who can reach the namespace has. */
 let plain: Client;
 
 beforeAll(async () => {
   other = await connectClient(otherEnv);
-  plain = new Client({ connection: fx.temporal.connection, namespace: 'default' });
+  plain = new Client({ connection: fixture.temporal.connection, namespace: 'default' });
 });
 afterAll(async () => {
   await other?.close();
@@ -107,7 +107,7 @@ async function ciba(env: Record<string, string>, ...args: string[]): Promise<{ c
 
 /** The key ids in the metadata of every payload of a workflow's history, in order. */
 async function historyKeyIds(workflowId: string): Promise<string[]> {
-  const history = await fx.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const history = await fixture.temporal.workflow.getHandle(workflowId).fetchHistory();
   const ids: string[] = [];
   const visit = (value: unknown): void => {
     if (!value || typeof value !== 'object') return;
@@ -128,7 +128,7 @@ describe('only holders of the payload key can start approvals', () => {
     const bindingMessage = uniqueBindingMessage('Plaintext start');
     const handle = await plain.workflow.start('cibaApproval', {
       workflowId: `plaintext-${Date.now()}`,
-      taskQueue: fx.env.CIBA_TASK_QUEUE!,
+      taskQueue: fixture.env.CIBA_TASK_QUEUE!,
       args: [{ loginHint: 'bob@example.com', bindingMessage }],
     });
     expect(await waitClosed(handle)).toBe('FAILED');
@@ -140,7 +140,7 @@ describe('only holders of the payload key can start approvals', () => {
     expect(await backchannelRequests(bindingMessage)).toEqual([]);
 
     // A key holder asking for its status learns why, in the report.
-    const report = await fx.approvals.status(handle.workflowId);
+    const report = await fixture.approvals.status(handle.workflowId);
     expect(report).toMatchObject({
       execution: 'FAILED',
       failure: { type: ApprovalFailureType.PayloadNotEncrypted, message: expect.stringMatching(/^the input is not encrypted with the payload key/) },
@@ -157,7 +157,7 @@ describe('only holders of the payload key can start approvals', () => {
       '--address', stack.temporalAddress,
       '--namespace', 'default',
       '--type', 'paymentAgent',
-      '--task-queue', fx.env.CIBA_TASK_QUEUE!,
+      '--task-queue', fixture.env.CIBA_TASK_QUEUE!,
       '--workflow-id', workflowId,
       '--input', JSON.stringify({ loginHint: 'bob@example.com', payment }),
     ]);
@@ -176,7 +176,7 @@ describe('only holders of the payload key can start approvals', () => {
       'workflow', 'start',
       '--address', stack.temporalAddress,
       '--type', 'cibaApproval',
-      '--task-queue', fx.env.CIBA_TASK_QUEUE!,
+      '--task-queue', fixture.env.CIBA_TASK_QUEUE!,
       '--workflow-id', workflowId,
       '--input', JSON.stringify({ loginHint: 'bob@example.com', bindingMessage }),
     ]);
@@ -203,7 +203,7 @@ describe('a payload key mismatch is reported, never a silent hang', () => {
     expect(failure.message).toContain(`this worker has ${workerKeyId}`);
     expect(await backchannelRequests(bindingMessage)).toEqual([]);
 
-    for (const client of [other, fx.approvals]) {
+    for (const client of [other, fixture.approvals]) {
       const result = await client.result(workflowId).catch((e: unknown) => e);
       expect(result).toBeInstanceOf(ApprovalKeyMismatchError);
       expect(result).toBeInstanceOf(ApprovalFailedError);
@@ -228,8 +228,8 @@ describe('a payload key mismatch is reported, never a silent hang', () => {
 
   it('a client whose key cannot read an approval gets a typed error naming both ids, from status, result and the CLI', async () => {
     const bindingMessage = uniqueBindingMessage('Reader key');
-    const { workflowId } = await fx.approvals.start({ loginHint: 'alice@example.com', bindingMessage });
-    const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+    const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage });
+    const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
 
     const status = await other.status(workflowId).catch((e: unknown) => e);
     expect(status).toBeInstanceOf(ApprovalKeyMismatchError);
@@ -242,7 +242,7 @@ describe('a payload key mismatch is reported, never a silent hang', () => {
     expect(statusCli.stderr).toContain(otherKeyId);
 
     await device.decide(authReqId!, 'approve');
-    expect((await fx.approvals.result(workflowId)).accessToken).toEqual(expect.any(String));
+    expect((await fixture.approvals.result(workflowId)).accessToken).toEqual(expect.any(String));
     const result = await other.result(workflowId).catch((e: unknown) => e);
     expect(result).toBeInstanceOf(ApprovalKeyMismatchError);
     expect(result).toMatchObject({ unreadableBy: 'client', payloadKeyId: workerKeyId });
@@ -265,7 +265,7 @@ describe('key rotation', () => {
     const newClient = await connectClient(newEnv);
     try {
       const { workflowId } = await oldClient.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Rotation') });
-      const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+      const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
       await oldWorker.kill('SIGTERM');
       newWorker = await startWorker(newEnv, 'worker-rotation-new');
 
@@ -298,11 +298,11 @@ describe('a worker without the key of a running approval', () => {
     let again: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
       const { workflowId } = await client.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Lost key') });
-      const { authReqId } = await waitForApprovalState(fx.temporal, workflowId, isPending);
+      const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
       await keyed.kill('SIGTERM');
       // A worker with only another key (a rotation done without CIBA_PAYLOAD_PREVIOUS_KEYS) replays the history.
       keyless = await startWorker({ ...env, CIBA_PAYLOAD_KEY: newPayloadKey() }, 'worker-lost-key-keyless');
-      const handle = fx.temporal.workflow.getHandle(workflowId);
+      const handle = fixture.temporal.workflow.getHandle(workflowId);
       const deadline = Date.now() + 60_000;
       let failedTasks = 0;
       while (Date.now() < deadline && failedTasks === 0) {
@@ -327,9 +327,9 @@ describe('a worker without the key of a running approval', () => {
 });
 
 it('ids the key from the key itself: every payload the worker writes names it', async () => {
-  const { workflowId } = await fx.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Key id') });
-  await waitForApprovalState(fx.temporal, workflowId, isPending);
-  await fx.approvals.cancel(workflowId);
+  const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Key id') });
+  await waitForApprovalState(fixture.temporal, workflowId, isPending);
+  await fixture.approvals.cancel(workflowId);
   await waitClosed(plain.workflow.getHandle(workflowId));
   const ids = await historyKeyIds(workflowId);
   expect(ids.length).toBeGreaterThan(2);

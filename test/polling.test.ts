@@ -1,5 +1,5 @@
 import {
-  decide,
+  interpretPollAnswer,
   nextAsk,
   nextPollDelaySeconds,
   slowedDownInterval,
@@ -9,7 +9,7 @@ import {
   SLOW_POLL_SECONDS,
   type PollingState,
 } from '../workflows/polling';
-import { ApprovalFailureType } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -72,24 +72,24 @@ describe('nextPollDelaySeconds', () => {
   });
 });
 
-describe('decide', () => {
+describe('interpretPollAnswer', () => {
   it('polls again on authorization_pending before expiry, counting the poll', () => {
-    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 5_000, DEADLINE)).toEqual({
+    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 5_000, DEADLINE)).toEqual({
       kind: 'poll_again',
       state: state({ polls: 1 }),
     });
   });
 
   it('ends the request as expired on authorization_pending at its expiry or at the approval deadline', () => {
-    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
-    expect(decide(state(), { kind: 'authorization_pending' }, T0 + 60_000, T0 + 60_000)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 60_000, T0 + 60_000)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
   });
 
   it('adds 5 s to the interval on slow_down, and keeps it for later polls', () => {
-    const first = decide(state(), { kind: 'slow_down' }, T0 + 5_000, DEADLINE);
+    const first = interpretPollAnswer(state(), { kind: 'slow_down' }, T0 + 5_000, DEADLINE);
     expect(first).toEqual({ kind: 'poll_again', state: state({ polls: 1, slowDowns: 1, intervalSeconds: 10 }) });
     if (first.kind !== 'poll_again') throw new Error('unreachable');
-    const next = decide(first.state, { kind: 'authorization_pending' }, T0 + 15_000, DEADLINE);
+    const next = interpretPollAnswer(first.state, { kind: 'authorization_pending' }, T0 + 15_000, DEADLINE);
     expect(next).toMatchObject({ kind: 'poll_again', state: { intervalSeconds: 10, polls: 2 } });
   });
 
@@ -101,29 +101,29 @@ describe('decide', () => {
   });
 
   it('returns the tokens on approval, even when the answer comes after the expiry (the user approved in time)', () => {
-    expect(decide(state(), { kind: 'approved', tokens }, T0 + 5_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
-    expect(decide(state(), { kind: 'approved', tokens }, T0 + 400_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
+    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 5_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
+    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 400_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
   });
 
   it('is a denial on access_denied before expiry', () => {
-    expect(decide(state(), { kind: 'access_denied' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'denied' });
+    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'denied' });
   });
 
   it('reads access_denied after expiry as expiry (Auth0 answers access_denied for both)', () => {
-    expect(decide(state(), { kind: 'access_denied' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
   });
 
   it('ends the request as expired on expired_token, whenever it comes', () => {
-    expect(decide(state(), { kind: 'expired_token' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'expired_token' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
   });
 
   it('reads invalid_grant before expiry as a lost token response, after expiry as expiry', () => {
-    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'lost_token_response' });
-    expect(decide(state(), { kind: 'invalid_grant' }, T0 + 320_000, DEADLINE)).toMatchObject({ kind: 'request_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'lost_token_response' });
+    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 320_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
   });
 
   it('keeps the provider description in the message', () => {
-    expect(decide(state(), { kind: 'access_denied', description: 'end-user denied' }, T0, DEADLINE)).toMatchObject({
+    expect(interpretPollAnswer(state(), { kind: 'access_denied', description: 'end-user denied' }, T0, DEADLINE)).toMatchObject({
       message: expect.stringContaining('end-user denied'),
     });
   });

@@ -10,7 +10,7 @@ import { createCibaActivities } from '../activities/activities';
 import { backchannelParameters, CibaClient } from '../activities/ciba-protocol';
 import { ApprovalRequestSchema, formatZodError } from '../common/approval';
 import { PROVIDER_PROFILES, profileViolations } from '../common/provider-profile';
-import { decide, nextAsk, nextPollDelaySeconds, type PollingState } from '../workflows/polling';
+import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollingState } from '../workflows/polling';
 
 const json = fc.jsonValue({ maxDepth: 4 });
 const detail = fc.oneof(
@@ -260,12 +260,12 @@ describe('decisions', () => {
           const delay = nextPollDelaySeconds(polling, now, deadline);
           expect(Number.isFinite(delay)).toBe(true);
           expect(delay).toBeGreaterThanOrEqual(polling.intervalSeconds);
-          const decision = decide(polling, answer, now, deadline);
+          const decision = interpretPollAnswer(polling, answer, now, deadline);
           if (decision.kind === 'poll_again') {
             expect(decision.state.intervalSeconds).toBeGreaterThanOrEqual(polling.intervalSeconds);
             expect(now).toBeLessThan(Math.min(polling.expiresAtMs, deadline)); // past the end, polling stops
           }
-          if (decision.kind === 'request_ended') {
+          if (decision.kind === 'ask_ended') {
             const next = nextAsk(decision, asks, policy, now, deadline);
             if (next.kind === 'ask') {
               expect(next.atMs).toBeLessThan(deadline);

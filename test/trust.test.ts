@@ -5,27 +5,15 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { createCibaActivities } from '../activities/activities';
-import { CibaClient } from '../activities/ciba-protocol';
 import { ApprovalClient, InvalidApprovalRequestError } from '../client/approvals';
+import { CibaClient } from '../activities/ciba-protocol';
 import { ApprovalRequestSchema, AUTHORIZATION_DETAILS_HARD_LIMITS } from '../common/approval';
-import { PROVIDER_PROFILES } from '../common/provider-profile';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage } from '../common/payment';
+import { PROVIDER_PROFILES } from '../common/provider-profile';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { outcomeWithin, type ApprovalOutcome } from './support/fault-proxy';
-import {
-  connectClient,
-  Device,
-  providerLog,
-  rawClient,
-  sharedStack,
-  stackEnv,
-  startProvider,
-  startWorker,
-  uniqueTaskQueue,
-  type StartedProvider,
-} from './support/stack';
-import type { ManagedProcess } from '../devstack/ts-process';
-import type { Client } from '@temporalio/client';
+import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
+import { providerLog, sharedStack } from './support/stack';
+import { useProviderFixture } from './support/worker-fixture';
 import { randomUUID } from 'node:crypto';
 
 jest.setTimeout(90_000);
@@ -33,44 +21,25 @@ jest.setTimeout(90_000);
 const PAYMENT = PaymentSchema.parse({ amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' });
 const DETAILS = paymentAuthorizationDetails(PAYMENT);
 
-let keycloakLike: StartedProvider;
-let device: Device;
-let worker: ManagedProcess;
-let approvals: ApprovalClient;
-let temporal: Client;
-
-beforeAll(async () => {
-  keycloakLike = await startProvider({ IDP_BEHAVIOUR: 'keycloak' });
-  device = new Device(keycloakLike.issuer);
-  const env = stackEnv(uniqueTaskQueue('trust'), { CIBA_ISSUER: keycloakLike.issuer, CIBA_PROVIDER_PROFILE: 'keycloak' }, sharedStack());
-  worker = await startWorker(env, 'worker-trust-keycloak');
-  approvals = await connectClient(env);
-  temporal = await rawClient(env);
-});
-
-afterAll(async () => {
-  await approvals?.close();
-  await temporal?.connection.close();
-  await worker?.kill('SIGTERM');
-  await keycloakLike?.kill('SIGTERM');
-});
+/** A local provider that behaves like Keycloak, and a worker with the keycloak profile. */
+const keycloakLike = useProviderFixture('trust-keycloak', { IDP_BEHAVIOUR: 'keycloak' }, { CIBA_PROVIDER_PROFILE: 'keycloak' });
 
 /** A binding message Keycloak accepts (no spaces), unique to the test. */
 const keycloakMessage = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 async function outcome(workflowId: string): Promise<ApprovalOutcome> {
-  return outcomeWithin(approvals, workflowId, 60_000);
+  return outcomeWithin(keycloakLike.approvals, workflowId, 60_000);
 }
 
 async function approveWhenAsked(workflowId: string): Promise<string> {
-  const state = await waitForApprovalState(temporal, workflowId, isPending);
-  await device.decide(state.authReqId!, 'approve');
+  const state = await waitForApprovalState(keycloakLike.temporal, workflowId, isPending);
+  await keycloakLike.device.decide(state.authReqId!, 'approve');
   return state.authReqId!;
 }
 
 it('a provider that ignores RAR: the user approves, the approval ends AuthorizationDetailsNotGranted, no tokens', async () => {
   const bindingMessage = keycloakMessage('Pay-50.00-USD');
-  const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage, authorizationDetails: DETAILS });
+  const { workflowId } = await keycloakLike.approvals.start({ loginHint: 'alice@example.com', bindingMessage, authorizationDetails: DETAILS });
   const authReqId = await approveWhenAsked(workflowId);
 
   const result = await outcome(workflowId);
@@ -81,17 +50,17 @@ it('a provider that ignores RAR: the user approves, the approval ends Authorizat
   expect(JSON.stringify(result)).not.toMatch(/eyJ/); // no token in what the agent gets
 
   // The provider did issue tokens (the poll answered 200): the workflow refused them.
-  const polls = (await providerLog(keycloakLike.issuer, { authReqId })).filter((e) => e.endpoint === 'token');
+  const polls = (await providerLog(keycloakLike.provider.issuer, { authReqId })).filter((e) => e.endpoint === 'token');
   expect(polls.at(-1)?.status).toBe(200);
-  const { approval } = await approvals.status(workflowId);
+  const { approval } = await keycloakLike.approvals.status(workflowId);
   expect(approval?.status).toBe('failed');
   expect(approval?.failure?.type).toBe('AuthorizationDetailsNotGranted');
-  expect(approval?.attempts.map((a) => a.outcome)).toEqual(['not_granted']);
+  expect(approval?.asks.map((ask) => ask.outcome)).toEqual(['not_granted']);
 });
 
 it('ungrantedAuthorizationDetails: "accept" lets an approval without RAR through, for providers without it', async () => {
   const bindingMessage = keycloakMessage('Pay-50.00-USD');
-  const { workflowId } = await approvals.start({
+  const { workflowId } = await keycloakLike.approvals.start({
     loginHint: 'alice@example.com',
     bindingMessage,
     authorizationDetails: DETAILS,
@@ -107,11 +76,11 @@ it('ungrantedAuthorizationDetails: "accept" lets an approval without RAR through
 it("the keycloak profile refuses a binding message Keycloak would refuse, before anything is sent", async () => {
   const bindingMessage = `${paymentBindingMessage(PAYMENT)} ${randomUUID().slice(0, 8)}`; // "Pay 50.00 USD ...": spaces
   // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
-  const refused = await approvals.start({ loginHint: 'alice@example.com', bindingMessage }).catch((e: unknown) => e);
+  const refused = await keycloakLike.approvals.start({ loginHint: 'alice@example.com', bindingMessage }).catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
   expect((refused as Error).message).toMatch(/no spaces.*provider profile keycloak/);
   // ...and for a client that does not know it, the worker refuses it before anything is sent.
-  const unaware = new ApprovalClient(approvals.client, approvals.taskQueue);
+  const unaware = new ApprovalClient(keycloakLike.approvals.client, keycloakLike.approvals.taskQueue);
   const { workflowId } = await unaware.start({ loginHint: 'alice@example.com', bindingMessage });
   const result = await outcome(workflowId);
   expect(result).toMatchObject({
@@ -119,7 +88,7 @@ it("the keycloak profile refuses a binding message Keycloak would refuse, before
     type: 'InvalidApprovalRequest',
     message: expect.stringMatching(/^bindingMessage must be 1 to 50 characters .*no spaces.*provider profile keycloak/),
   });
-  const sent = (await providerLog(keycloakLike.issuer, {})).filter((e) => e.endpoint === 'bc-authorize' && e.bindingMessage?.startsWith('Pay 50.00'));
+  const sent = (await providerLog(keycloakLike.provider.issuer, {})).filter((e) => e.endpoint === 'bc-authorize' && e.bindingMessage?.startsWith('Pay 50.00'));
   expect(sent).toEqual([]);
 });
 
@@ -129,7 +98,7 @@ it("the sample agent chooses a binding message that fits Keycloak's rule", () =>
 });
 
 it("an unknown user at Keycloak (invalid_request / invalid_user) is named unknown_user_id", async () => {
-  const { workflowId } = await approvals.start({ loginHint: 'mallory@example.com', bindingMessage: keycloakMessage('Hello') });
+  const { workflowId } = await keycloakLike.approvals.start({ loginHint: 'mallory@example.com', bindingMessage: keycloakMessage('Hello') });
   const result = await outcome(workflowId);
   expect(result).toMatchObject({
     kind: 'failed',

@@ -6,7 +6,7 @@ import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/w
 import { createCibaActivities } from '../activities/activities';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
-import { ApprovalFailureType } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 import { workerDataConverter } from '../common/config';
 import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';

@@ -1,20 +1,19 @@
 /**
- * One human approval, as a durable workflow. It sends a CIBA backchannel authentication request, then polls the
- * token endpoint in a loop of durable timers and polling activities until the user decides. When a request expires
- * (or its token response is lost) before the approval's own deadline, it asks again, by the input's policy.
- * It continues as new before its history grows large, carrying its whole state, so any wait stays bounded.
+ * One human approval, as a durable workflow, in the steps of CIBA (poll mode): validate the request, ask the user
+ * (backchannel authentication request), wait and poll the token endpoint until the user decides, hand the tokens
+ * back. When an ask expires (or its final answer is lost) before the approval's own deadline, it asks again, by the
+ * input's policy. It continues as new before its history grows large, carrying its whole state.
  *
- * The decisions live in ./polling.ts (pure); this file runs them against Temporal.
+ * The decisions live in ./polling.ts, the bookkeeping in ./approval-state.ts, the failure mapping in ./failures.ts
+ * (all pure); this file runs them against Temporal.
  */
 import {
   ActivityFailure,
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   continueAsNew,
   ContinueAsNew,
   defineQuery,
-  isCancellation,
   patched,
   proxyActivities,
   setHandler,
@@ -25,46 +24,38 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CibaActivities } from '../activities/activities';
-import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
+import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
 import {
-  ActivityFailureType,
-  ApprovalFailureType,
   ApprovalRequestSchema,
   formatZodError,
-  type ApprovalAttempt,
+  type ApprovalFailureInfo,
   type ApprovalRequest,
   type ApprovalRequestInput,
   type ApprovalResult,
   type ApprovalState,
-  type ApprovalStatus,
   type AskReason,
 } from '../common/approval';
+import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
+import {
+  firstRun,
+  forNextRun,
+  fromCarried,
+  invalidInputStatus,
+  recordAsk,
+  recordAskOutcome,
+  recordPoll,
+  scheduleAsk,
+  statusAnswer,
+  type ApprovalCarryOver,
+  type LegacyCarryOver,
+  type NextAsk,
+} from './approval-state';
+import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
 import { checkGrantedAuthorizationDetails } from './granted';
-import { decide, nextAsk, nextPollDelaySeconds, startPolling, type PollingState } from './polling';
+import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
-
-/** Everything a run hands to the next one when it continues as new. */
-export interface ApprovalCarryOver {
-  approvalDeadlineMs: number;
-  /** Backchannel requests sent so far. */
-  asks: number;
-  /** The most recent requests (at most RECENT_ATTEMPTS), so that state stays small over a 30-day window. */
-  attempts: ApprovalAttempt[];
-  continuedAsNew: number;
-  /** Totals over all requests and runs. */
-  polls: number;
-  slowDowns: number;
-  lastPollAt?: string;
-  lastPollOutcome?: string;
-  /** Exactly one of: the request being polled, or the next request to send. */
-  polling?: PollingState;
-  nextAsk?: { reason: AskReason; atMs: number };
-}
-
-/** How many of the latest requests the status query (and the carried state) keeps. */
-const RECENT_ATTEMPTS = 20;
 
 /**
  * Runs started before a lost answer stopped being asked again by default keep the old default (they may already have
@@ -72,207 +63,155 @@ const RECENT_ATTEMPTS = 20;
  */
 const LOST_ANSWER_NOT_ASKED_AGAIN = 'lost-answer-not-asked-again-by-default';
 
-/** How often, at most, a backchannel request that certainly did not reach the provider is sent again. */
-const MAX_INITIATION_ATTEMPTS = 5;
-
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
 
 /**
  * Initiation: exactly one attempt per activity call. A worker that dies mid-request leaves Temporal unable to
- * tell whether the provider accepted it, and a blind retry could notify the user twice; the workflow re-sends
+ * tell whether the provider accepted it, and a blind retry could notify the user twice; the workflow sends again
  * only failures typed InitiationNotSent.
  */
 const INITIATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } };
 
-export async function cibaApproval(input: ApprovalRequestInput, carried?: ApprovalCarryOver): Promise<ApprovalResult> {
-  const parsed = ApprovalRequestSchema.safeParse(input);
-  if (!parsed.success) {
-    const failure = ApplicationFailure.nonRetryable(formatZodError(parsed.error), ApprovalFailureType.InvalidRequest);
-    setHandler(approvalStatusQuery, () => ({
-      status: 'failed',
-      bindingMessage: String((input as { bindingMessage?: unknown } | undefined)?.bindingMessage ?? ''),
-      approvalDeadline: new Date().toISOString(),
-      asks: 0,
-      attempts: [],
-      continuedAsNew: 0,
-      polls: 0,
-      slowDowns: 0,
-      failure: { type: ApprovalFailureType.InvalidRequest, message: failure.message },
-    }));
-    throw failure;
-  }
-  const request = parsed.data;
-  const run: ApprovalCarryOver = carried ?? {
-    approvalDeadlineMs: Date.now() + request.approvalTimeout * 1000,
-    asks: 0,
-    attempts: [],
-    continuedAsNew: 0,
-    polls: 0,
-    slowDowns: 0,
-    nextAsk: { reason: 'first', atMs: Date.now() },
-  };
-  let status: ApprovalStatus = run.polling ? 'pending' : 'initiating';
-  let failure: ApprovalState['failure'];
-  setHandler(approvalStatusQuery, () => ({
-    status,
-    bindingMessage: request.bindingMessage,
-    approvalDeadline: new Date(run.approvalDeadlineMs).toISOString(),
-    asks: run.asks,
-    attempts: run.attempts,
-    continuedAsNew: run.continuedAsNew,
-    authReqId: run.polling?.authReqId,
-    expiresAt: run.polling && new Date(run.polling.expiresAtMs).toISOString(),
-    intervalSeconds: run.polling?.intervalSeconds,
-    polls: run.polls,
-    slowDowns: run.slowDowns,
-    lastPollAt: run.lastPollAt,
-    lastPollOutcome: run.lastPollOutcome,
-    failure,
-  }));
-  const setStatus = (next: ApprovalStatus, force = false) => {
-    if (next === status && !force) return; // an upsert is a history event: only on change
-    status = next;
-    upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: next }]);
-  };
-  setStatus(status, true);
+/** One approval as the status query sees it; each step updates it. */
+interface Approval {
+  readonly request: ApprovalRequest;
+  run: ApprovalCarryOver;
+  status: ApprovalStatus;
+  failure?: ApprovalFailureInfo;
+}
 
+export async function cibaApproval(input: ApprovalRequestInput, carried?: ApprovalCarryOver | LegacyCarryOver): Promise<ApprovalResult> {
+  const request = validate(input);
+  const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
+  const approval: Approval = { request, run, status: run.polling ? 'pending' : 'initiating' };
+  setHandler(approvalStatusQuery, () => statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure));
+  upsertStatus(approval.status);
   try {
-    for (;;) {
-      if (run.nextAsk) {
-        const { reason, atMs } = run.nextAsk;
-        if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
-        const ack = await initiate(request, run.asks + 1, reason);
-        run.polling = startPolling(ack, Date.now());
-        run.asks += 1;
-        run.attempts = run.attempts.slice(-(RECENT_ATTEMPTS - 1));
-        run.attempts.push({
-          attempt: run.asks,
-          reason,
-          requestedAt: new Date().toISOString(),
-          authReqId: ack.authReqId,
-          expiresAt: new Date(run.polling.expiresAtMs).toISOString(),
-        });
-        run.nextAsk = undefined;
-        setStatus('pending');
-      }
-      const polling = run.polling!;
-
-      // A safe point between polls: hand the whole state to a fresh run before the history grows large.
-      const info = workflowInfo();
-      if (info.historyLength >= request.continueAsNewAfterEvents || info.continueAsNewSuggested) {
-        await condition(allHandlersFinished);
-        await continueAsNew<typeof cibaApproval>(request, { ...run, continuedAsNew: run.continuedAsNew + 1 });
-      }
-
-      const delay = nextPollDelaySeconds(polling, Date.now(), run.approvalDeadlineMs);
-      await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of request ${run.asks}` });
-      const outcome = await poll(polling, run.asks);
-      const decision = decide(polling, outcome, Date.now(), run.approvalDeadlineMs);
-      run.polls += 1;
-      run.lastPollAt = new Date().toISOString();
-      run.lastPollOutcome = outcome.kind;
-      const current = run.attempts[run.attempts.length - 1]!;
-
-      switch (decision.kind) {
-        case 'poll_again':
-          run.slowDowns += decision.state.slowDowns - polling.slowDowns;
-          run.polling = decision.state;
-          continue;
-        case 'approved': {
-          const grant = checkGrantedAuthorizationDetails(
-            request.authorizationDetails,
-            decision.tokens.authorizationDetails,
-            request.ungrantedAuthorizationDetails,
-          );
-          if (!grant.ok) {
-            current.outcome = 'not_granted';
-            throw ApplicationFailure.create({
-              message: grant.message,
-              type: ApprovalFailureType.AuthorizationDetailsNotGranted,
-              nonRetryable: true,
-              details: [{ requested: grant.requested, granted: grant.granted }],
-            });
-          }
-          current.outcome = 'approved';
-          setStatus('approved');
-          return { ...decision.tokens, approvedAt: new Date().toISOString() };
-        }
-        case 'denied':
-          current.outcome = 'denied';
-          throw ApplicationFailure.nonRetryable(decision.message, ApprovalFailureType.Denied);
-        case 'request_ended': {
-          current.outcome = decision.reason;
-          const policy =
-            decision.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN)
-              ? { ...request.askAgain, afterLostAnswer: true }
-              : request.askAgain;
-          const next = nextAsk(decision, run.asks, policy, Date.now(), run.approvalDeadlineMs);
-          if (next.kind === 'fail') {
-            throw ApplicationFailure.create({
-              message: next.message,
-              type: next.type,
-              nonRetryable: true,
-              details: next.details ? [next.details] : undefined,
-            });
-          }
-          run.polling = undefined;
-          run.nextAsk = { reason: next.reason, atMs: next.atMs };
-        }
-      }
-    }
+    const tokens = await waitForDecision(approval);
+    return handBack(approval, tokens);
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
-    const ended = approvalFailure(error);
-    if (isCancellation(ended)) {
-      setStatus('cancelled');
-    } else if (ended instanceof ApplicationFailure && ended.type) {
-      failure = { type: ended.type as ApprovalFailureType, message: ended.message };
-      setStatus(ended.type === ApprovalFailureType.Denied ? 'denied' : ended.type === ApprovalFailureType.Expired ? 'expired' : 'failed');
-    } else {
-      setStatus('failed');
-    }
-    throw ended;
+    const failure = asApprovalFailure(error);
+    const ended = endedWith(failure);
+    approval.failure = ended.failure;
+    setStatus(approval, ended.status);
+    throw failure;
   }
 }
 
-/** Sends the backchannel request, again only when the provider cannot have seen the previous one. */
-async function initiate(request: ApprovalRequest, ask: number, reason: AskReason): Promise<BackchannelAcknowledgment> {
-  for (let attempt = 1; ; attempt++) {
+/** Validate: the request is checked again here (histories outlive clients); an invalid one ends the approval at once. */
+function validate(input: ApprovalRequestInput): ApprovalRequest {
+  const parsed = ApprovalRequestSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const failure = { type: ApprovalFailureType.InvalidRequest, message: formatZodError(parsed.error) };
+  setHandler(approvalStatusQuery, () => invalidInputStatus(input, failure, Date.now()));
+  throw approvalFailure(failure.type, failure.message);
+}
+
+/** Ask, then wait and poll until the user's final answer; ask again when an ask ends undecided. */
+async function waitForDecision(approval: Approval): Promise<TokenSet> {
+  let decision: PollDecision;
+  do {
+    if (approval.run.nextAsk) await ask(approval, approval.run.nextAsk);
+    await continueAsNewWhenLarge(approval);
+    decision = await pollOnce(approval);
+    if (decision.kind === 'denied') {
+      approval.run = recordAskOutcome(approval.run, 'denied');
+      throw approvalFailure(ApprovalFailureType.Denied, decision.message);
+    }
+    if (decision.kind === 'ask_ended') askAgainOrGiveUp(approval, decision);
+  } while (decision.kind !== 'approved');
+  return decision.tokens;
+}
+
+/** Ask (CIBA Core 7): send a backchannel authentication request, after the delay the ask-again policy wants. */
+async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void> {
+  if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
+  const ack = await sendBackchannelRequest(approval.request, approval.run.askCount + 1, reason);
+  approval.run = recordAsk(approval.run, reason, ack, Date.now());
+  setStatus(approval, 'pending');
+}
+
+/** A safe point between polls: hand the whole state to a fresh run before the history grows large. */
+async function continueAsNewWhenLarge(approval: Approval): Promise<void> {
+  const info = workflowInfo();
+  if (info.historyLength < approval.request.continueAsNewAfterEvents && !info.continueAsNewSuggested) return;
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof cibaApproval>(approval.request, forNextRun(approval.run));
+}
+
+/** Wait and poll (CIBA Core 10.1): sleep the polling interval, poll the token endpoint once, and read the answer. */
+async function pollOnce(approval: Approval): Promise<PollDecision> {
+  const { askCount, approvalDeadlineMs } = approval.run;
+  const polling = approval.run.polling!; // set by the ask this poll belongs to
+  const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs);
+  await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}` });
+  const answer = await pollTokenEndpoint(polling, askCount);
+  const decision = interpretPollAnswer(polling, answer, Date.now(), approvalDeadlineMs);
+  approval.run = recordPoll(approval.run, answer, decision, Date.now());
+  return decision;
+}
+
+/** An ask ended undecided (expired, or its answer lost): schedule the next ask, or end the approval. */
+function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kind: 'ask_ended' }>): void {
+  approval.run = recordAskOutcome(approval.run, ended.reason);
+  const { askAgain } = approval.request;
+  const policy =
+    ended.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN) ? { ...askAgain, afterLostAnswer: true } : askAgain;
+  const next = nextAsk(ended, approval.run.askCount, policy, Date.now(), approval.run.approvalDeadlineMs);
+  if (next.kind === 'fail') throw approvalFailure(next.type, next.message, next.details);
+  approval.run = scheduleAsk(approval.run, next);
+}
+
+/** Hand back: the tokens reach the agent only if the provider granted exactly what was asked (RFC 9396). */
+function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
+  const { authorizationDetails, ungrantedAuthorizationDetails } = approval.request;
+  const grant = checkGrantedAuthorizationDetails(authorizationDetails, tokens.authorizationDetails, ungrantedAuthorizationDetails);
+  if (!grant.ok) {
+    approval.run = recordAskOutcome(approval.run, 'not_granted');
+    throw approvalFailure(ApprovalFailureType.AuthorizationDetailsNotGranted, grant.message, {
+      requested: grant.requested,
+      granted: grant.granted,
+    });
+  }
+  approval.run = recordAskOutcome(approval.run, 'approved');
+  setStatus(approval, 'approved');
+  return { ...tokens, approvedAt: new Date().toISOString() };
+}
+
+/** The status word changes: in the status query and the search attribute (an upsert is a history event: only on change). */
+function setStatus(approval: Approval, next: ApprovalStatus): void {
+  if (next === approval.status) return;
+  approval.status = next;
+  upsertStatus(next);
+}
+
+function upsertStatus(status: ApprovalStatus): void {
+  upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: status }]);
+}
+
+/** Sends the backchannel request, again only when the provider cannot have seen the previous sending. */
+async function sendBackchannelRequest(request: ApprovalRequest, askNumber: number, reason: AskReason): Promise<BackchannelAcknowledgment> {
+  for (let sends = 1; ; sends++) {
     try {
       return await ciba.requestBackchannelAuthentication.executeWithOptions(
-        { ...INITIATION_OPTIONS, summary: `backchannel request ${ask}${attempt > 1 ? `, sent again (${attempt})` : ''}` },
+        { ...INITIATION_OPTIONS, summary: `backchannel request ${askNumber}${sends > 1 ? `, sent again (${sends})` : ''}` },
         [request, { reason }],
       );
     } catch (error) {
-      const cause = error instanceof ActivityFailure ? error.cause : undefined;
-      if (error instanceof ActivityFailure && !isCancellation(error) && !(cause instanceof ApplicationFailure && cause.nonRetryable)) {
-        // The activity timed out (its worker died mid-request) or failed untyped: the request may have reached the
-        // provider, which may have notified the user. Same rule as any other uncertain initiation: not sent again.
-        throw ApplicationFailure.nonRetryable(
-          `the backchannel authentication request may have reached the provider, which may have notified the user; ` +
-            `it is not sent again automatically (${cause?.message ?? error.message})`,
-          ApprovalFailureType.InitiationUncertain,
-        );
-      }
-      if (!(cause instanceof ApplicationFailure) || cause.type !== ActivityFailureType.InitiationNotSent) throw error;
-      if (attempt >= MAX_INITIATION_ATTEMPTS) {
-        throw ApplicationFailure.nonRetryable(
-          `the provider could not be reached after ${attempt} attempts: ${cause.message}`,
-          ApprovalFailureType.ProviderUnavailable,
-        );
-      }
-      const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
-      await sleep(Math.max(retryAfter ?? 0, 2 ** attempt) * 1000);
+      const next = afterSendFailure(error, sends);
+      if (next.kind === 'fail') throw next.error;
+      await sleep(next.afterSeconds * 1000);
     }
   }
 }
 
 /**
  * One poll, with Temporal retrying transient faults: never sooner than the polling interval, backing off to a
- * minute, and giving up once the request has expired (the workflow then treats it as expired).
+ * minute, and giving up once the ask has expired (the workflow then treats it as expired).
  */
-async function poll(polling: PollingState, ask: number): Promise<PollOutcome> {
+async function pollTokenEndpoint(polling: PollingState, askNumber: number): Promise<PollOutcome> {
   const untilExpiry = Math.max(0, polling.expiresAtMs - Date.now());
   const options: ActivityOptions = {
     startToCloseTimeout: '30s',
@@ -283,32 +222,15 @@ async function poll(polling: PollingState, ask: number): Promise<PollOutcome> {
       backoffCoefficient: 2,
       maximumInterval: `${Math.max(60, polling.intervalSeconds)}s`,
     },
-    summary: `poll ${polling.polls + 1} of request ${ask}`,
+    summary: `poll ${polling.polls + 1} of ask ${askNumber}`,
   };
   try {
     return await ciba.pollToken.executeWithOptions(options, [{ authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds }]);
   } catch (error) {
     if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
-      // Retries ran out of time: the provider was unreachable until the request expired.
+      // Retries ran out of time: the provider was unreachable until the ask expired.
       return { kind: 'expired_token', description: `the provider could not be polled before the request expired (${error.cause.message})` };
     }
     throw error;
   }
-}
-
-/** The failure the approval ends with: an activity's typed failure is surfaced as the workflow's own. */
-function approvalFailure(error: unknown): unknown {
-  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable) {
-    const cause = error.cause;
-    return ApplicationFailure.create({
-      message: cause.message,
-      type: cause.type ?? undefined,
-      details: cause.details ?? undefined,
-      nonRetryable: true,
-    });
-  }
-  if (error instanceof ActivityFailure && !isCancellation(error)) {
-    return ApplicationFailure.nonRetryable(error.cause?.message ?? error.message, 'ActivityFailed');
-  }
-  return error;
 }

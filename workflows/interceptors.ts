@@ -18,7 +18,7 @@
  * a non-determinism error fails the workflow task, which Temporal retries, and the workflow is not ended.
  */
 import { ApplicationFailure, log, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
-import { ApprovalFailureType } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 import { rejectedPayloadOf, rejectionMessage, type RejectedPayload } from '../common/rejected-payload';
 
 function firstRejected(values: readonly unknown[]): RejectedPayload | undefined {

@@ -3,14 +3,15 @@
  * No Temporal and no I/O here: the workflow feeds in what happened and does what these return.
  */
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
-import { ApprovalFailureType, type AskAgainPolicy } from '../common/approval';
+import type { AskAgainPolicy } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 
 /** CIBA Core 7.3: "If no value is provided, clients MUST use 5 as the default value." */
 export const DEFAULT_INTERVAL_SECONDS = 5;
 /** CIBA Core 11 / RFC 8628 3.5: on slow_down the interval grows by 5 s for this and every later poll. */
 export const SLOW_DOWN_INCREMENT_SECONDS = 5;
 /**
- * Polling cadence. For the first minutes of each request the user is most likely looking at the prompt: poll as
+ * Polling cadence. For the first minutes of each ask the user is most likely looking at the prompt: poll as
  * often as the provider allows. Later (e-mail approvals, hours-long windows) a decision is noticed within
  * SLOW_POLL_SECONDS, at a fraction of the history and provider load (bench/history.ts measures it).
  */
@@ -21,7 +22,7 @@ export interface PollingState {
   authReqId: string;
   /** The provider's minimum seconds between polls (grown by slow_down); never shrinks. */
   intervalSeconds: number;
-  /** When this request was acknowledged (epoch ms, workflow time). */
+  /** When this ask was acknowledged (epoch ms, workflow time). */
   askedAtMs: number;
   /** When the provider's auth_req_id expires (epoch ms, workflow time). */
   expiresAtMs: number;
@@ -33,8 +34,8 @@ export type PollDecision =
   | { kind: 'poll_again'; state: PollingState }
   | { kind: 'approved'; tokens: TokenSet }
   | { kind: 'denied'; message: string }
-  /** This request can no longer be approved; whether to ask again is nextAsk()'s decision. */
-  | { kind: 'request_ended'; reason: 'expired' | 'lost_token_response'; message: string };
+  /** This ask can no longer be approved; whether to ask again is nextAsk()'s decision. */
+  | { kind: 'ask_ended'; reason: 'expired' | 'lost_token_response'; message: string };
 
 export type AskDecision =
   | { kind: 'ask'; reason: 'expired' | 'lost_token_response'; atMs: number }
@@ -61,8 +62,8 @@ export function startPolling(ack: BackchannelAcknowledgment, nowMs: number): Pol
 
 /**
  * How long to wait before the next poll: the provider's interval in the fast window, SLOW_POLL_SECONDS after it,
- * but never past the moment the request (or the approval) expires, so that the last poll sees a last-second
- * decision and a new request follows promptly. Never shorter than the provider's interval.
+ * but never past the moment the ask (or the approval) expires, so that the last poll sees a last-second
+ * decision and a new ask follows promptly. Never shorter than the provider's interval.
  */
 export function nextPollDelaySeconds(state: PollingState, nowMs: number, approvalDeadlineMs: number): number {
   const cadence =
@@ -85,19 +86,19 @@ export function slowedDownInterval(currentSeconds: number, answer: { interval?: 
   );
 }
 
-/** What one poll's answer at `nowMs` means for this request. */
-export function decide(state: PollingState, outcome: PollOutcome, nowMs: number, approvalDeadlineMs: number): PollDecision {
+/** What one poll's answer at `nowMs` means for this ask. */
+export function interpretPollAnswer(state: PollingState, answer: PollOutcome, nowMs: number, approvalDeadlineMs: number): PollDecision {
   const polled = { ...state, polls: state.polls + 1 };
-  const requestExpired = nowMs >= state.expiresAtMs;
+  const askExpired = nowMs >= state.expiresAtMs;
   const ended = nowMs >= Math.min(state.expiresAtMs, approvalDeadlineMs);
   const expired = (message: string, description?: string): PollDecision => ({
-    kind: 'request_ended',
+    kind: 'ask_ended',
     reason: 'expired',
     message: withDescription(message, description),
   });
-  switch (outcome.kind) {
+  switch (answer.kind) {
     case 'approved':
-      return { kind: 'approved', tokens: outcome.tokens };
+      return { kind: 'approved', tokens: answer.tokens };
     case 'authorization_pending':
       return ended ? expired('the user did not decide in time') : { kind: 'poll_again', state: polled };
     case 'slow_down':
@@ -105,34 +106,34 @@ export function decide(state: PollingState, outcome: PollOutcome, nowMs: number,
         ? expired('the user did not decide in time')
         : {
             kind: 'poll_again',
-            state: { ...polled, slowDowns: polled.slowDowns + 1, intervalSeconds: slowedDownInterval(state.intervalSeconds, outcome) },
+            state: { ...polled, slowDowns: polled.slowDowns + 1, intervalSeconds: slowedDownInterval(state.intervalSeconds, answer) },
           };
     case 'access_denied':
       // Auth0 answers access_denied for expired requests too: after expiry, expiry is the likelier story.
-      return requestExpired
-        ? expired('the request expired', outcome.description)
-        : { kind: 'denied', message: withDescription('the user denied the request', outcome.description) };
+      return askExpired
+        ? expired('the request expired', answer.description)
+        : { kind: 'denied', message: withDescription('the user denied the request', answer.description) };
     case 'expired_token':
-      return expired('the request expired before the user decided', outcome.description);
+      return expired('the request expired before the user decided', answer.description);
     case 'invalid_grant':
       // oidc-provider forgets expired requests ~15 s after expiry and then answers invalid_grant.
       // Before expiry, invalid_grant means the provider no longer honours this auth_req_id, most likely because
       // tokens were issued for it and that response was lost: the provider revoked them when it saw the id again.
-      return requestExpired
-        ? expired('the request expired before the user decided', outcome.description)
+      return askExpired
+        ? expired('the request expired before the user decided', answer.description)
         : {
-            kind: 'request_ended',
+            kind: 'ask_ended',
             reason: 'lost_token_response',
             message: withDescription(
               'the provider no longer accepts this auth_req_id before its expiry (its final answer was probably lost ' +
                 'on the way back; tokens it issued are revoked)',
-              outcome.description,
+              answer.description,
             ),
           };
   }
 }
 
-/** After a request ended without a decision: ask the user again, or give up, by the policy and the deadline. */
+/** After an ask ended without a decision: ask the user again, or give up, by the policy and the deadline. */
 export function nextAsk(
   ended: { reason: 'expired' | 'lost_token_response'; message: string },
   asksSoFar: number,

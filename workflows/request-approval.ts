@@ -22,7 +22,8 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { ApprovalFailureType, type ApprovalRequestInput, type ApprovalResult } from '../common/approval';
+import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
+import { ApprovalFailureType } from '../common/outcomes';
 import { cibaApproval } from './approval';
 
 export interface RequestApprovalOptions {

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       const { workflowId } = await approvals.start(request('ask again', { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } }), {
         key: 'replay-ask-again',
       });
-      const { authReqId } = await waitForApprovalState(client, workflowId, (s) => s.attempts.length === 2 && isPending(s));
+      const { authReqId } = await waitForApprovalState(client, workflowId, (s) => s.asks.length === 2 && isPending(s));
       await device.decide(authReqId!, 'approve');
       await settle(workflowId);
       await record('ask-again', workflowId);

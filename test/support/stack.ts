@@ -58,29 +58,6 @@ export function uniqueTaskQueue(name: string): string {
   return `test-${name}-${randomUUID().slice(0, 8)}`;
 }
 
-/** A worker process on its own task queue and clients of it, for one test file (registers beforeAll/afterAll). */
-export interface WorkerFixture {
-  env: Record<string, string>;
-  worker: ManagedProcess;
-  approvals: ApprovalClient;
-  temporal: Client;
-}
-
-export function useWorkerFixture(name: string): WorkerFixture {
-  const fixture = { env: stackEnv(uniqueTaskQueue(name)) } as WorkerFixture;
-  beforeAll(async () => {
-    fixture.worker = await startWorker(fixture.env, `worker-${name}`);
-    fixture.approvals = await connectClient(fixture.env);
-    fixture.temporal = await rawClient(fixture.env);
-  });
-  afterAll(async () => {
-    await fixture.approvals?.close();
-    await fixture.temporal?.connection.close();
-    await fixture.worker?.kill('SIGTERM');
-  });
-  return fixture;
-}
-
 export async function startWorker(env: Record<string, string>, name = 'worker'): Promise<ManagedProcess> {
   return startTsProcess(name, 'worker/main.ts', env, /ciba worker: task queue/, { logDir: TEST_LOG_DIR });
 }
