@@ -51,7 +51,9 @@ export function clientJwksFromEnv(jwks: ClientJwks | undefined, file: string | u
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`invalid provider environment: IDP_CLIENT_JWKS_FILE: cannot read ${file}: ${(err as Error).message}`);
+    throw new Error(`invalid provider environment: IDP_CLIENT_JWKS_FILE: cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const parsed = ClientJwksJson.safeParse(text);
   if (!parsed.success) {

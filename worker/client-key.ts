@@ -46,6 +46,8 @@ function privateKey(create: () => KeyObject, message: string): KeyObject {
     return create();
   } catch (error) {
     const code = (error as { code?: unknown }).code;
+    // No `cause`: the parser's own message may quote the key, and a printed cause would show it.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`${message}${typeof code === 'string' ? ` (${code})` : ''}`);
   }
 }

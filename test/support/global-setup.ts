@@ -9,7 +9,6 @@ import { REPO_ROOT } from '../../devstack/ts-process';
 import { STACK_ENV, TEST_LOG_DIR, newPayloadKey, startProvider, type SharedStack, type StartedProvider } from './stack';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __cibaStack: { temporal: RunningTemporal; provider: StartedProvider } | undefined;
 }
 
