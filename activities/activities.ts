@@ -40,8 +40,13 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
      * CIBA backchannel authentication request: the provider notifies the user's device. The request is checked
      * against the provider's profile first: one the provider would refuse is never sent.
      */
-    async requestBackchannelAuthentication(request: ApprovalRequest, ask?: AskContext): Promise<BackchannelAcknowledgment> {
-      const violations = profileViolations(profile, request, { repeatable: request.askAgain?.afterLostAnswer === true });
+    async requestBackchannelAuthentication(
+      request: ApprovalRequest,
+      ask?: AskContext,
+    ): Promise<BackchannelAcknowledgment> {
+      const violations = profileViolations(profile, request, {
+        repeatable: request.askAgain?.afterLostAnswer === true,
+      });
       if (violations.length) {
         throw ApplicationFailure.nonRetryable(
           violations.map((violation) => violation.message).join('; '),
@@ -49,7 +54,9 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
         );
       }
       const bindingMessage =
-        ask?.reason === 'lost_token_response' ? repeatBindingMessage(profile, request.bindingMessage) : request.bindingMessage;
+        ask?.reason === 'lost_token_response'
+          ? repeatBindingMessage(profile, request.bindingMessage)
+          : request.bindingMessage;
       try {
         return await ciba.requestBackchannelAuthentication({ ...request, bindingMessage });
       } catch (error) {
@@ -73,7 +80,11 @@ export type CibaActivities = ReturnType<typeof createCibaActivities>;
 function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
   if (error instanceof ProviderError) return providerRejected(error, profile);
   if (error instanceof TransportError && !error.requestSent) {
-    return ApplicationFailure.create({ message: error.message, type: ActivityFailureType.InitiationNotSent, nonRetryable: true });
+    return ApplicationFailure.create({
+      message: error.message,
+      type: ActivityFailureType.InitiationNotSent,
+      nonRetryable: true,
+    });
   }
   // 429 and 503 say "not processed, come back later" (RFC 6585, RFC 9110 15.6.4).
   if (error instanceof ProviderUnavailableError && (error.status === 429 || error.status === 503)) {

@@ -15,7 +15,19 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import type { ApprovalRequest, ApprovalResult, AuthorizationDetail } from '../common/approval';
 
 /** JWS algorithms for a private_key_jwt client assertion. */
-export const CLIENT_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const CLIENT_SIGNING_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 export type ClientSigningAlg = (typeof CLIENT_SIGNING_ALGS)[number];
 
 /** How the client authenticates at the backchannel and token endpoints (OpenID Connect Core 9). */
@@ -60,7 +72,9 @@ export class ProviderUnavailableError extends Error {
     readonly status: number,
     readonly retryAfterSeconds: number | undefined,
   ) {
-    super(`provider answered HTTP ${status}${retryAfterSeconds !== undefined ? ` (Retry-After: ${retryAfterSeconds} s)` : ''}`);
+    super(
+      `provider answered HTTP ${status}${retryAfterSeconds !== undefined ? ` (Retry-After: ${retryAfterSeconds} s)` : ''}`,
+    );
   }
 }
 
@@ -143,7 +157,8 @@ export class CibaClient {
         undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
       // Plain http only for a provider on this machine (the local stack), or when explicitly allowed.
       [oauth.allowInsecureRequests]:
-        config.issuer.protocol === 'http:' && (LOOPBACK_HOSTS.has(config.issuer.hostname) || config.allowInsecureHttp === true),
+        config.issuer.protocol === 'http:' &&
+        (LOOPBACK_HOSTS.has(config.issuer.hostname) || config.allowInsecureHttp === true),
     };
   }
 
@@ -181,7 +196,9 @@ export class CibaClient {
         ),
       (error: unknown) => {
         // An argument error, which send() passes on as is: never a transport fault, nothing to retry.
-        const failure = new TypeError(`the client's private key cannot sign ${auth.signingAlg}: ${(error as Error).message}`);
+        const failure = new TypeError(
+          `the client's private key cannot sign ${auth.signingAlg}: ${(error as Error).message}`,
+        );
         throw Object.assign(failure, { code: 'ERR_INVALID_ARG_VALUE' });
       },
     );
@@ -216,7 +233,13 @@ export class CibaClient {
   async requestBackchannelAuthentication(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
     const as = await this.authorizationServer();
     const response = await this.send(() =>
-      oauth.backchannelAuthenticationRequest(as, this.client, this.clientAuth, backchannelParameters(request), this.httpOptions),
+      oauth.backchannelAuthenticationRequest(
+        as,
+        this.client,
+        this.clientAuth,
+        backchannelParameters(request),
+        this.httpOptions,
+      ),
     );
     const ack = await this.process(() => oauth.processBackchannelAuthenticationResponse(as, this.client, response));
     return { authReqId: ack.auth_req_id, expiresIn: ack.expires_in, interval: ack.interval };
@@ -229,7 +252,9 @@ export class CibaClient {
       oauth.backchannelAuthenticationGrantRequest(as, this.client, this.clientAuth, authReqId, this.httpOptions),
     );
     try {
-      const tokens = await this.process(() => oauth.processBackchannelAuthenticationGrantResponse(as, this.client, response));
+      const tokens = await this.process(() =>
+        oauth.processBackchannelAuthenticationGrantResponse(as, this.client, response),
+      );
       return { kind: 'approved', tokens: toTokenSet(tokens) };
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
@@ -306,7 +331,9 @@ export class CibaClient {
         error instanceof TypeError ||
         error instanceof SyntaxError
       ) {
-        throw new InvalidProviderResponseError(`invalid response from the provider: ${error.message}`, { cause: error });
+        throw new InvalidProviderResponseError(`invalid response from the provider: ${error.message}`, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -343,10 +370,15 @@ function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {
  * `authorization_details` claim of a JWT access token (RFC 9396 section 9.1). The token came straight from the token
  * endpoint, so reading its claims needs no signature check here; the resource server verifies it.
  */
-export function grantedAuthorizationDetails(response: { access_token: string; authorization_details?: unknown }): AuthorizationDetail[] | undefined {
+export function grantedAuthorizationDetails(response: {
+  access_token: string;
+  authorization_details?: unknown;
+}): AuthorizationDetail[] | undefined {
   if (Array.isArray(response.authorization_details)) return response.authorization_details as AuthorizationDetail[];
   const claims = jwtClaims(response.access_token);
-  return Array.isArray(claims?.authorization_details) ? (claims.authorization_details as AuthorizationDetail[]) : undefined;
+  return Array.isArray(claims?.authorization_details)
+    ? (claims.authorization_details as AuthorizationDetail[])
+    : undefined;
 }
 
 function jwtClaims(token: string): Record<string, unknown> | undefined {
@@ -376,11 +408,19 @@ export function retryAfter(response: Response, now = Date.now()): number | undef
 
 function toTransportError(error: unknown): Error {
   // oauth4webapi's own argument errors are programming errors, not transport faults.
-  if (error instanceof Error && 'code' in error && String((error as { code: unknown }).code).startsWith('ERR_INVALID_ARG')) {
+  if (
+    error instanceof Error &&
+    'code' in error &&
+    String((error as { code: unknown }).code).startsWith('ERR_INVALID_ARG')
+  ) {
     return error;
   }
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const code = cause?.code ?? (error as { code?: string } | undefined)?.code;
   const message = cause?.message ?? (error instanceof Error ? error.message : String(error));
-  return new TransportError(`no answer from the provider: ${message}${code ? ` (${code})` : ''}`, !NOT_SENT_CODES.has(code ?? ''), code);
+  return new TransportError(
+    `no answer from the provider: ${message}${code ? ` (${code})` : ''}`,
+    !NOT_SENT_CODES.has(code ?? ''),
+    code,
+  );
 }

@@ -22,7 +22,11 @@ export function createBenchActivities(provider: SimulatedProvider) {
       if (outcome.kind === 'authorization_pending' || outcome.kind === 'slow_down') {
         const next = outcome.kind === 'slow_down' ? interval + 5 : interval;
         if (next !== input.intervalSeconds) Context.current().heartbeat(next);
-        throw ApplicationFailure.create({ message: outcome.kind, type: 'AuthorizationPending', nextRetryDelay: `${next}s` });
+        throw ApplicationFailure.create({
+          message: outcome.kind,
+          type: 'AuthorizationPending',
+          nextRetryDelay: `${next}s`,
+        });
       }
       return outcome;
     },

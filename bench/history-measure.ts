@@ -77,8 +77,11 @@ export async function measure(
   const startMs = await env.currentTimeMs();
   log(`${form} / ${mode}: simulating ${hours} h ...`);
   const progress = setInterval(() => {
-    const simulated = provider.firstRequestAtMs === undefined ? 0 : (provider.lastSeenMs - provider.firstRequestAtMs) / HOUR_MS;
-    log(`  ${form} / ${mode}: ${simulated.toFixed(2)} h simulated, ${provider.requests.length} asks, ${provider.polls.length} polls`);
+    const simulated =
+      provider.firstRequestAtMs === undefined ? 0 : (provider.lastSeenMs - provider.firstRequestAtMs) / HOUR_MS;
+    log(
+      `  ${form} / ${mode}: ${simulated.toFixed(2)} h simulated, ${provider.requests.length} asks, ${provider.polls.length} polls`,
+    );
   }, 10_000);
   let ended = 'approved';
   let firstRunId: string;
@@ -94,7 +97,9 @@ export async function measure(
   } finally {
     clearInterval(progress);
   }
-  const runs = (await fetchRunHistories(env, workflowId, firstRunId)).map((events) => events.map((e) => tsToMs(e.eventTime)));
+  const runs = (await fetchRunHistories(env, workflowId, firstRunId)).map((events) =>
+    events.map((e) => tsToMs(e.eventTime)),
+  );
   const lastEventMs = Math.max(...runs.flatMap((times) => times.slice(-1)));
   const endedAtHours = (lastEventMs - startMs) / HOUR_MS;
   const realSeconds = (Date.now() - realStart) / 1000;
@@ -111,17 +116,29 @@ function workflowInput(form: Form, mode: Mode, hours: number): { input: unknown;
   const base = { loginHint: 'alice@example.com', bindingMessage: 'Pay 50.00 USD to ExampleCorp', scope: 'openid' };
   const requestedExpiry = mode === 'long' ? REQUESTED_EXPIRY_LONG : undefined;
   if (form !== 'cibaApproval') {
-    const input: ReferenceLoopInput = { request: { ...base, requestedExpiry }, delayBetweenAsksSeconds: DELAY_BETWEEN_ASKS_SECONDS };
+    const input: ReferenceLoopInput = {
+      request: { ...base, requestedExpiry },
+      delayBetweenAsksSeconds: DELAY_BETWEEN_ASKS_SECONDS,
+    };
     return { input };
   }
   const cycleSeconds = REQUEST_LIFETIME_5MIN + DELAY_BETWEEN_ASKS_SECONDS;
   const wanted = mode === 'long' ? 3 : Math.ceil((hours * 3600) / cycleSeconds) + 2;
-  const { input, capped } = approvalInput({ ...base, requestedExpiry, approvalTimeout: `${Math.ceil(hours) + 1}h` }, wanted);
-  return { input, note: capped !== undefined ? `maxAsks capped at ${capped} by the schema (wanted ${wanted})` : undefined };
+  const { input, capped } = approvalInput(
+    { ...base, requestedExpiry, approvalTimeout: `${Math.ceil(hours) + 1}h` },
+    wanted,
+  );
+  return {
+    input,
+    note: capped !== undefined ? `maxAsks capped at ${capped} by the schema (wanted ${wanted})` : undefined,
+  };
 }
 
 /** The approval input, with maxAsks as wanted or, when the schema allows less, at the schema's maximum. */
-function approvalInput(base: ApprovalRequestInput, wantedAsks: number): { input: ApprovalRequestInput; capped?: number } {
+function approvalInput(
+  base: ApprovalRequestInput,
+  wantedAsks: number,
+): { input: ApprovalRequestInput; capped?: number } {
   const input: ApprovalRequestInput = {
     ...base,
     askAgain: { maxAsks: wantedAsks, delayBetweenAsks: DELAY_BETWEEN_ASKS_SECONDS },

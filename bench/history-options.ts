@@ -35,7 +35,9 @@ function parse(args: string[]) {
   try {
     return parseArgs({ args, options: OPTIONS }).values;
   } catch (error) {
-    throw new Error(`${(error as Error).message} (use --hours N, --reference-hours N, --interval S, --full)`, { cause: error });
+    throw new Error(`${(error as Error).message} (use --hours N, --reference-hours N, --interval S, --full)`, {
+      cause: error,
+    });
   }
 }
 

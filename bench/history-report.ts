@@ -29,7 +29,10 @@ function rowAt(m: Measured, hours: number): Row {
     const events = perRun.reduce((a, b) => a + b, 0);
     const polls = m.provider.polls.filter((p) => p.atMs <= cut).length;
     const asks = m.provider.requests.filter((r) => r.requestedAtMs <= cut).length;
-    const notes = [m.note, m.endedAtHours < hours - 0.05 ? `ended ${m.ended} at ${m.endedAtHours.toFixed(1)} h` : undefined];
+    const notes = [
+      m.note,
+      m.endedAtHours < hours - 0.05 ? `ended ${m.ended} at ${m.endedAtHours.toFixed(1)} h` : undefined,
+    ];
     return {
       form: label,
       mode: m.mode,
@@ -58,9 +61,13 @@ function rowAt(m: Measured, hours: number): Row {
     // One long request stays one request; 5-minute requests are asked again at a constant rate.
     asks: m.mode === 'long' ? base.asks : Math.round(base.asks * factor),
     extrapolated: true,
-    note: `extrapolated from ${m.ranHours} h` +
-      (events >= LIMIT_EVENTS ? `; over the ${LIMIT_EVENTS} hard limit (a real server terminates it at ~${(LIMIT_EVENTS / base.eventsPerHour).toFixed(1)} h)` :
-        events >= WARN_EVENTS ? `; over the ${WARN_EVENTS} warning` : ''),
+    note:
+      `extrapolated from ${m.ranHours} h` +
+      (events >= LIMIT_EVENTS
+        ? `; over the ${LIMIT_EVENTS} hard limit (a real server terminates it at ~${(LIMIT_EVENTS / base.eventsPerHour).toFixed(1)} h)`
+        : events >= WARN_EVENTS
+          ? `; over the ${WARN_EVENTS} warning`
+          : ''),
   };
 }
 
@@ -68,7 +75,19 @@ export function printReport(measured: Measured[], options: HistoryOptions): void
   const horizons = [1, 6, 24].filter((h) => h <= options.hours);
   if (!horizons.includes(options.hours)) horizons.push(options.hours);
   const rows = measured.flatMap((m) => horizons.map((h) => rowAt(m, h)));
-  const header = ['form', 'provider', 'sim h', 'events', 'events/h', 'runs', 'largest run', 'polls', 'asks', 'events/poll', 'note'];
+  const header = [
+    'form',
+    'provider',
+    'sim h',
+    'events',
+    'events/h',
+    'runs',
+    'largest run',
+    'polls',
+    'asks',
+    'events/poll',
+    'note',
+  ];
   const table = rows.map((r) => [
     r.form,
     r.mode === 'long' ? '1 request, 72 h' : 'new request /5 min',
@@ -85,26 +104,35 @@ export function printReport(measured: Measured[], options: HistoryOptions): void
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log('');
-  console.log(`History events while an approval waits (provider interval ${options.interval} s; user approves at the end)`);
+  console.log(
+    `History events while an approval waits (provider interval ${options.interval} s; user approves at the end)`,
+  );
   console.log('');
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of table) console.log(line(row));
   console.log('');
-  console.log(`! = over the ${WARN_EVENTS}-event history warning, !! = over the ${LIMIT_EVENTS}-event hard limit (the server terminates the run).`);
+  console.log(
+    `! = over the ${WARN_EVENTS}-event history warning, !! = over the ${LIMIT_EVENTS}-event hard limit (the server terminates the run).`,
+  );
   console.log('~ = extrapolated linearly from the measured hours (constant cost per poll, no continue-as-new).');
 
   console.log('');
-  console.log('Cadence (from the simulated provider\'s log): polls in the first 5 minutes of the first request, and the');
+  console.log(
+    "Cadence (from the simulated provider's log): polls in the first 5 minutes of the first request, and the",
+  );
   console.log('longest gap between two polls of one request (how late a decision can be seen), and slow_down answers:');
   for (const m of measured) {
     const first = m.provider.requests[0];
     if (!first) continue;
-    const firstFive = m.provider.polls.filter((p) => p.authReqId === first.authReqId && p.atMs - first.requestedAtMs <= 300_000).length;
+    const firstFive = m.provider.polls.filter(
+      (p) => p.authReqId === first.authReqId && p.atMs - first.requestedAtMs <= 300_000,
+    ).length;
     let maxGap = 0;
     const lastByRequest = new Map<string, number>();
     for (const p of m.provider.polls) {
-      const previous = lastByRequest.get(p.authReqId) ?? m.provider.requests.find((r) => r.authReqId === p.authReqId)!.requestedAtMs;
+      const previous =
+        lastByRequest.get(p.authReqId) ?? m.provider.requests.find((r) => r.authReqId === p.authReqId)!.requestedAtMs;
       maxGap = Math.max(maxGap, p.atMs - previous);
       lastByRequest.set(p.authReqId, p.atMs);
     }
@@ -136,7 +164,9 @@ function conclusion(measured: Measured[], options: HistoryOptions): string {
   const fastForms = (['naive', 'local-act', 'retry'] as const).filter((form) => {
     const m = measured.find((x) => x.form === form && x.mode === '5min')!;
     const first = m.provider.requests[0];
-    const firstFive = m.provider.polls.filter((p) => p.authReqId === first?.authReqId && p.atMs - first.requestedAtMs <= 300_000).length;
+    const firstFive = m.provider.polls.filter(
+      (p) => p.authReqId === first?.authReqId && p.atMs - first.requestedAtMs <= 300_000,
+    ).length;
     return firstFive >= Math.floor(300 / options.interval) - 1;
   });
   const byCost = [...fastForms].sort((a, b) => rate(a, '5min').eventsPerPoll - rate(b, '5min').eventsPerPoll);

@@ -39,8 +39,10 @@ async function main(): Promise<void> {
       workflowsPath: require.resolve('./workflows'),
       logger: new DefaultLogger('ERROR'),
     });
-    log(`bundled workflows in ${((Date.now() - began) / 1000).toFixed(1)} s; simulating ${options.hours} h ` +
-      `(reference forms ${options.referenceHours} h), provider interval ${options.interval} s`);
+    log(
+      `bundled workflows in ${((Date.now() - began) / 1000).toFixed(1)} s; simulating ${options.hours} h ` +
+        `(reference forms ${options.referenceHours} h), provider interval ${options.interval} s`,
+    );
 
     const measured: Measured[] = [];
     for (const mode of ['long', '5min'] as const) {

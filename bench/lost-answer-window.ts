@@ -59,9 +59,11 @@ function parseArgs(argv: string[]) {
 const activityDone = new Map<string, number>();
 Runtime.install({
   logger: new DefaultLogger('DEBUG', ({ level, message, meta }) => {
-    if (message === 'Activity completed' && meta?.activityType === 'pollToken') activityDone.set(String(meta.workflowId), Date.now());
+    if (message === 'Activity completed' && meta?.activityType === 'pollToken')
+      activityDone.set(String(meta.workflowId), Date.now());
     // Denials end the workflow failed (ApprovalDenied): expected here, so not echoed.
-    else if ((level === 'WARN' || level === 'ERROR') && message !== 'Workflow failed') process.stderr.write(`[worker] ${level} ${message}\n`);
+    else if ((level === 'WARN' || level === 'ERROR') && message !== 'Workflow failed')
+      process.stderr.write(`[worker] ${level} ${message}\n`);
   }),
 });
 
@@ -70,12 +72,21 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) 
 
 /** The final pollToken attempt in a history: when it started, when its completion was recorded, the next workflow task. */
 function finalPoll(events: proto.api.history.v1.IHistoryEvent[]) {
-  const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollToken').at(-1);
-  const of = (e: { scheduledEventId?: unknown } | null | undefined) => e != null && Number(e.scheduledEventId) === Number(scheduled?.eventId);
+  const scheduled = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollToken')
+    .at(-1);
+  const of = (e: { scheduledEventId?: unknown } | null | undefined) =>
+    e != null && Number(e.scheduledEventId) === Number(scheduled?.eventId);
   const started = events.find((e) => of(e.activityTaskStartedEventAttributes));
   const completedAt = events.findIndex((e) => of(e.activityTaskCompletedEventAttributes));
-  const nextTask = events.slice(completedAt + 1).find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
-  return { started: ms(started?.eventTime), completed: ms(events[completedAt]?.eventTime), nextTask: ms(nextTask?.eventTime) };
+  const nextTask = events
+    .slice(completedAt + 1)
+    .find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  return {
+    started: ms(started?.eventTime),
+    completed: ms(events[completedAt]?.eventTime),
+    nextTask: ms(nextTask?.eventTime),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -93,14 +104,24 @@ async function main(): Promise<void> {
     logFile: path.join(TEST_LOG_DIR, `bench-temporal-${Date.now()}.log`),
   });
   // Undone in reverse order: each process stops before its folder is removed.
-  const stopping: Array<() => Promise<unknown>> = [async () => rmSync(dbDir, { recursive: true, force: true }), () => temporal.stop()];
+  const stopping: Array<() => Promise<unknown>> = [
+    async () => rmSync(dbDir, { recursive: true, force: true }),
+    () => temporal.stop(),
+  ];
   const stopAll = async () => {
     for (const stop of stopping.reverse()) await stop().catch((e: unknown) => console.error('while stopping:', e));
   };
   try {
     const provider = await startProvider({ IDP_POLL_INTERVAL: String(options.interval) });
-    stopping.push(async () => rmSync(provider.dataDir, { recursive: true, force: true }), () => provider.kill());
-    const env = stackEnv(uniqueTaskQueue('bench-window'), {}, { temporalAddress: temporal.address, issuer: provider.issuer, payloadKey: generatePayloadKey() });
+    stopping.push(
+      async () => rmSync(provider.dataDir, { recursive: true, force: true }),
+      () => provider.kill(),
+    );
+    const env = stackEnv(
+      uniqueTaskQueue('bench-window'),
+      {},
+      { temporalAddress: temporal.address, issuer: provider.issuer, payloadKey: generatePayloadKey() },
+    );
     const worker = await createWorker(loadWorkerConfig(env));
     const running = worker.run();
     stopping.push(async () => {
@@ -115,12 +136,16 @@ async function main(): Promise<void> {
     async function runOne(i: number): Promise<Sample> {
       const kind = i % 2 === 0 ? 'approved' : 'denied';
       const bindingMessage = `Bench ${runId} ${i}`;
-      const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage }, { key: `bench-${runId}-${i}` });
+      const { workflowId } = await approvals.start(
+        { loginHint: 'alice@example.com', bindingMessage },
+        { key: `bench-${runId}-${i}` },
+      );
       const { authReqId } = await waitForApprovalState(approvals.client, workflowId, isPending, 60_000);
       await device.decide(authReqId!, kind === 'approved' ? 'approve' : 'deny');
       const outcome = await approvals.result(workflowId).then(
         () => 'approved',
-        (e: unknown) => (e instanceof ApprovalFailedError && e.type === 'ApprovalDenied' ? 'denied' : `failed: ${String(e)}`),
+        (e: unknown) =>
+          e instanceof ApprovalFailedError && e.type === 'ApprovalDenied' ? 'denied' : `failed: ${String(e)}`,
       );
       if (outcome !== kind) throw new Error(`${workflowId}: expected ${kind}, got ${outcome}`);
       const log = await providerLog(provider.issuer, { authReqId });
@@ -149,14 +174,27 @@ async function main(): Promise<void> {
     const loadAtEnd = os.loadavg();
 
     const fmt = (n: number) => n.toFixed(1).padStart(8);
-    console.log(`\nlost-answer window: ms from the provider's final answer (request log) to each moment; ${samples.length} approvals in ${elapsedS.toFixed(0)} s`);
-    console.log(`polling interval ${options.interval} s, concurrency ${options.concurrency}, Temporal ${options.inMemory ? 'in memory' : 'SQLite file'}, ${os.cpus().length} CPUs`);
-    console.log(`load average (1/5/15 min): start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}, end ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')}\n`);
-    console.log(`${'answer'.padEnd(9)}${'to'.padEnd(18)}${'N'.padStart(4)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`);
+    console.log(
+      `\nlost-answer window: ms from the provider's final answer (request log) to each moment; ${samples.length} approvals in ${elapsedS.toFixed(0)} s`,
+    );
+    console.log(
+      `polling interval ${options.interval} s, concurrency ${options.concurrency}, Temporal ${options.inMemory ? 'in memory' : 'SQLite file'}, ${os.cpus().length} CPUs`,
+    );
+    console.log(
+      `load average (1/5/15 min): start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}, end ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')}\n`,
+    );
+    console.log(
+      `${'answer'.padEnd(9)}${'to'.padEnd(18)}${'N'.padStart(4)}${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`,
+    );
     for (const kind of ['approved', 'denied'] as const) {
       for (const measure of MEASURES) {
-        const values = samples.filter((s) => s.kind === kind).flatMap((s) => s[measure] ?? []).sort((a, b) => a - b);
-        const figures = values.length ? [50, 90, 99, 100].map((p) => fmt(percentile(values, p))).join('') : '     (none)';
+        const values = samples
+          .filter((s) => s.kind === kind)
+          .flatMap((s) => s[measure] ?? [])
+          .sort((a, b) => a - b);
+        const figures = values.length
+          ? [50, 90, 99, 100].map((p) => fmt(percentile(values, p))).join('')
+          : '     (none)';
         console.log(`${kind.padEnd(9)}${measure.padEnd(18)}${String(values.length).padStart(4)}${figures}`);
       }
     }
@@ -166,7 +204,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exitCode ??= 0,
+  () => (process.exitCode ??= 0),
   (error: unknown) => {
     console.error(error);
     process.exitCode = 1;

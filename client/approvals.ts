@@ -11,7 +11,14 @@ import {
   WorkflowFailedError,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+} from '@temporalio/common';
 import {
   ApprovalRequestSchema,
   formatZodError,
@@ -112,8 +119,11 @@ export class ApprovalClient {
     if (!request.success) throw new InvalidApprovalRequestError(formatZodError(request.error));
     if (this.providerProfile) {
       const profile = PROVIDER_PROFILES[this.providerProfile];
-      const violations = profileViolations(profile, request.data, { repeatable: request.data.askAgain.afterLostAnswer });
-      if (violations.length) throw new InvalidApprovalRequestError(violations.map((violation) => violation.message).join('; '));
+      const violations = profileViolations(profile, request.data, {
+        repeatable: request.data.askAgain.afterLostAnswer,
+      });
+      if (violations.length)
+        throw new InvalidApprovalRequestError(violations.map((violation) => violation.message).join('; '));
     }
     const key = options.key ?? randomUUID();
     if (!KEY_PATTERN.test(key)) {
@@ -211,7 +221,13 @@ function clientKeyMismatch(workflowId: string, error: unknown, what: string): Ap
   if (error instanceof ApprovalKeyMismatchError) return error;
   const mismatch = payloadKeyMismatchIn(error);
   if (!mismatch) return undefined;
-  const reason = keyMismatchMessage(`${what} approval ${workflowId}`, mismatch.payloadKeyId, 'client', mismatch.keyIds, mismatch.corrupted);
+  const reason = keyMismatchMessage(
+    `${what} approval ${workflowId}`,
+    mismatch.payloadKeyId,
+    'client',
+    mismatch.keyIds,
+    mismatch.corrupted,
+  );
   return new ApprovalKeyMismatchError(workflowId, 'client', reason, mismatch.payloadKeyId, mismatch.keyIds);
 }
 
@@ -222,10 +238,18 @@ function toApprovalFailedError(workflowId: string, error: unknown): unknown {
     return new ApprovalKeyMismatchError(workflowId, 'worker', cause.message);
   }
   if (cause instanceof ApplicationFailure) {
-    return new ApprovalFailedError(workflowId, cause.type ?? ApprovalFailureType.Failed, cause.message, cause.details ?? []);
+    return new ApprovalFailedError(
+      workflowId,
+      cause.type ?? ApprovalFailureType.Failed,
+      cause.message,
+      cause.details ?? [],
+    );
   }
-  if (cause instanceof CancelledFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.Cancelled, 'the approval was cancelled');
-  if (cause instanceof TerminatedFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.Terminated, 'the approval was terminated');
-  if (cause instanceof TimeoutFailure) return new ApprovalFailedError(workflowId, ApprovalFailureType.TimedOut, 'the approval workflow timed out');
+  if (cause instanceof CancelledFailure)
+    return new ApprovalFailedError(workflowId, ApprovalFailureType.Cancelled, 'the approval was cancelled');
+  if (cause instanceof TerminatedFailure)
+    return new ApprovalFailedError(workflowId, ApprovalFailureType.Terminated, 'the approval was terminated');
+  if (cause instanceof TimeoutFailure)
+    return new ApprovalFailedError(workflowId, ApprovalFailureType.TimedOut, 'the approval workflow timed out');
   return new ApprovalFailedError(workflowId, ApprovalFailureType.Failed, cause?.message ?? error.message);
 }

@@ -14,7 +14,12 @@ import { parseArgs } from 'node:util';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ConfigError } from '../common/config';
 import { ExitCode, exitCodeList, failureOutcome } from '../common/outcomes';
-import { ApprovalClient, ApprovalFailedError, ApprovalKeyMismatchError, InvalidApprovalRequestError } from './approvals';
+import {
+  ApprovalClient,
+  ApprovalFailedError,
+  ApprovalKeyMismatchError,
+  InvalidApprovalRequestError,
+} from './approvals';
 
 const USAGE = `usage:
   ciba request --login-hint H --binding-message M [--authorization-details JSON|@file] [--scope S]
@@ -81,7 +86,8 @@ export async function main(argv: string[], out: (line: string) => void = console
         );
         return ExitCode.Ok;
       }
-      if (!values.json) out(`${started.started ? 'started' : 'exists already'}: ${started.workflowId}, waiting for the user...`);
+      if (!values.json)
+        out(`${started.started ? 'started' : 'exists already'}: ${started.workflowId}, waiting for the user...`);
       return printOutcome(client, started.workflowId, values, print);
     });
   }
@@ -100,7 +106,8 @@ export async function main(argv: string[], out: (line: string) => void = console
               `  approval deadline: ${approval.approvalDeadline}` +
                 (approval.continuedAsNew ? ` (continued as new ${approval.continuedAsNew} times)` : ''),
             ...(approval?.asks ?? []).map(
-              (ask) => `  ask ${ask.number} (${ask.reason}) at ${ask.askedAt}, expires ${ask.expiresAt}${ask.outcome ? `: ${ask.outcome}` : ''}`,
+              (ask) =>
+                `  ask ${ask.number} (${ask.reason}) at ${ask.askedAt}, expires ${ask.expiresAt}${ask.outcome ? `: ${ask.outcome}` : ''}`,
             ),
             approval?.expiresAt && `  current ask expires: ${approval.expiresAt}`,
             approval?.intervalSeconds &&
@@ -137,7 +144,11 @@ async function printOutcome(
   try {
     const result = await client.result(workflowId);
     const shown = values['show-tokens'] ? result : redactTokens(result);
-    print(`approved: ${workflowId}\n${JSON.stringify(shown, null, 2)}`, { workflowId, outcome: 'approved', result: shown });
+    print(`approved: ${workflowId}\n${JSON.stringify(shown, null, 2)}`, {
+      workflowId,
+      outcome: 'approved',
+      result: shown,
+    });
     return ExitCode.Ok;
   } catch (error) {
     if (!(error instanceof ApprovalFailedError)) throw error;
@@ -170,7 +181,10 @@ function requestFromOptions(values: Values): ApprovalRequestInput {
     askAgain:
       values['max-asks'] === undefined && values['ask-again-delay'] === undefined
         ? undefined
-        : { maxAsks: wholeNumber('--max-asks', values['max-asks']), delayBetweenAsks: duration(values['ask-again-delay']) },
+        : {
+            maxAsks: wholeNumber('--max-asks', values['max-asks']),
+            delayBetweenAsks: duration(values['ask-again-delay']),
+          },
   };
 }
 
@@ -204,7 +218,8 @@ function parseAuthorizationDetails(value: string | undefined): ApprovalRequestIn
 
 /** Tokens are credentials: show their kind and size, never their value. */
 export function redactTokens(result: ApprovalResult): Record<string, unknown> {
-  const redact = (token: string | undefined) => token && `[redacted, ${token.length} characters; --show-tokens to print]`;
+  const redact = (token: string | undefined) =>
+    token && `[redacted, ${token.length} characters; --show-tokens to print]`;
   return {
     ...result,
     accessToken: redact(result.accessToken),

@@ -35,8 +35,12 @@ async function main(): Promise<number> {
       },
     ],
   });
-  console.log(`started ${workflowId}: ${values['login-hint']} is asked to approve paying ${values.amount} ${values.currency} to ${values.creditor}.`);
-  console.log(`Approve or deny it on the device page (npm start prints its URL; locally http://127.0.0.1:3000/device).`);
+  console.log(
+    `started ${workflowId}: ${values['login-hint']} is asked to approve paying ${values.amount} ${values.currency} to ${values.creditor}.`,
+  );
+  console.log(
+    `Approve or deny it on the device page (npm start prints its URL; locally http://127.0.0.1:3000/device).`,
+  );
   try {
     const result = await handle.result();
     console.log(`payment executed: ${JSON.stringify(result)}`);

@@ -51,7 +51,8 @@ function nonJsonValue(value: unknown, path: string, depth: number): string | und
     return `${path} is nested more than ${AUTHORIZATION_DETAILS_HARD_LIMITS.maxDepth} levels deep`;
   }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const problem = nonJsonValue(value[i], `${path}[${i}]`, depth + 1);
@@ -112,13 +113,18 @@ const LoginHintSchema = NonEmpty.superRefine((hint, ctx) => {
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const DURATION_RULE = 'whole seconds (a number) or a whole number with s, m, h or d, such as "90s", "15m", "24h", "3d"';
 /** A duration as whole seconds, or a string such as "90s", "15m", "24h", "3d"; normalised to seconds. */
-const DurationSeconds = z.custom<number | string>(() => true).transform((value: unknown, ctx): number => {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  const match = typeof value === 'string' ? /^(\d{1,9})([smhd])$/.exec(value.trim()) : null;
-  if (match) return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
-  ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value) ?? String(value)} is not a duration: use ${DURATION_RULE}` });
-  return z.NEVER;
-});
+const DurationSeconds = z
+  .custom<number | string>(() => true)
+  .transform((value: unknown, ctx): number => {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+    const match = typeof value === 'string' ? /^(\d{1,9})([smhd])$/.exec(value.trim()) : null;
+    if (match) return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(value) ?? String(value)} is not a duration: use ${DURATION_RULE}`,
+    });
+    return z.NEVER;
+  });
 
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
@@ -180,7 +186,9 @@ export const ApprovalRequestSchema = z
     continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
   })
   .superRefine((request, ctx) => {
-    const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter((hint) => request[hint] !== undefined);
+    const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter(
+      (hint) => request[hint] !== undefined,
+    );
     if (hints.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -286,5 +294,7 @@ export interface ApprovalState {
 }
 
 export function formatZodError(error: z.ZodError): string {
-  return error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
+  return error.issues
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
 }

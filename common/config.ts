@@ -16,7 +16,10 @@ export const DEFAULT_TASK_QUEUE = 'ciba-approvals';
 const PayloadKeySchema = z
   .string()
   .trim()
-  .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)');
+  .refine(
+    (v) => Buffer.from(v, 'base64').length === 32,
+    'must be 32 random bytes, base64-encoded (openssl rand -base64 32)',
+  );
 
 /** An empty or blank variable (`CIBA_PAYLOAD_KEY_FILE=` in an .env file or a compose file) counts as unset. */
 const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
@@ -54,10 +57,16 @@ export const TemporalConfigSchema = z
             const id = colon < 0 ? undefined : entry.slice(0, colon).trim();
             const key = (colon < 0 ? entry : entry.slice(colon + 1)).trim();
             if (id !== undefined && !LEGACY_KEY_ID.test(id)) {
-              ctx.addIssue({ code: 'custom', message: `entry ${index + 1}: the id before ":" must be 1 to 64 letters, digits, _ . -` });
+              ctx.addIssue({
+                code: 'custom',
+                message: `entry ${index + 1}: the id before ":" must be 1 to 64 letters, digits, _ . -`,
+              });
             } else if (!PayloadKeySchema.safeParse(key).success) {
               // Never echo the entry: it is a key.
-              ctx.addIssue({ code: 'custom', message: `entry ${index + 1}${id ? ` ("${id}")` : ''} must be base64 of 32 bytes, or id:base64` });
+              ctx.addIssue({
+                code: 'custom',
+                message: `entry ${index + 1}${id ? ` ("${id}")` : ''} must be base64 of 32 bytes, or id:base64`,
+              });
             }
             return { id, key: Buffer.from(key, 'base64') };
           }),
@@ -68,7 +77,8 @@ export const TemporalConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['CIBA_PAYLOAD_KEY'],
-        message: 'set exactly one of CIBA_PAYLOAD_KEY (base64 of 32 bytes) or CIBA_PAYLOAD_KEY_FILE (a file holding it)',
+        message:
+          'set exactly one of CIBA_PAYLOAD_KEY (base64 of 32 bytes) or CIBA_PAYLOAD_KEY_FILE (a file holding it)',
       });
     }
   });
@@ -129,7 +139,10 @@ let keyIdWarned = false;
 function warnKeyIdIgnored(): void {
   if (keyIdWarned) return;
   keyIdWarned = true;
-  process.emitWarning('CIBA_PAYLOAD_KEY_ID is ignored: payload key ids are now derived from the keys (remove it)', 'ConfigWarning');
+  process.emitWarning(
+    'CIBA_PAYLOAD_KEY_ID is ignored: payload key ids are now derived from the keys (remove it)',
+    'ConfigWarning',
+  );
 }
 
 function payloadCodec(config: z.output<typeof TemporalConfigSchema>): EncryptionCodec {
@@ -138,10 +151,14 @@ function payloadCodec(config: z.output<typeof TemporalConfigSchema>): Encryption
     try {
       encoded = readFileSync(config.CIBA_PAYLOAD_KEY_FILE, 'utf8').trim();
     } catch (error) {
-      throw new ConfigError(`CIBA_PAYLOAD_KEY_FILE: cannot read ${config.CIBA_PAYLOAD_KEY_FILE}: ${(error as Error).message}`);
+      throw new ConfigError(
+        `CIBA_PAYLOAD_KEY_FILE: cannot read ${config.CIBA_PAYLOAD_KEY_FILE}: ${(error as Error).message}`,
+      );
     }
     if (!PayloadKeySchema.safeParse(encoded).success) {
-      throw new ConfigError(`CIBA_PAYLOAD_KEY_FILE: ${config.CIBA_PAYLOAD_KEY_FILE} must hold 32 random bytes, base64-encoded`);
+      throw new ConfigError(
+        `CIBA_PAYLOAD_KEY_FILE: ${config.CIBA_PAYLOAD_KEY_FILE} must hold 32 random bytes, base64-encoded`,
+      );
     }
   }
   const current: PayloadKey = { key: Buffer.from(encoded ?? '', 'base64') };

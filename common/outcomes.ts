@@ -57,7 +57,8 @@ export const FAILURE_OUTCOMES = {
   AuthorizationDetailsNotGranted: {
     status: 'failed',
     exitCode: ExitCode.Failed,
-    meaning: 'the user approved, but the provider did not grant the requested authorization_details: the tokens are withheld',
+    meaning:
+      'the user approved, but the provider did not grant the requested authorization_details: the tokens are withheld',
   },
   ApprovalDenied: { status: 'denied', exitCode: ExitCode.Denied, meaning: 'the user denied the request' },
   ApprovalExpired: {
@@ -69,10 +70,15 @@ export const FAILURE_OUTCOMES = {
   ApprovalLost: {
     status: 'failed',
     exitCode: ExitCode.Failed,
-    meaning: "the provider's final answer (an approval or a denial) was lost on the way back; not asked again by default",
+    meaning:
+      "the provider's final answer (an approval or a denial) was lost on the way back; not asked again by default",
   },
   // details[0] = { error, errorDescription, status, cibaError } (ProviderErrorDetails, common/approval.ts)
-  CibaProviderError: { status: 'failed', exitCode: ExitCode.Failed, meaning: 'the provider rejected the backchannel request' },
+  CibaProviderError: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning: 'the provider rejected the backchannel request',
+  },
   ApprovalInitiationUncertain: {
     status: 'failed',
     exitCode: ExitCode.Failed,
@@ -83,7 +89,11 @@ export const FAILURE_OUTCOMES = {
     exitCode: ExitCode.Failed,
     meaning: 'the backchannel request could not reach the provider in 5 attempts',
   },
-  InvalidProviderResponse: { status: 'failed', exitCode: ExitCode.Failed, meaning: "the provider's answer is not valid OAuth/CIBA" },
+  InvalidProviderResponse: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning: "the provider's answer is not valid OAuth/CIBA",
+  },
   InvalidApprovalRequest: {
     status: 'failed',
     exitCode: ExitCode.Failed,
@@ -104,10 +114,21 @@ export const FAILURE_OUTCOMES = {
     exitCode: ExitCode.Failed,
     meaning: 'an activity failed in a way no rule covers (a bug or an unexpected worker error)',
   },
-  ApprovalCancelled: { status: 'cancelled', exitCode: ExitCode.Failed, meaning: 'the agent (or an operator) cancelled the approval' },
+  ApprovalCancelled: {
+    status: 'cancelled',
+    exitCode: ExitCode.Failed,
+    meaning: 'the agent (or an operator) cancelled the approval',
+  },
   ApprovalTerminated: { exitCode: ExitCode.Failed, meaning: 'the approval workflow was terminated' },
-  ApprovalTimedOut: { exitCode: ExitCode.Failed, meaning: 'the approval workflow hit a Temporal timeout set at its start' },
-  ApprovalFailed: { status: 'failed', exitCode: ExitCode.Failed, meaning: 'the approval failed without a failure type' },
+  ApprovalTimedOut: {
+    exitCode: ExitCode.Failed,
+    meaning: 'the approval workflow hit a Temporal timeout set at its start',
+  },
+  ApprovalFailed: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning: 'the approval failed without a failure type',
+  },
 } as const satisfies Record<string, FailureOutcome>;
 
 /** A failure type: a key of FAILURE_OUTCOMES. */

@@ -93,7 +93,8 @@ export class EncryptionCodec implements PayloadCodec {
     private readonly options: EncryptionCodecOptions = {},
   ) {
     for (const k of [current, ...previous]) {
-      if (k.key.length !== 32) throw new ValueError(`payload key${k.id ? ` "${k.id}"` : ''} must be 32 bytes, got ${k.key.length}`);
+      if (k.key.length !== 32)
+        throw new ValueError(`payload key${k.id ? ` "${k.id}"` : ''} must be 32 bytes, got ${k.key.length}`);
     }
     const entries: KeyEntry[] = [];
     for (const k of [current, ...previous]) {
@@ -148,7 +149,8 @@ export class EncryptionCodec implements PayloadCodec {
         if (plaintext) return temporal.api.common.v1.Payload.decode(plaintext);
       }
       const corrupted = named.length > 0;
-      if (this.onUnreadable === 'mark') return marker({ reason: 'key_mismatch', keyId, corrupted, workerKeyIds: this.keyIds });
+      if (this.onUnreadable === 'mark')
+        return marker({ reason: 'key_mismatch', keyId, corrupted, workerKeyIds: this.keyIds });
       throw new PayloadKeyMismatchError(keyId, this.keyIds, corrupted, this.holder);
     });
   }
@@ -167,7 +169,9 @@ function decrypt(key: Buffer, data: Buffer): Uint8Array | undefined {
 }
 
 function marker(rejected: RejectedPayload): Payload {
-  const clean = Object.fromEntries(Object.entries(rejected).filter(([, v]) => v !== undefined && v !== false && v !== ''));
+  const clean = Object.fromEntries(
+    Object.entries(rejected).filter(([, v]) => v !== undefined && v !== false && v !== ''),
+  );
   return {
     metadata: { [METADATA_ENCODING_KEY]: Buffer.from('json/plain') },
     data: Buffer.from(JSON.stringify({ [REJECTED_PAYLOAD_FIELD]: clean })),

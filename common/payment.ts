@@ -31,6 +31,13 @@ export function paymentAuthorizationDetails(payment: Payment): AuthorizationDeta
  */
 export function paymentBindingMessage(payment: Payment, profile: ProviderProfileName = 'generic'): string {
   const words = ['Pay', payment.amount, payment.currency, 'to', payment.creditorName];
-  if (profile === 'keycloak') return words.join('-').replace(/[^a-zA-Z0-9\-._+/!?#]/g, '-').slice(0, 50);
-  return words.join(' ').slice(0, 64).replace(/[^\p{L}\p{N} +\-_.,:#]/gu, ' ');
+  if (profile === 'keycloak')
+    return words
+      .join('-')
+      .replace(/[^a-zA-Z0-9\-._+/!?#]/g, '-')
+      .slice(0, 50);
+  return words
+    .join(' ')
+    .slice(0, 64)
+    .replace(/[^\p{L}\p{N} +\-_.,:#]/gu, ' ');
 }

@@ -111,7 +111,10 @@ export function profileViolations(
   const violations: ProfileViolation[] = [];
   const { pattern, rule } = profile.bindingMessage;
   if (!pattern.test(request.bindingMessage)) {
-    violations.push({ field: 'bindingMessage', message: `bindingMessage must be ${rule} (provider profile ${profile.name})` });
+    violations.push({
+      field: 'bindingMessage',
+      message: `bindingMessage must be ${rule} (provider profile ${profile.name})`,
+    });
   } else if (options.repeatable && !pattern.test(repeatBindingMessage(profile, request.bindingMessage))) {
     violations.push({
       field: 'bindingMessage',
@@ -122,7 +125,8 @@ export function profileViolations(
   }
   if (request.authorizationDetails) {
     const problem = authorizationDetailsProblem(request.authorizationDetails, profile.authorizationDetails);
-    if (problem) violations.push({ field: 'authorizationDetails', message: `${problem} (provider profile ${profile.name})` });
+    if (problem)
+      violations.push({ field: 'authorizationDetails', message: `${problem} (provider profile ${profile.name})` });
   }
   return violations;
 }
@@ -133,7 +137,10 @@ export function repeatBindingMessage(profile: ProviderProfile, bindingMessage: s
 }
 
 /** The first limit `details` exceeds, in words; undefined when within all of them. */
-export function authorizationDetailsProblem(details: unknown[], limits: AuthorizationDetailsLimits): string | undefined {
+export function authorizationDetailsProblem(
+  details: unknown[],
+  limits: AuthorizationDetailsLimits,
+): string | undefined {
   const bytes = utf8Length(JSON.stringify(details));
   if (bytes > limits.maxBytes) return `authorizationDetails is ${bytes} bytes as JSON, more than ${limits.maxBytes}`;
   if (details.length > limits.maxEntries) {

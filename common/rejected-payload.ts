@@ -44,7 +44,13 @@ export function describeKeyIds(keyIds: readonly string[]): string {
  * "payload key mismatch: the input is encrypted with key k-1a2b…, this worker has k-3c4d… (and previous keys …)".
  * `subject` names what could not be read; `holder` who tried ("worker", "client").
  */
-export function keyMismatchMessage(subject: string, payloadKeyId: string, holder: string, keyIds: readonly string[], corrupted = false): string {
+export function keyMismatchMessage(
+  subject: string,
+  payloadKeyId: string,
+  holder: string,
+  keyIds: readonly string[],
+  corrupted = false,
+): string {
   return corrupted
     ? `payload key mismatch: ${subject} names key ${payloadKeyId}, which this ${holder} has, but does not decrypt with it (corrupted, or another key with the same id); this ${holder} has ${describeKeyIds(keyIds)}`
     : `payload key mismatch: ${subject} is encrypted with key ${payloadKeyId || '(no key id)'}, this ${holder} has ${describeKeyIds(keyIds)}`;

@@ -6,7 +6,11 @@ import { z } from 'zod';
 import { parseEnv } from '../common/config';
 import { DEFAULT_MAX_BODY_BYTES, isLoopbackHost, isWildcardHost, type CodecServerOptions } from './codec-server';
 
-const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const OriginSchema = z.string().transform((v, ctx) => {
   const url = URL.canParse(v) ? new URL(v) : undefined;
@@ -29,7 +33,12 @@ const CodecServerEnvSchema = z
       .pipe(z.array(OriginSchema).min(1)),
     /** Host headers clients send (`name[:port]`, comma-separated), e.g. behind a proxy. */
     CODEC_SERVER_ALLOWED_HOSTS: z.string().optional().transform(list),
-    CODEC_SERVER_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
+    CODEC_SERVER_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(DEFAULT_MAX_BODY_BYTES),
     CODEC_SERVER_ENCODE: z.stringbool().default(true),
     CODEC_SERVER_JWT_ISSUER: z.string().min(1).optional(),
     CODEC_SERVER_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -41,13 +50,20 @@ const CodecServerEnvSchema = z
       const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
       const host = String(env.CODEC_SERVER_HOST);
       if (env.CODEC_SERVER_AUTH === 'local' && !isLoopbackHost(host)) {
-        issue('CODEC_SERVER_HOST', 'local mode checks no credentials: listen on loopback (127.0.0.1), or set CODEC_SERVER_AUTH=jwt');
+        issue(
+          'CODEC_SERVER_HOST',
+          'local mode checks no credentials: listen on loopback (127.0.0.1), or set CODEC_SERVER_AUTH=jwt',
+        );
       }
-      if (isWildcardHost(host) && !(Array.isArray(env.CODEC_SERVER_ALLOWED_HOSTS) && env.CODEC_SERVER_ALLOWED_HOSTS.length)) {
+      if (
+        isWildcardHost(host) &&
+        !(Array.isArray(env.CODEC_SERVER_ALLOWED_HOSTS) && env.CODEC_SERVER_ALLOWED_HOSTS.length)
+      ) {
         issue('CODEC_SERVER_ALLOWED_HOSTS', `required when listening on ${host}: the Host names clients use`);
       }
       if (env.CODEC_SERVER_AUTH !== 'jwt') return;
-      if (!env.CODEC_SERVER_JWT_ISSUER) issue('CODEC_SERVER_JWT_ISSUER', 'required in jwt mode: the access tokens\' "iss"');
+      if (!env.CODEC_SERVER_JWT_ISSUER)
+        issue('CODEC_SERVER_JWT_ISSUER', 'required in jwt mode: the access tokens\' "iss"');
       const jwks = env.CODEC_SERVER_JWKS_URL;
       if (!jwks) issue('CODEC_SERVER_JWKS_URL', "required in jwt mode: the issuer's JWKS URL");
       else if (URL.canParse(jwks) && new URL(jwks).protocol === 'http:' && !isLoopbackHost(new URL(jwks).hostname)) {

@@ -41,7 +41,19 @@ export interface RunningCodecServer {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
 
 /** True for 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -56,17 +68,24 @@ export function isWildcardHost(host: string): boolean {
   return ['0.0.0.0', '::', '[::]'].includes(host);
 }
 
-const JSONPayloadSchema = z.object({ metadata: z.record(z.string(), z.string()).nullish(), data: z.string().nullish() });
+const JSONPayloadSchema = z.object({
+  metadata: z.record(z.string(), z.string()).nullish(),
+  data: z.string().nullish(),
+});
 const BodySchema = z.object({ payloads: z.array(JSONPayloadSchema) });
 type JSONPayload = z.infer<typeof JSONPayloadSchema>;
 
 const fromJSON = ({ metadata, data }: JSONPayload): Payload => ({
-  metadata: metadata ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])) : undefined,
+  metadata: metadata
+    ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')]))
+    : undefined,
   data: data ? Buffer.from(data, 'base64') : undefined,
 });
 
 const toJSON = ({ metadata, data }: Payload): JSONPayload => ({
-  metadata: metadata ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) : undefined,
+  metadata: metadata
+    ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')]))
+    : undefined,
   data: data ? Buffer.from(data).toString('base64') : undefined,
 });
 
@@ -74,7 +93,9 @@ const toJSON = ({ metadata, data }: Payload): JSONPayload => ({
 export async function startCodecServer(codec: PayloadCodec, options: CodecServerOptions): Promise<RunningCodecServer> {
   const host = options.host ?? '127.0.0.1';
   if (options.auth.mode !== 'jwt' && !isLoopbackHost(host)) {
-    throw new Error(`codec server: refusing to listen on ${host} without credentials; use a loopback address or jwt mode`);
+    throw new Error(
+      `codec server: refusing to listen on ${host} without credentials; use a loopback address or jwt mode`,
+    );
   }
   if (isWildcardHost(host) && !options.allowedHosts?.length) {
     throw new Error(`codec server: listening on ${host} needs the Host names clients use (allowedHosts)`);
@@ -95,7 +116,8 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'Origin');
     const { pathname } = new URL(req.url ?? '/', 'http://codec'); // the UI adds a query (?preserveStorageRefs=true)
-    const operation = pathname === '/decode' ? 'decode' : pathname === '/encode' && options.encode !== false ? 'encode' : undefined;
+    const operation =
+      pathname === '/decode' ? 'decode' : pathname === '/encode' && options.encode !== false ? 'encode' : undefined;
     if (!operation) return refuse(res, 404, 'not found');
     if (req.method === 'OPTIONS') {
       res.setHeader('access-control-allow-methods', 'POST');
@@ -133,7 +155,10 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
   hosts = new Set(
     (options.allowedHosts?.length
       ? options.allowedHosts
-      : [`${urlHost}:${port}`, ...(isLoopbackHost(host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`] : [])]
+      : [
+          `${urlHost}:${port}`,
+          ...(isLoopbackHost(host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`] : []),
+        ]
     ).map((h) => h.toLowerCase()),
   );
   return {
@@ -145,7 +170,9 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
 /** Ends a refused request. `Connection: close`, so Node does not read the rest of an unwanted body to reuse the socket. */
 function refuse(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: message }));
+  res
+    .writeHead(status, { ...headers, 'content-type': 'application/json', connection: 'close' })
+    .end(JSON.stringify({ error: message }));
 }
 
 /** The body, or undefined as soon as it is known to exceed `limit` (the rest is then not read). */
@@ -168,7 +195,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | un
 }
 
 /** Checks an `Authorization: Bearer` JWT: signature (issuer's JWKS), iss, exp (required), and aud when configured. */
-function bearerVerifier(auth: Extract<CodecServerAuth, { mode: 'jwt' }>): (header: string | undefined) => Promise<boolean> {
+function bearerVerifier(
+  auth: Extract<CodecServerAuth, { mode: 'jwt' }>,
+): (header: string | undefined) => Promise<boolean> {
   const jwks = createRemoteJWKSet(auth.jwksUrl);
   return async (header) => {
     const token = /^Bearer +([\w.~+/-]+=*)$/i.exec(header ?? '')?.[1];

@@ -34,7 +34,10 @@ const EnvSchema = z.object({
     .string()
     .trim()
     .toLowerCase()
-    .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', ''].includes(v), 'TEMPORAL_DEV_HEADLESS must be true or false')
+    .refine(
+      (v) => ['true', 'false', '1', '0', 'yes', 'no', ''].includes(v),
+      'TEMPORAL_DEV_HEADLESS must be true or false',
+    )
     .transform((v) => v === 'true' || v === '1' || v === 'yes')
     .default(false),
 });

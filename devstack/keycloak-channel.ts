@@ -39,7 +39,10 @@ export class AuthChannel {
     private readonly server: http.Server,
     private readonly onRequest: (request: ChannelRequest) => void = () => {},
   ) {
-    server.on('request', (req, res) => void this.handle(req, res).catch((error: Error) => reply(res, 500, { error: error.message })));
+    server.on(
+      'request',
+      (req, res) => void this.handle(req, res).catch((error: Error) => reply(res, 500, { error: error.message })),
+    );
   }
 
   /** The URL Keycloak's channel option points at. */
@@ -57,7 +60,12 @@ export class AuthChannel {
         return request;
       }
       if (Date.now() > deadline) {
-        const seen = this.requests.map(({ seq, loginHint, bindingMessage, claimed }) => ({ seq, loginHint, bindingMessage, claimed }));
+        const seen = this.requests.map(({ seq, loginHint, bindingMessage, claimed }) => ({
+          seq,
+          loginHint,
+          bindingMessage,
+          claimed,
+        }));
         throw new Error(`auth channel: no matching request after ${timeoutMs} ms; seen: ${JSON.stringify(seen)}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -73,7 +81,8 @@ export class AuthChannel {
       headers: { authorization: `Bearer ${request.bearer}`, 'content-type': 'application/json' },
       body: JSON.stringify({ status }),
     });
-    if (!response.ok) throw new Error(`auth channel callback ${status}: HTTP ${response.status} ${await response.text()}`);
+    if (!response.ok)
+      throw new Error(`auth channel callback ${status}: HTTP ${response.status} ${await response.text()}`);
     request.decision = status;
   }
 
@@ -105,7 +114,11 @@ export class AuthChannel {
       return reply(res, 201, {});
     }
     if (req.method === 'GET' && path === '/requests') {
-      return reply(res, 200, this.requests.map(({ bearer: _bearer, ...visible }) => visible));
+      return reply(
+        res,
+        200,
+        this.requests.map(({ bearer: _bearer, ...visible }) => visible),
+      );
     }
     const decision = /^\/requests\/(\d+)\/(approve|deny)$/.exec(path);
     const request = decision && this.requests[Number(decision[1]) - 1];

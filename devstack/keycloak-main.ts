@@ -10,8 +10,10 @@ async function main(): Promise<void> {
     clientSecret: process.env.KEYCLOAK_CLIENT_SECRET || undefined,
     onChannelRequest: (r) => {
       const base = channelUrl.replace(/\/request$/, '');
-      console.log(`\nrequest ${r.seq}: user ${r.loginHint}, "${r.bindingMessage}"` +
-        (r.authorizationDetails ? `, authorization_details ${JSON.stringify(r.authorizationDetails)}` : ''));
+      console.log(
+        `\nrequest ${r.seq}: user ${r.loginHint}, "${r.bindingMessage}"` +
+          (r.authorizationDetails ? `, authorization_details ${JSON.stringify(r.authorizationDetails)}` : ''),
+      );
       console.log(`  approve: curl -X POST ${base}/requests/${r.seq}/approve`);
       console.log(`  deny:    curl -X POST ${base}/requests/${r.seq}/deny`);
     },

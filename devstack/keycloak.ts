@@ -49,7 +49,8 @@ export function findJavaHome(env: NodeJS.ProcessEnv = process.env): string {
     .map((home) => ({ home, major: javaMajor(home) }))
     .filter((c) => c.major >= 21 && fs.existsSync(path.join(c.home, 'bin', 'java')))
     .sort((a, b) => Number(/temurin/i.test(b.home)) - Number(/temurin/i.test(a.home)) || b.major - a.major);
-  if (!candidates[0]) throw new Error('Keycloak needs Java 21+: none under /usr/lib/jvm or in JAVA_HOME (set KEYCLOAK_JAVA_HOME)');
+  if (!candidates[0])
+    throw new Error('Keycloak needs Java 21+: none under /usr/lib/jvm or in JAVA_HOME (set KEYCLOAK_JAVA_HOME)');
   return candidates[0].home;
 }
 
@@ -120,7 +121,12 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
     {
       detached: true,
       stdio: ['ignore', out, out],
-      env: { ...process.env, JAVA_HOME: javaHome, KC_BOOTSTRAP_ADMIN_USERNAME: admin.username, KC_BOOTSTRAP_ADMIN_PASSWORD: admin.password },
+      env: {
+        ...process.env,
+        JAVA_HOME: javaHome,
+        KC_BOOTSTRAP_ADMIN_USERNAME: admin.username,
+        KC_BOOTSTRAP_ADMIN_PASSWORD: admin.password,
+      },
     },
   );
   fs.closeSync(out);
@@ -150,13 +156,15 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
     while (!(await isOk(`${url}/realms/master/.well-known/openid-configuration`))) {
       const tail = () => fs.readFileSync(logFile, 'utf8').slice(-3000);
       if (!running) throw new Error(`Keycloak exited before it was ready; ${logFile}:\n${tail()}`);
-      if (Date.now() > deadline) throw new Error(`Keycloak not ready after ${Date.now() - started} ms; ${logFile}:\n${tail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`Keycloak not ready after ${Date.now() - started} ms; ${logFile}:\n${tail()}`);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     const clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
     await createRealm(url, await adminToken(url, admin), clientSecret, options);
     const issuer = `${url}/realms/${KEYCLOAK_REALM}`;
-    if (!(await isOk(`${issuer}/.well-known/openid-configuration`))) throw new Error(`realm ${KEYCLOAK_REALM}: no discovery document`);
+    if (!(await isOk(`${issuer}/.well-known/openid-configuration`)))
+      throw new Error(`realm ${KEYCLOAK_REALM}: no discovery document`);
     const startMs = Date.now() - started;
     log(`Keycloak ready in ${(startMs / 1000).toFixed(1)} s: ${issuer}`);
     return { url, issuer, clientId: KEYCLOAK_CLIENT_ID, clientSecret, channel, logFile, startMs, stop };
@@ -176,7 +184,12 @@ async function adminToken(url: string, admin: { username: string; password: stri
 }
 
 /** Realm `agents`: CIBA poll mode, login_hint names the user; client `ciba-agent` (confidential, CIBA only); user alice. */
-async function createRealm(url: string, token: string, clientSecret: string, options: StartKeycloakOptions): Promise<void> {
+async function createRealm(
+  url: string,
+  token: string,
+  clientSecret: string,
+  options: StartKeycloakOptions,
+): Promise<void> {
   const realm = {
     realm: KEYCLOAK_REALM,
     enabled: true,
@@ -186,10 +199,17 @@ async function createRealm(url: string, token: string, clientSecret: string, opt
       cibaInterval: String(options.cibaInterval ?? 1),
       cibaAuthRequestedUserHint: 'login_hint',
     },
-    clients: [{
-      clientId: KEYCLOAK_CLIENT_ID, secret: clientSecret, publicClient: false, clientAuthenticatorType: 'client-secret',
-      standardFlowEnabled: false, directAccessGrantsEnabled: false, attributes: { 'oidc.ciba.grant.enabled': 'true' },
-    }],
+    clients: [
+      {
+        clientId: KEYCLOAK_CLIENT_ID,
+        secret: clientSecret,
+        publicClient: false,
+        clientAuthenticatorType: 'client-secret',
+        standardFlowEnabled: false,
+        directAccessGrantsEnabled: false,
+        attributes: { 'oidc.ciba.grant.enabled': 'true' },
+      },
+    ],
     // Names and a verified e-mail: no required action stands between alice and the grant.
     users: [{ ...KEYCLOAK_USER, enabled: true, emailVerified: true }],
   };
@@ -198,7 +218,8 @@ async function createRealm(url: string, token: string, clientSecret: string, opt
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(realm),
   });
-  if (response.status !== 201) throw new Error(`Keycloak: creating realm ${KEYCLOAK_REALM}: HTTP ${response.status} ${await response.text()}`);
+  if (response.status !== 201)
+    throw new Error(`Keycloak: creating realm ${KEYCLOAK_REALM}: HTTP ${response.status} ${await response.text()}`);
 }
 
 async function isOk(url: string): Promise<boolean> {
@@ -218,5 +239,6 @@ async function freePort(): Promise<number> {
 
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.error?.message ?? `exit ${result.status}`}`);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')}: ${result.error?.message ?? `exit ${result.status}`}`);
 }

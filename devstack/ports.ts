@@ -26,7 +26,9 @@ export async function getFreePort(ip = '127.0.0.1'): Promise<number> {
     server.once('error', reject);
     server.listen(0, ip, () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

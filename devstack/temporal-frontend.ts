@@ -20,7 +20,11 @@ const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTES)[number]['type'], Sea
   Keyword: SearchAttributeType.KEYWORD,
 };
 
-async function withConnection<T>(address: string, timeoutMs: number, fn: (connection: Connection) => Promise<T>): Promise<T> {
+async function withConnection<T>(
+  address: string,
+  timeoutMs: number,
+  fn: (connection: Connection) => Promise<T>,
+): Promise<T> {
   const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
   try {
     return await fn(connection);
@@ -29,7 +33,8 @@ async function withConnection<T>(address: string, timeoutMs: number, fn: (connec
   }
 }
 
-export type ProbeResult = { kind: 'closed' } | { kind: 'temporal'; serverVersion?: string } | { kind: 'other'; error: unknown };
+export type ProbeResult =
+  { kind: 'closed' } | { kind: 'temporal'; serverVersion?: string } | { kind: 'other'; error: unknown };
 
 /** What answers at address: nothing, a Temporal frontend, or something else. */
 export async function probeTemporal(address: string, timeoutMs = 1500): Promise<ProbeResult> {
@@ -67,7 +72,9 @@ export async function waitForTemporal(
       await withConnection(address, attemptMs, async (connection) => {
         const attemptDeadline = Date.now() + attemptMs;
         await connection.withDeadline(attemptDeadline, () => connection.workflowService.getSystemInfo({}));
-        await connection.withDeadline(attemptDeadline, () => connection.workflowService.describeNamespace({ namespace }));
+        await connection.withDeadline(attemptDeadline, () =>
+          connection.workflowService.describeNamespace({ namespace }),
+        );
       });
       return;
     } catch (err) {
@@ -102,16 +109,17 @@ export async function ensureNamespaceAndSearchAttributes(
     } catch (err) {
       if (!(isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) throw err;
       log(`registering namespace ${namespace} on ${address}`);
-      await call(() => connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') })).catch(
-        (registerError: unknown) => {
-          // Someone (e.g. a server still starting) created it meanwhile.
-          if (!(isGrpcServiceError(registerError) && registerError.code === GRPC_ALREADY_EXISTS)) throw registerError;
-        },
-      );
+      await call(() =>
+        connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }),
+      ).catch((registerError: unknown) => {
+        // Someone (e.g. a server still starting) created it meanwhile.
+        if (!(isGrpcServiceError(registerError) && registerError.code === GRPC_ALREADY_EXISTS)) throw registerError;
+      });
       await waitForTemporal(address, namespace, Math.max(1000, deadline - Date.now()));
     }
 
-    const registered = (await call(() => connection.operatorService.listSearchAttributes({ namespace }))).customAttributes ?? {};
+    const registered =
+      (await call(() => connection.operatorService.listSearchAttributes({ namespace }))).customAttributes ?? {};
     const missing: Record<string, NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>> = {};
     for (const { name, type } of SEARCH_ATTRIBUTES) {
       const code = encodeSearchAttributeIndexedValueType(INDEXED_VALUE_TYPE[type])!;
@@ -130,7 +138,8 @@ export async function ensureNamespaceAndSearchAttributes(
     for (;;) {
       const again = await call(() => connection.operatorService.listSearchAttributes({ namespace }));
       if (names.every((name) => again.customAttributes?.[name] !== undefined)) return names;
-      if (Date.now() > deadline) throw new Error(`Search attributes ${names.join(', ')} not visible after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`Search attributes ${names.join(', ')} not visible after ${timeoutMs} ms`);
       await sleep(POLL_INTERVAL_MS);
     }
   });

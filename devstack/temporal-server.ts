@@ -97,7 +97,11 @@ export async function startTemporalDevServer(options: StartTemporalOptions = {})
     }
   }
   const port = options.port === 0 ? await getFreePort(host) : (options.port ?? 7233);
-  const uiPort = options.headless ? undefined : options.uiPort === 0 ? await getFreePort(host) : (options.uiPort ?? 8233);
+  const uiPort = options.headless
+    ? undefined
+    : options.uiPort === 0
+      ? await getFreePort(host)
+      : (options.uiPort ?? 8233);
   const address = hostPort(host, port);
 
   const running = await reuseRunning(address, host, uiPort, log);
@@ -105,7 +109,8 @@ export async function startTemporalDevServer(options: StartTemporalOptions = {})
 
   const repoRoot = options.repoRoot ?? findRepoRoot();
   const dataDir = path.join(repoRoot, '.data', 'temporal');
-  const dbFile = options.dbFile === false ? undefined : path.resolve(options.dbFile ?? path.join(dataDir, 'dev.sqlite'));
+  const dbFile =
+    options.dbFile === false ? undefined : path.resolve(options.dbFile ?? path.join(dataDir, 'dev.sqlite'));
   if (dbFile) fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const settings: ServerSettings = { ip, port, uiPort, dbFile, extraArgs: options.extraArgs ?? [], log };
 
@@ -116,7 +121,12 @@ export async function startTemporalDevServer(options: StartTemporalOptions = {})
 }
 
 /** The Temporal server already answering at `address` (e.g. one `npm start` left running), or undefined if none. */
-async function reuseRunning(address: string, host: string, uiPort: number | undefined, log: Logger): Promise<RunningTemporal | undefined> {
+async function reuseRunning(
+  address: string,
+  host: string,
+  uiPort: number | undefined,
+  log: Logger,
+): Promise<RunningTemporal | undefined> {
   let probe = await probeTemporal(address);
   // Maybe a Temporal server that is still starting: give it a moment before calling it foreign.
   const until = Date.now() + 3000;
@@ -133,7 +143,8 @@ async function reuseRunning(address: string, host: string, uiPort: number | unde
     );
   }
   await ensureNamespaceAndSearchAttributes(address, NAMESPACE, { log, timeoutMs: READY_TIMEOUT_MS });
-  const uiUrl = uiPort !== undefined && (await isPortOpen(host, uiPort, 500)) ? `http://${hostPort(host, uiPort)}` : undefined;
+  const uiUrl =
+    uiPort !== undefined && (await isPortOpen(host, uiPort, 500)) ? `http://${hostPort(host, uiPort)}` : undefined;
   log(`reusing the Temporal server already running at ${address} (server ${probe.serverVersion ?? '?'})`);
   const nothing = async () => undefined;
   return { address, namespace: NAMESPACE, uiUrl, reused: true, source: 'reused', stop: nothing, kill: nothing };
@@ -201,7 +212,10 @@ async function startCli(
   log(`starting temporal dev server at ${address} (pid ${child.pid}, log ${logFile}${dbFile ? `, db ${dbFile}` : ''})`);
   try {
     await waitForTemporal(address, NAMESPACE, READY_TIMEOUT_MS, {
-      abort: () => (exit === undefined ? undefined : new Error(`temporal server exited before it was ready (${exit}). ${logTail()}`)),
+      abort: () =>
+        exit === undefined
+          ? undefined
+          : new Error(`temporal server exited before it was ready (${exit}). ${logTail()}`),
     });
     await ensureNamespaceAndSearchAttributes(address, NAMESPACE, { log, timeoutMs: READY_TIMEOUT_MS });
   } catch (err) {
@@ -211,7 +225,19 @@ async function startCli(
   }
   const uiUrl = uiPort !== undefined ? `http://${hostPort(connectHost(ip), uiPort)}` : undefined;
   log(`temporal dev server ready at ${address} in ${Date.now() - started} ms${uiUrl ? `, UI ${uiUrl}` : ''}`);
-  return { address, namespace: NAMESPACE, uiUrl, reused: false, source: 'cli', pid: child.pid, process: child, logFile, dbFile, stop, kill };
+  return {
+    address,
+    namespace: NAMESPACE,
+    uiUrl,
+    reused: false,
+    source: 'cli',
+    pid: child.pid,
+    process: child,
+    logFile,
+    dbFile,
+    stop,
+    kill,
+  };
 }
 
 function readLogTail(file: string, fromOffset: number, maxLines = 40): string {

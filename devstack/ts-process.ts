@@ -42,7 +42,8 @@ export async function startTsProcess(
   const log = {
     write(chunk: Buffer) {
       file.write(chunk);
-      if (echo) for (const line of chunk.toString().split('\n').filter(Boolean)) process.stderr.write(`[${name}] ${line}\n`);
+      if (echo)
+        for (const line of chunk.toString().split('\n').filter(Boolean)) process.stderr.write(`[${name}] ${line}\n`);
     },
     end: () => file.end(),
   };
@@ -54,7 +55,10 @@ export async function startTsProcess(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const readyLine = await new Promise<string>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`${name} not ready after ${timeoutMs} ms; see ${logFile}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready after ${timeoutMs} ms; see ${logFile}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       log.write(chunk);
       buffered += chunk.toString();
@@ -68,7 +72,9 @@ export async function startTsProcess(
     child.stderr!.on('data', onData);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before it was ready; see ${logFile}:\n${buffered.slice(-2000)}`));
+      reject(
+        new Error(`${name} exited (${code ?? signal}) before it was ready; see ${logFile}:\n${buffered.slice(-2000)}`),
+      );
     });
   });
   // Keep logging after ready; stop watching the buffer.

@@ -33,7 +33,13 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
 
   return async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>): Promise<void> => {
     const endpoint =
-      ctx.method !== 'POST' ? undefined : ctx.path === paths.backchannel ? 'bc-authorize' : ctx.path === paths.token ? 'token' : undefined;
+      ctx.method !== 'POST'
+        ? undefined
+        : ctx.path === paths.backchannel
+          ? 'bc-authorize'
+          : ctx.path === paths.token
+            ? 'token'
+            : undefined;
     if (!endpoint) {
       await next();
       return;
@@ -70,7 +76,14 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
       }
       const error = errorOf(ctx.body);
       const client = ctx.oidc?.client?.clientId ?? clientId;
-      requestLog.append({ endpoint, status: ctx.status, error, authReqId, grantType: form.grant_type, clientId: client });
+      requestLog.append({
+        endpoint,
+        status: ctx.status,
+        error,
+        authReqId,
+        grantType: form.grant_type,
+        clientId: client,
+      });
       log(`token ${ctx.status}${error ? ` ${error}` : ''} grant_type=${form.grant_type ?? '-'}`);
       return;
     }

@@ -45,15 +45,21 @@ export const ClientJwksJson = z
 
 /** The JWK Set from IDP_CLIENT_JWKS (already parsed) or IDP_CLIENT_JWKS_FILE; undefined when neither is set. */
 export function clientJwksFromEnv(jwks: ClientJwks | undefined, file: string | undefined): ClientJwks | undefined {
-  if (jwks && file) throw new Error('invalid provider environment: IDP_CLIENT_JWKS: set IDP_CLIENT_JWKS or IDP_CLIENT_JWKS_FILE, not both');
+  if (jwks && file)
+    throw new Error(
+      'invalid provider environment: IDP_CLIENT_JWKS: set IDP_CLIENT_JWKS or IDP_CLIENT_JWKS_FILE, not both',
+    );
   if (!file) return jwks;
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`invalid provider environment: IDP_CLIENT_JWKS_FILE: cannot read ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(
+      `invalid provider environment: IDP_CLIENT_JWKS_FILE: cannot read ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const parsed = ClientJwksJson.safeParse(text);
   if (!parsed.success) {

@@ -92,7 +92,11 @@ async function recordDecision(
     const grant = new provider.Grant({ accountId: request.accountId!, clientId: request.clientId });
     grant.addOIDCScope(scopes.filter((s) => PROVIDER_SCOPES.has(s)));
     const resources = [request.resource ?? []].flat();
-    for (const resource of resources) grant.addResourceScope(resource, scopes.filter((s) => RESOURCE_SCOPES.has(s)));
+    for (const resource of resources)
+      grant.addResourceScope(
+        resource,
+        scopes.filter((s) => RESOURCE_SCOPES.has(s)),
+      );
     rar = behaviour.grantedAuthorizationDetails(parseDetails(request.params?.authorization_details));
     for (const detail of rar ?? []) grant.addRar(detail);
     await grant.save();

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   }
 
   const running = await startProvider(options);
-  process.stdout.write(`${JSON.stringify({ event: 'ready', issuer: running.issuer, deviceUrl: `${running.issuer}/device` })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', issuer: running.issuer, deviceUrl: `${running.issuer}/device` })}\n`,
+  );
   console.error(`[idp] ready at ${running.issuer} (data in ${options.dataDir}); device page ${running.issuer}/device`);
 
   let stopping = false;

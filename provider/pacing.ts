@@ -17,8 +17,7 @@ interface PacingState {
 }
 
 export type PollVerdict =
-  | { slowDown: false }
-  | { slowDown: true; interval: number; reason: 'too-fast' | 'every-nth' | 'forced' };
+  { slowDown: false } | { slowDown: true; interval: number; reason: 'too-fast' | 'every-nth' | 'forced' };
 
 /**
  * Enforces the polling interval per auth_req_id the way a strict provider does (oidc-provider itself never

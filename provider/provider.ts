@@ -84,14 +84,29 @@ export function privateKeyJwtClient(clientId: string, jwks: ClientJwks): ClientM
 
 /** Auth0's methods (mTLS aside); every asymmetric assertion algorithm the worker can sign with (Auth0: RS256, RS384, PS256). */
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-const CLIENT_AUTH_SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+const CLIENT_AUTH_SIGNING_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 
 export function createOidcProvider(settings: OidcProviderSettings): Provider {
   const { issuer, resource, keys, store, behaviour } = settings;
 
   const configuration: Configuration = {
     adapter: (model: string) => new FileAdapter(model, store),
-    clients: [...staticClients(settings.clientId, settings.clientSecret), privateKeyJwtClient(settings.clientId, settings.clientJwks)],
+    clients: [
+      ...staticClients(settings.clientId, settings.clientSecret),
+      privateKeyJwtClient(settings.clientId, settings.clientJwks),
+    ],
     clientAuthMethods: CLIENT_AUTH_METHODS,
     enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
     jwks: keys.jwks,

@@ -39,7 +39,10 @@ export class RequestLog {
   private readonly file: string;
   private readonly entries: RequestLogEntry[] = [];
   /** auth_req_id → its binding message (and digest), inherited by the request's token entries. */
-  private readonly bindingMessages = new Map<string, Pick<RequestLogEntry, 'bindingMessage' | 'bindingMessageSha256'>>();
+  private readonly bindingMessages = new Map<
+    string,
+    Pick<RequestLogEntry, 'bindingMessage' | 'bindingMessageSha256'>
+  >();
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'requests.jsonl');

@@ -70,7 +70,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const resource = options.resource ?? 'https://api.example.com/payments';
   const log = options.log ?? ((line: string) => process.stderr.write(`[idp] ${line}\n`));
   if (!Number.isInteger(pollInterval) || pollInterval < 1) throw new TypeError('pollInterval must be an integer >= 1');
-  if (!Number.isInteger(slowDownEvery) || slowDownEvery < 0) throw new TypeError('slowDownEvery must be an integer >= 0');
+  if (!Number.isInteger(slowDownEvery) || slowDownEvery < 0)
+    throw new TypeError('slowDownEvery must be an integer >= 0');
 
   const dataDir = path.resolve(options.dataDir);
   ensurePrivateDir(dataDir);
@@ -90,7 +91,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       resolve();
     });
   });
-  const issuer = options.issuer?.replace(/\/$/, '') ?? `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
+  const issuer =
+    options.issuer?.replace(/\/$/, '') ?? `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
 
   try {
     const store = new FileStore(path.join(dataDir, 'state.json'));
@@ -155,6 +157,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
 /** The local stack's private_key_jwt client key; says where the private key is (never what it is). */
 function generatedClientJwks(dataDir: string, clientId: string, log: (line: string) => void): ClientJwks {
   const { jwks, keyFile } = loadOrCreateClientKey(dataDir);
-  log(`client ${clientId} (private_key_jwt): private key in ${keyFile} (kid ${jwks.keys[0]?.kid}); use it as CIBA_CLIENT_PRIVATE_KEY_FILE`);
+  log(
+    `client ${clientId} (private_key_jwt): private key in ${keyFile} (kid ${jwks.keys[0]?.kid}); use it as CIBA_CLIENT_PRIVATE_KEY_FILE`,
+  );
   return jwks;
 }

@@ -33,8 +33,10 @@ export function parsePrivateKey(text: string): ParsedPrivateKey {
   }
   // A PEM squeezed into one line of an env file: "-----BEGIN PRIVATE KEY-----\nMII...".
   const pem = trimmed.startsWith('-----BEGIN') && !trimmed.includes('\n') ? trimmed.replace(/\\n/g, '\n') : trimmed;
-  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem)) throw new Error('is an encrypted private key: give it unencrypted');
-  if (/^-----BEGIN (RSA )?PUBLIC KEY-----|^-----BEGIN CERTIFICATE-----/.test(pem)) throw new Error('is a public key: give the private key');
+  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem))
+    throw new Error('is an encrypted private key: give it unencrypted');
+  if (/^-----BEGIN (RSA )?PUBLIC KEY-----|^-----BEGIN CERTIFICATE-----/.test(pem))
+    throw new Error('is a public key: give the private key');
   if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
     throw new Error('must be a PEM private key (-----BEGIN PRIVATE KEY-----, PKCS#8) or a private JWK as JSON');
   }
@@ -68,15 +70,21 @@ export function keyProblem(key: KeyObject): string | undefined {
     const curve = key.asymmetricKeyDetails?.namedCurve;
     return `unsupported key type ${key.asymmetricKeyType ?? '?'}${curve ? ` (${curve})` : ''}: use RSA, EC P-256/P-384/P-521 or Ed25519`;
   }
-  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return 'an RSA key needs at least 2048 bits';
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+    return 'an RSA key needs at least 2048 bits';
   return undefined;
 }
 
 /** Why `alg` does not suit `key` (a key without keyProblem), or undefined when it does. */
 export function signingAlgProblem(alg: string, key: KeyObject): string | undefined {
-  if (!(CLIENT_SIGNING_ALGS as readonly string[]).includes(alg)) return `${alg} is not one of ${CLIENT_SIGNING_ALGS.join(', ')}`;
+  if (!(CLIENT_SIGNING_ALGS as readonly string[]).includes(alg))
+    return `${alg} is not one of ${CLIENT_SIGNING_ALGS.join(', ')}`;
   const suits =
-    key.asymmetricKeyType === 'rsa' ? /^(RS|PS)/.test(alg) : key.asymmetricKeyType === 'ed25519' ? /^(EdDSA|Ed25519)$/.test(alg) : alg === defaultSigningAlg(key);
+    key.asymmetricKeyType === 'rsa'
+      ? /^(RS|PS)/.test(alg)
+      : key.asymmetricKeyType === 'ed25519'
+        ? /^(EdDSA|Ed25519)$/.test(alg)
+        : alg === defaultSigningAlg(key);
   return suits ? undefined : `${alg} does not suit this ${key.asymmetricKeyType} key (${defaultSigningAlg(key)} does)`;
 }
 
@@ -85,6 +93,10 @@ export function jwkThumbprint(key: KeyObject): string {
   const jwk = createPublicKey(key).export({ format: 'jwk' });
   // The required members only, in lexicographic order.
   const members =
-    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+    jwk.kty === 'RSA'
+      ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+      : jwk.kty === 'EC'
+        ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+        : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }

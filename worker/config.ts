@@ -7,40 +7,48 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseEnv, temporalSettings, type TemporalSettings } from '../common/config';
-import { CLIENT_SIGNING_ALGS, type CibaClientConfig, type ClientAuthentication, type ClientSigningAlg } from '../activities/ciba-protocol';
-import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
 import {
-  PROVIDER_PROFILES,
-  profileForIssuer,
-  type ProviderProfile,
-} from '../common/provider-profile';
+  CLIENT_SIGNING_ALGS,
+  type CibaClientConfig,
+  type ClientAuthentication,
+  type ClientSigningAlg,
+} from '../activities/ciba-protocol';
+import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
+import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
 
-const WorkerEnvSchema = z.object({
-  /** The provider's issuer URL; endpoints come from its OpenID discovery document. */
-  CIBA_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the provider issuer URL, e.g. https://TENANT.auth0.com/' }),
-  CIBA_CLIENT_ID: z.string().min(1),
-  /** How the worker authenticates at the provider: client_secret_basic (default), client_secret_post or private_key_jwt. */
-  CIBA_CLIENT_AUTH_METHOD: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
-  /**
-   * Secret of a confidential client; required for the client_secret_* methods. Only here, in the worker's
-   * environment: never in workflow input or history.
-   */
-  CIBA_CLIENT_SECRET: unsetIfEmpty(z.string()),
-  /** private_key_jwt: the client's private key, PEM (PKCS#8) or a private JWK as JSON; RSA, EC P-256/384/521, Ed25519... */
-  CIBA_CLIENT_PRIVATE_KEY: unsetIfEmpty(z.string()),
-  /** ...or a file that holds it (e.g. a mounted secret). */
-  CIBA_CLIENT_PRIVATE_KEY_FILE: unsetIfEmpty(z.string()),
-  /** private_key_jwt: the `kid` the provider knows the key by. Default: the JWK's kid, else the RFC 7638 thumbprint. */
-  CIBA_CLIENT_KEY_ID: unsetIfEmpty(z.string()),
-  /** private_key_jwt: the assertion's `alg`. Default: the JWK's alg, else RS256 (RSA), ES256/384/512 (EC), EdDSA (Ed25519). */
-  CIBA_CLIENT_SIGNING_ALG: unsetIfEmpty(z.enum(CLIENT_SIGNING_ALGS)),
-  /** Allow a plain-http issuer that is not on this machine (containers on one host). Never in production. */
-  CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
-  /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
-  CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
-  DEMO_PAYMENTS_API_URL: z.url().optional(),
-}).transform(withClientAuthentication);
+const WorkerEnvSchema = z
+  .object({
+    /** The provider's issuer URL; endpoints come from its OpenID discovery document. */
+    CIBA_ISSUER: z.url({
+      protocol: /^https?$/,
+      error: 'must be the provider issuer URL, e.g. https://TENANT.auth0.com/',
+    }),
+    CIBA_CLIENT_ID: z.string().min(1),
+    /** How the worker authenticates at the provider: client_secret_basic (default), client_secret_post or private_key_jwt. */
+    CIBA_CLIENT_AUTH_METHOD: z
+      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .default('client_secret_basic'),
+    /**
+     * Secret of a confidential client; required for the client_secret_* methods. Only here, in the worker's
+     * environment: never in workflow input or history.
+     */
+    CIBA_CLIENT_SECRET: unsetIfEmpty(z.string()),
+    /** private_key_jwt: the client's private key, PEM (PKCS#8) or a private JWK as JSON; RSA, EC P-256/384/521, Ed25519... */
+    CIBA_CLIENT_PRIVATE_KEY: unsetIfEmpty(z.string()),
+    /** ...or a file that holds it (e.g. a mounted secret). */
+    CIBA_CLIENT_PRIVATE_KEY_FILE: unsetIfEmpty(z.string()),
+    /** private_key_jwt: the `kid` the provider knows the key by. Default: the JWK's kid, else the RFC 7638 thumbprint. */
+    CIBA_CLIENT_KEY_ID: unsetIfEmpty(z.string()),
+    /** private_key_jwt: the assertion's `alg`. Default: the JWK's alg, else RS256 (RSA), ES256/384/512 (EC), EdDSA (Ed25519). */
+    CIBA_CLIENT_SIGNING_ALG: unsetIfEmpty(z.enum(CLIENT_SIGNING_ALGS)),
+    /** Allow a plain-http issuer that is not on this machine (containers on one host). Never in production. */
+    CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
+    /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
+    CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
+    DEMO_PAYMENTS_API_URL: z.url().optional(),
+  })
+  .transform(withClientAuthentication);
 
 export interface WorkerConfig {
   temporal: TemporalSettings;
@@ -96,9 +104,15 @@ function withClientAuthentication<E extends ClientAuthEnv>(env: E, ctx: Pick<z.c
   if (method !== 'private_key_jwt') {
     clientAuth = env.CIBA_CLIENT_SECRET
       ? { method, clientSecret: env.CIBA_CLIENT_SECRET }
-      : issue('CIBA_CLIENT_SECRET', `required for ${method} (or set CIBA_CLIENT_AUTH_METHOD=private_key_jwt and a private key)`);
+      : issue(
+          'CIBA_CLIENT_SECRET',
+          `required for ${method} (or set CIBA_CLIENT_AUTH_METHOD=private_key_jwt and a private key)`,
+        );
   } else if (!env.CIBA_CLIENT_PRIVATE_KEY === !env.CIBA_CLIENT_PRIVATE_KEY_FILE) {
-    issue('CIBA_CLIENT_PRIVATE_KEY', 'private_key_jwt needs exactly one of CIBA_CLIENT_PRIVATE_KEY (PEM or JWK) or CIBA_CLIENT_PRIVATE_KEY_FILE');
+    issue(
+      'CIBA_CLIENT_PRIVATE_KEY',
+      'private_key_jwt needs exactly one of CIBA_CLIENT_PRIVATE_KEY (PEM or JWK) or CIBA_CLIENT_PRIVATE_KEY_FILE',
+    );
   } else {
     clientAuth = privateKeyJwt(env, issue);
   }

@@ -30,7 +30,10 @@ export const workerInterceptors: WorkerInterceptors = {
             if (rejected) {
               throw ApplicationFailure.create({
                 message: rejectionMessage(rejected, `the input of activity ${ctx.info.activityType}`),
-                type: rejected.reason === 'key_mismatch' ? ApprovalFailureType.PayloadKeyMismatch : ApprovalFailureType.PayloadNotEncrypted,
+                type:
+                  rejected.reason === 'key_mismatch'
+                    ? ApprovalFailureType.PayloadKeyMismatch
+                    : ApprovalFailureType.PayloadNotEncrypted,
                 nonRetryable: true,
               });
             }
@@ -92,7 +95,12 @@ async function checkSearchAttributes(connection: NativeConnection, namespace: st
   if (missing.length) {
     throw new Error(
       `namespace "${namespace}" lacks search attributes ${missing.map((m) => m.name).join(', ')}; register them with:\n` +
-        missing.map((m) => `  temporal operator search-attribute create --namespace ${namespace} --name ${m.name} --type ${m.type}`).join('\n'),
+        missing
+          .map(
+            (m) =>
+              `  temporal operator search-attribute create --namespace ${namespace} --name ${m.name} --type ${m.type}`,
+          )
+          .join('\n'),
     );
   }
 }

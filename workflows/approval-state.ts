@@ -68,16 +68,14 @@ export function firstRun(approvalTimeoutSeconds: number, nowMs: number): Approva
 export function fromCarried(carried: ApprovalCarryOver | LegacyCarryOver): ApprovalCarryOver {
   if (!('attempts' in carried)) return carried;
   const { asks: askCount, attempts, ...rest } = carried;
-  const asks = attempts.map(
-    (entry): Ask => ({
-      number: entry.attempt,
-      reason: entry.reason,
-      askedAt: entry.requestedAt,
-      authReqId: entry.authReqId,
-      expiresAt: entry.expiresAt,
-      outcome: entry.outcome,
-    }),
-  );
+  const asks = attempts.map((entry): Ask => ({
+    number: entry.attempt,
+    reason: entry.reason,
+    askedAt: entry.requestedAt,
+    authReqId: entry.authReqId,
+    expiresAt: entry.expiresAt,
+    outcome: entry.outcome,
+  }));
   return { ...rest, askCount, asks };
 }
 
@@ -87,7 +85,12 @@ export function forNextRun(run: ApprovalCarryOver): ApprovalCarryOver {
 }
 
 /** The provider acknowledged an ask at `nowMs`: poll it from now on, and keep it among the latest asks. */
-export function recordAsk(run: ApprovalCarryOver, reason: AskReason, ack: BackchannelAcknowledgment, nowMs: number): ApprovalCarryOver {
+export function recordAsk(
+  run: ApprovalCarryOver,
+  reason: AskReason,
+  ack: BackchannelAcknowledgment,
+  nowMs: number,
+): ApprovalCarryOver {
   const polling = startPolling(ack, nowMs);
   const ask: Ask = {
     number: run.askCount + 1,
@@ -106,8 +109,18 @@ export function recordAsk(run: ApprovalCarryOver, reason: AskReason, ack: Backch
 }
 
 /** One poll of the current ask was answered at `nowMs`; a slow_down grows the interval for good. */
-export function recordPoll(run: ApprovalCarryOver, answer: PollOutcome, decision: PollDecision, nowMs: number): ApprovalCarryOver {
-  const polled = { ...run, polls: run.polls + 1, lastPollAt: new Date(nowMs).toISOString(), lastPollOutcome: answer.kind };
+export function recordPoll(
+  run: ApprovalCarryOver,
+  answer: PollOutcome,
+  decision: PollDecision,
+  nowMs: number,
+): ApprovalCarryOver {
+  const polled = {
+    ...run,
+    polls: run.polls + 1,
+    lastPollAt: new Date(nowMs).toISOString(),
+    lastPollOutcome: answer.kind,
+  };
   if (decision.kind !== 'poll_again') return polled;
   const newSlowDowns = decision.state.slowDowns - (run.polling?.slowDowns ?? 0);
   return { ...polled, slowDowns: run.slowDowns + newSlowDowns, polling: decision.state };

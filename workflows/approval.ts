@@ -81,11 +81,16 @@ interface Approval {
   failure?: ApprovalFailureInfo;
 }
 
-export async function cibaApproval(input: ApprovalRequestInput, carried?: ApprovalCarryOver | LegacyCarryOver): Promise<ApprovalResult> {
+export async function cibaApproval(
+  input: ApprovalRequestInput,
+  carried?: ApprovalCarryOver | LegacyCarryOver,
+): Promise<ApprovalResult> {
   const request = validate(input);
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
   const approval: Approval = { request, run, status: run.polling ? 'pending' : 'initiating' };
-  setHandler(approvalStatusQuery, () => statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure));
+  setHandler(approvalStatusQuery, () =>
+    statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure),
+  );
   upsertStatus(approval.status);
   try {
     const tokens = await waitForDecision(approval);
@@ -158,7 +163,9 @@ function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kin
   approval.run = recordAskOutcome(approval.run, ended.reason);
   const { askAgain } = approval.request;
   const policy =
-    ended.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN) ? { ...askAgain, afterLostAnswer: true } : askAgain;
+    ended.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN)
+      ? { ...askAgain, afterLostAnswer: true }
+      : askAgain;
   const next = nextAsk(ended, approval.run.askCount, policy, Date.now(), approval.run.approvalDeadlineMs);
   if (next.kind === 'fail') throw approvalFailure(next.type, next.message, next.details);
   approval.run = scheduleAsk(approval.run, next);
@@ -167,7 +174,11 @@ function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kin
 /** Hand back: the tokens reach the agent only if the provider granted exactly what was asked (RFC 9396). */
 function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
   const { authorizationDetails, ungrantedAuthorizationDetails } = approval.request;
-  const grant = checkGrantedAuthorizationDetails(authorizationDetails, tokens.authorizationDetails, ungrantedAuthorizationDetails);
+  const grant = checkGrantedAuthorizationDetails(
+    authorizationDetails,
+    tokens.authorizationDetails,
+    ungrantedAuthorizationDetails,
+  );
   if (!grant.ok) {
     approval.run = recordAskOutcome(approval.run, 'not_granted');
     throw approvalFailure(ApprovalFailureType.AuthorizationDetailsNotGranted, grant.message, {
@@ -192,11 +203,18 @@ function upsertStatus(status: ApprovalStatus): void {
 }
 
 /** Sends the backchannel request, again only when the provider cannot have seen the previous sending. */
-async function sendBackchannelRequest(request: ApprovalRequest, askNumber: number, reason: AskReason): Promise<BackchannelAcknowledgment> {
+async function sendBackchannelRequest(
+  request: ApprovalRequest,
+  askNumber: number,
+  reason: AskReason,
+): Promise<BackchannelAcknowledgment> {
   for (let sends = 1; ; sends++) {
     try {
       return await ciba.requestBackchannelAuthentication.executeWithOptions(
-        { ...INITIATION_OPTIONS, summary: `backchannel request ${askNumber}${sends > 1 ? `, sent again (${sends})` : ''}` },
+        {
+          ...INITIATION_OPTIONS,
+          summary: `backchannel request ${askNumber}${sends > 1 ? `, sent again (${sends})` : ''}`,
+        },
         [request, { reason }],
       );
     } catch (error) {
@@ -225,11 +243,16 @@ async function pollTokenEndpoint(polling: PollingState, askNumber: number): Prom
     summary: `poll ${polling.polls + 1} of ask ${askNumber}`,
   };
   try {
-    return await ciba.pollToken.executeWithOptions(options, [{ authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds }]);
+    return await ciba.pollToken.executeWithOptions(options, [
+      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds },
+    ]);
   } catch (error) {
     if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
       // Retries ran out of time: the provider was unreachable until the ask expired.
-      return { kind: 'expired_token', description: `the provider could not be polled before the request expired (${error.cause.message})` };
+      return {
+        kind: 'expired_token',
+        description: `the provider could not be polled before the request expired (${error.cause.message})`,
+      };
     }
     throw error;
   }

@@ -12,7 +12,12 @@ export const MAX_SENDS = 5;
 
 /** A failure that ends the approval (non-retryable: the workflow must not retry its task). */
 export function approvalFailure(type: ApprovalFailureType, message: string, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ message, type, nonRetryable: true, details: details === undefined ? undefined : [details] });
+  return ApplicationFailure.create({
+    message,
+    type,
+    nonRetryable: true,
+    details: details === undefined ? undefined : [details],
+  });
 }
 
 export type AfterSendFailure = { kind: 'send_again'; afterSeconds: number } | { kind: 'fail'; error: unknown };
@@ -23,7 +28,11 @@ export type AfterSendFailure = { kind: 'send_again'; afterSeconds: number } | { 
  */
 export function afterSendFailure(error: unknown, sends: number): AfterSendFailure {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
-  if (error instanceof ActivityFailure && !isCancellation(error) && !(cause instanceof ApplicationFailure && cause.nonRetryable)) {
+  if (
+    error instanceof ActivityFailure &&
+    !isCancellation(error) &&
+    !(cause instanceof ApplicationFailure && cause.nonRetryable)
+  ) {
     // The activity timed out (its worker died mid-request) or failed untyped: the request may have reached the
     // provider, which may have notified the user. Same rule as any other uncertain initiation: not sent again.
     const message =
@@ -31,7 +40,8 @@ export function afterSendFailure(error: unknown, sends: number): AfterSendFailur
       `it is not sent again automatically (${cause?.message ?? error.message})`;
     return { kind: 'fail', error: approvalFailure(ApprovalFailureType.InitiationUncertain, message) };
   }
-  if (!(cause instanceof ApplicationFailure) || cause.type !== ActivityFailureType.InitiationNotSent) return { kind: 'fail', error };
+  if (!(cause instanceof ApplicationFailure) || cause.type !== ActivityFailureType.InitiationNotSent)
+    return { kind: 'fail', error };
   if (sends >= MAX_SENDS) {
     const message = `the provider could not be reached after ${sends} attempts: ${cause.message}`;
     return { kind: 'fail', error: approvalFailure(ApprovalFailureType.ProviderUnavailable, message) };

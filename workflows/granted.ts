@@ -8,8 +8,7 @@
 import type { AuthorizationDetail } from '../common/approval';
 
 export type GrantCheck =
-  | { ok: true }
-  | { ok: false; message: string; requested: AuthorizationDetail[]; granted: AuthorizationDetail[] };
+  { ok: true } | { ok: false; message: string; requested: AuthorizationDetail[]; granted: AuthorizationDetail[] };
 
 /**
  * Compares what was requested with what the provider granted (from the token response, or a JWT access token's

@@ -33,7 +33,10 @@ function firstRejected(values: readonly unknown[]): RejectedPayload | undefined 
 export function rejectionFailure(rejected: RejectedPayload, subject: string): ApplicationFailure {
   return ApplicationFailure.create({
     message: rejectionMessage(rejected, subject),
-    type: rejected.reason === 'key_mismatch' ? ApprovalFailureType.PayloadKeyMismatch : ApprovalFailureType.PayloadNotEncrypted,
+    type:
+      rejected.reason === 'key_mismatch'
+        ? ApprovalFailureType.PayloadKeyMismatch
+        : ApprovalFailureType.PayloadNotEncrypted,
     nonRetryable: true,
   });
 }

@@ -78,7 +78,10 @@ export function nextPollDelaySeconds(state: PollingState, nowMs: number, approva
  * The interval after a slow_down: at least 5 s more than before, or what the provider asks for
  * (an `interval` in the body, Auth0; a Retry-After header) when that is larger.
  */
-export function slowedDownInterval(currentSeconds: number, answer: { interval?: number; retryAfterSeconds?: number }): number {
+export function slowedDownInterval(
+  currentSeconds: number,
+  answer: { interval?: number; retryAfterSeconds?: number },
+): number {
   return Math.max(
     currentSeconds + SLOW_DOWN_INCREMENT_SECONDS,
     validInterval(answer.interval) ?? 0,
@@ -87,7 +90,12 @@ export function slowedDownInterval(currentSeconds: number, answer: { interval?: 
 }
 
 /** What one poll's answer at `nowMs` means for this ask. */
-export function interpretPollAnswer(state: PollingState, answer: PollOutcome, nowMs: number, approvalDeadlineMs: number): PollDecision {
+export function interpretPollAnswer(
+  state: PollingState,
+  answer: PollOutcome,
+  nowMs: number,
+  approvalDeadlineMs: number,
+): PollDecision {
   const polled = { ...state, polls: state.polls + 1 };
   const askExpired = nowMs >= state.expiresAtMs;
   const ended = nowMs >= Math.min(state.expiresAtMs, approvalDeadlineMs);
@@ -106,7 +114,11 @@ export function interpretPollAnswer(state: PollingState, answer: PollOutcome, no
         ? expired('the user did not decide in time')
         : {
             kind: 'poll_again',
-            state: { ...polled, slowDowns: polled.slowDowns + 1, intervalSeconds: slowedDownInterval(state.intervalSeconds, answer) },
+            state: {
+              ...polled,
+              slowDowns: polled.slowDowns + 1,
+              intervalSeconds: slowedDownInterval(state.intervalSeconds, answer),
+            },
           };
     case 'access_denied':
       // Auth0 answers access_denied for expired requests too: after expiry, expiry is the likelier story.

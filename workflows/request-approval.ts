@@ -33,7 +33,10 @@ export interface RequestApprovalOptions {
   taskQueue?: string;
 }
 
-export async function requestApproval(request: ApprovalRequestInput, options: RequestApprovalOptions = {}): Promise<ApprovalResult> {
+export async function requestApproval(
+  request: ApprovalRequestInput,
+  options: RequestApprovalOptions = {},
+): Promise<ApprovalResult> {
   return executeChild(cibaApproval, {
     args: [request],
     workflowId: `${workflowInfo().workflowId}/approval/${options.key ?? uuid4()}`,
