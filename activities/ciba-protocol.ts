@@ -13,21 +13,10 @@ import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ApprovalRequest, ApprovalResult, AuthorizationDetail } from '../common/approval';
+import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
 
 /** JWS algorithms for a private_key_jwt client assertion. */
-export const CLIENT_SIGNING_ALGS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
+export const CLIENT_SIGNING_ALGS = ASYMMETRIC_JWS_ALGS;
 export type ClientSigningAlg = (typeof CLIENT_SIGNING_ALGS)[number];
 
 /** How the client authenticates at the backchannel and token endpoints (OpenID Connect Core 9). */

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { z } from 'zod';
+import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
 
 /**
  * Who may call. `local`: no credentials, so loopback only (the local stack). `jwt`: the `Authorization: Bearer`
@@ -41,19 +42,7 @@ export interface RunningCodecServer {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const JWT_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-];
+const JWT_ALGORITHMS: string[] = [...ASYMMETRIC_JWS_ALGS];
 
 /** True for 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */
 export function isLoopbackHost(host: string): boolean {

@@ -1,6 +1,7 @@
 import Provider, { errors, type ClientMetadata, type Configuration } from 'oidc-provider';
 
 import { MAX_REQUESTED_EXPIRY_SECONDS } from '../common/approval';
+import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
 import type { IdpBehaviour } from './behaviour';
 import { CIBA_GRANT_TYPE } from './ciba-middleware';
 import type { ClientJwks } from './client-keys';
@@ -84,19 +85,7 @@ export function privateKeyJwtClient(clientId: string, jwks: ClientJwks): ClientM
 
 /** Auth0's methods (mTLS aside); every asymmetric assertion algorithm the worker can sign with (Auth0: RS256, RS384, PS256). */
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-const CLIENT_AUTH_SIGNING_ALGS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
+const CLIENT_AUTH_SIGNING_ALGS = ASYMMETRIC_JWS_ALGS;
 
 export function createOidcProvider(settings: OidcProviderSettings): Provider {
   const { issuer, resource, keys, store, behaviour } = settings;
