@@ -22,15 +22,20 @@ describe('ApprovalRequestSchema', () => {
   });
 
   it('reads durations as seconds or as "90s", "15m", "24h", "3d", up to 30 days', () => {
-    const timeout = (approvalTimeout: unknown) => ApprovalRequestSchema.parse({ ...valid, approvalTimeout }).approvalTimeout;
+    const timeout = (approvalTimeout: unknown) =>
+      ApprovalRequestSchema.parse({ ...valid, approvalTimeout }).approvalTimeout;
     expect(timeout(90)).toBe(90);
     expect(timeout('90s')).toBe(90);
     expect(timeout('15m')).toBe(900);
     expect(timeout('24h')).toBe(86_400);
     expect(timeout('30d')).toBe(2_592_000);
-    expect(errorOf({ ...valid, approvalTimeout: '31d' })).toContain('approvalTimeout must be between 1 second and 30 days');
+    expect(errorOf({ ...valid, approvalTimeout: '31d' })).toContain(
+      'approvalTimeout must be between 1 second and 30 days',
+    );
     expect(errorOf({ ...valid, approvalTimeout: '1 week' })).toContain('approvalTimeout');
-    expect(ApprovalRequestSchema.parse({ ...valid, askAgain: { maxAsks: 1, delayBetweenAsks: '2m' } }).askAgain).toEqual({
+    expect(
+      ApprovalRequestSchema.parse({ ...valid, askAgain: { maxAsks: 1, delayBetweenAsks: '2m' } }).askAgain,
+    ).toEqual({
       maxAsks: 1,
       delayBetweenAsks: 120,
       afterLostAnswer: false,
@@ -44,7 +49,9 @@ describe('ApprovalRequestSchema', () => {
   });
 
   it('adds openid to a scope without it (CIBA requires it)', () => {
-    expect(ApprovalRequestSchema.parse({ ...valid, scope: 'payments offline_access' }).scope).toBe('openid payments offline_access');
+    expect(ApprovalRequestSchema.parse({ ...valid, scope: 'payments offline_access' }).scope).toBe(
+      'openid payments offline_access',
+    );
     expect(withOpenIdScope('profile openid')).toBe('profile openid');
   });
 
@@ -53,14 +60,18 @@ describe('ApprovalRequestSchema', () => {
   });
 
   it('rejects two hints', () => {
-    expect(errorOf({ ...valid, idTokenHint: 'eyJ' })).toContain('exactly one of loginHint, loginHintToken or idTokenHint');
+    expect(errorOf({ ...valid, idTokenHint: 'eyJ' })).toContain(
+      'exactly one of loginHint, loginHintToken or idTokenHint',
+    );
   });
 
   it('applies a printable one-line binding_message rule (the provider profile adds its own, see provider-profile.test.ts)', () => {
     expect(errorOf({ ...valid, bindingMessage: 'x'.repeat(129) })).toContain('bindingMessage');
     expect(errorOf({ ...valid, bindingMessage: '' })).toContain('bindingMessage');
     expect(errorOf({ ...valid, bindingMessage: 'two\nlines' })).toContain('bindingMessage');
-    expect(ApprovalRequestSchema.parse({ ...valid, bindingMessage: 'Order #12: 3 items, A-B_c.d+e' }).bindingMessage).toBeTruthy();
+    expect(
+      ApprovalRequestSchema.parse({ ...valid, bindingMessage: 'Order #12: 3 items, A-B_c.d+e' }).bindingMessage,
+    ).toBeTruthy();
   });
 
   describe('names every bad input (issue 6, item 8)', () => {
@@ -78,7 +89,9 @@ describe('ApprovalRequestSchema', () => {
         { format: 'email', iss: 'https://t.auth0.com/', sub: 'auth0|1' },
         { format: 'iss_sub', iss: 'https://t.auth0.com/', sub: ' ' },
       ]) {
-        expect(errorOf({ ...valid, loginHint: JSON.stringify(hint) })).toContain('{"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}');
+        expect(errorOf({ ...valid, loginHint: JSON.stringify(hint) })).toContain(
+          '{"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}',
+        );
       }
       const good = JSON.stringify({ format: 'iss_sub', iss: 'https://t.auth0.com/', sub: 'auth0|1' });
       expect(ApprovalRequestSchema.parse({ ...valid, loginHint: good }).loginHint).toBe(good);
@@ -89,38 +102,56 @@ describe('ApprovalRequestSchema', () => {
         `approvalTimeout: ${JSON.stringify(approvalTimeout)} is not a duration: use whole seconds (a number) or a whole number ` +
           'with s, m, h or d, such as "90s", "15m", "24h", "3d"',
       );
-      expect(errorOf({ ...valid, askAgain: { delayBetweenAsks: approvalTimeout } })).toContain('askAgain.delayBetweenAsks: ');
+      expect(errorOf({ ...valid, askAgain: { delayBetweenAsks: approvalTimeout } })).toContain(
+        'askAgain.delayBetweenAsks: ',
+      );
     });
 
     it('authorization details that JSON cannot carry', () => {
       const cyclic: Record<string, unknown> = { type: 'x' };
       cyclic.self = cyclic;
       const cases: Array<[unknown, RegExp]> = [
-        [{ type: 'x', amount: () => 5 }, /authorizationDetails\.0\.amount is a function|authorizationDetails\[0\]\.amount is a function/],
+        [
+          { type: 'x', amount: () => 5 },
+          /authorizationDetails\.0\.amount is a function|authorizationDetails\[0\]\.amount is a function/,
+        ],
         [{ type: 'x', amount: 5n }, /amount is a bigint/],
         [{ type: 'x', amount: Number.NaN }, /amount is NaN, which JSON cannot carry/],
         [{ type: 'x', at: new Date(0) }, /at is a Date/],
         [{ type: 'x', missing: undefined }, /missing is undefined, which JSON cannot carry/],
         [cyclic, /nested more than 16 levels deep/],
       ];
-      for (const [entry, message] of cases) expect(errorOf({ ...valid, authorizationDetails: [entry] })).toMatch(message);
+      for (const [entry, message] of cases)
+        expect(errorOf({ ...valid, authorizationDetails: [entry] })).toMatch(message);
     });
 
     it('authorization details too large for any provider (3 MB)', () => {
       const huge = [{ type: 'x', blob: 'x'.repeat(3_000_000) }];
-      expect(errorOf({ ...valid, authorizationDetails: huge })).toMatch(/^authorizationDetails: authorizationDetails is 3000\d+ bytes as JSON, more than 65536$/);
+      expect(errorOf({ ...valid, authorizationDetails: huge })).toMatch(
+        /^authorizationDetails: authorizationDetails is 3000\d+ bytes as JSON, more than 65536$/,
+      );
     });
   });
 
   it('requires authorizationDetails to be an array of objects with a type', () => {
-    expect(errorOf({ ...valid, authorizationDetails: { type: 'payment_initiation' } })).toContain('authorizationDetails');
+    expect(errorOf({ ...valid, authorizationDetails: { type: 'payment_initiation' } })).toContain(
+      'authorizationDetails',
+    );
     expect(errorOf({ ...valid, authorizationDetails: [{ amount: '5' }] })).toContain('authorizationDetails.0.type');
     expect(errorOf({ ...valid, authorizationDetails: [{ type: '' }] })).toContain('non-empty string "type"');
   });
 
   it('keeps every member of an authorization details entry', () => {
-    const details = [{ type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '50.00' }, creditorName: 'ExampleCorp' }];
-    expect(ApprovalRequestSchema.parse({ ...valid, authorizationDetails: details }).authorizationDetails).toEqual(details);
+    const details = [
+      {
+        type: 'payment_initiation',
+        instructedAmount: { currency: 'USD', amount: '50.00' },
+        creditorName: 'ExampleCorp',
+      },
+    ];
+    expect(ApprovalRequestSchema.parse({ ...valid, authorizationDetails: details }).authorizationDetails).toEqual(
+      details,
+    );
   });
 
   it('rejects unknown fields (a typo must not be ignored silently)', () => {

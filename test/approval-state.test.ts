@@ -25,7 +25,15 @@ const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function polling(overrides: Partial<PollingState> = {}): PollingState {
-  return { authReqId: 'req-1', intervalSeconds: 5, askedAtMs: T0, expiresAtMs: T0 + 300_000, polls: 0, slowDowns: 0, ...overrides };
+  return {
+    authReqId: 'req-1',
+    intervalSeconds: 5,
+    askedAtMs: T0,
+    expiresAtMs: T0 + 300_000,
+    polls: 0,
+    slowDowns: 0,
+    ...overrides,
+  };
 }
 
 /** An approval with one pending ask, as recordAsk leaves it. */
@@ -51,7 +59,9 @@ describe('recordAsk', () => {
   it('numbers the ask, starts polling it and clears the next ask', () => {
     const run = asked();
     expect(run.askCount).toBe(1);
-    expect(run.asks).toEqual([{ number: 1, reason: 'first', askedAt: iso(T0), authReqId: 'req-1', expiresAt: iso(T0 + 300_000) }]);
+    expect(run.asks).toEqual([
+      { number: 1, reason: 'first', askedAt: iso(T0), authReqId: 'req-1', expiresAt: iso(T0 + 300_000) },
+    ]);
     expect(run.polling).toEqual(polling());
     expect(run.nextAsk).toBeUndefined();
   });
@@ -77,8 +87,18 @@ describe('recordAsk', () => {
 
 describe('recordPoll', () => {
   it('counts every poll and remembers the last answer', () => {
-    const run = recordPoll(asked(), { kind: 'authorization_pending' }, { kind: 'poll_again', state: polling({ polls: 1 }) }, T0 + 5_000);
-    expect(run).toMatchObject({ polls: 1, lastPollAt: iso(T0 + 5_000), lastPollOutcome: 'authorization_pending', slowDowns: 0 });
+    const run = recordPoll(
+      asked(),
+      { kind: 'authorization_pending' },
+      { kind: 'poll_again', state: polling({ polls: 1 }) },
+      T0 + 5_000,
+    );
+    expect(run).toMatchObject({
+      polls: 1,
+      lastPollAt: iso(T0 + 5_000),
+      lastPollOutcome: 'authorization_pending',
+      slowDowns: 0,
+    });
     expect(run.polling).toEqual(polling({ polls: 1 }));
   });
 
@@ -104,7 +124,12 @@ describe('recordAskOutcome', () => {
   });
 
   it('changes only the latest ask, and not the state it was given', () => {
-    const two = recordAsk(recordAskOutcome(asked(), 'expired'), 'expired', { authReqId: 'req-2', expiresIn: 300 }, T0 + 360_000);
+    const two = recordAsk(
+      recordAskOutcome(asked(), 'expired'),
+      'expired',
+      { authReqId: 'req-2', expiresIn: 300 },
+      T0 + 360_000,
+    );
     const copy = structuredClone(two);
     const run = recordAskOutcome(two, 'denied');
     expect(run.asks.map((ask) => ask.outcome)).toEqual(['expired', 'denied']);
@@ -130,7 +155,12 @@ describe('scheduleAsk and forNextRun', () => {
 
 describe('statusAnswer', () => {
   it('reports the current ask and the totals', () => {
-    const run = recordPoll(asked(), { kind: 'authorization_pending' }, { kind: 'poll_again', state: polling({ polls: 1 }) }, T0 + 5_000);
+    const run = recordPoll(
+      asked(),
+      { kind: 'authorization_pending' },
+      { kind: 'poll_again', state: polling({ polls: 1 }) },
+      T0 + 5_000,
+    );
     expect(statusAnswer('Pay 1.00 USD', run, 'pending', undefined)).toEqual({
       status: 'pending',
       bindingMessage: 'Pay 1.00 USD',
@@ -152,7 +182,13 @@ describe('statusAnswer', () => {
   it('has no current ask between asks, and carries the failure', () => {
     const failure = { type: 'ApprovalExpired' as const, message: 'the request expired' };
     const answer = statusAnswer('m', scheduleAsk(asked(), { reason: 'expired', atMs: T0 }), 'expired', failure);
-    expect(answer).toMatchObject({ status: 'expired', authReqId: undefined, expiresAt: undefined, intervalSeconds: undefined, failure });
+    expect(answer).toMatchObject({
+      status: 'expired',
+      authReqId: undefined,
+      expiresAt: undefined,
+      intervalSeconds: undefined,
+      failure,
+    });
   });
 
   it('answers for an input that failed validation', () => {
@@ -177,8 +213,21 @@ describe('fromCarried', () => {
     approvalDeadlineMs: T0 + 86_400_000,
     asks: 2,
     attempts: [
-      { attempt: 1, reason: 'first', requestedAt: iso(T0), authReqId: 'req-1', expiresAt: iso(T0 + 300_000), outcome: 'expired' },
-      { attempt: 2, reason: 'expired', requestedAt: iso(T0 + 360_000), authReqId: 'req-2', expiresAt: iso(T0 + 660_000) },
+      {
+        attempt: 1,
+        reason: 'first',
+        requestedAt: iso(T0),
+        authReqId: 'req-1',
+        expiresAt: iso(T0 + 300_000),
+        outcome: 'expired',
+      },
+      {
+        attempt: 2,
+        reason: 'expired',
+        requestedAt: iso(T0 + 360_000),
+        authReqId: 'req-2',
+        expiresAt: iso(T0 + 660_000),
+      },
     ],
     continuedAsNew: 3,
     polls: 70,
@@ -188,12 +237,19 @@ describe('fromCarried', () => {
     polling: polling({ authReqId: 'req-2', askedAtMs: T0 + 360_000, expiresAtMs: T0 + 660_000, polls: 8 }),
   };
 
-  it("reads the shape that runs continued by the previous code carry (asks = count, attempts = list)", () => {
+  it('reads the shape that runs continued by the previous code carry (asks = count, attempts = list)', () => {
     expect(fromCarried(legacy)).toEqual({
       approvalDeadlineMs: T0 + 86_400_000,
       askCount: 2,
       asks: [
-        { number: 1, reason: 'first', askedAt: iso(T0), authReqId: 'req-1', expiresAt: iso(T0 + 300_000), outcome: 'expired' },
+        {
+          number: 1,
+          reason: 'first',
+          askedAt: iso(T0),
+          authReqId: 'req-1',
+          expiresAt: iso(T0 + 300_000),
+          outcome: 'expired',
+        },
         { number: 2, reason: 'expired', askedAt: iso(T0 + 360_000), authReqId: 'req-2', expiresAt: iso(T0 + 660_000) },
       ],
       continuedAsNew: 3,
@@ -219,7 +275,12 @@ describe('fromCarried', () => {
       const run = fromCarried(defaultPayloadConverter.fromPayload<LegacyCarryOver>(carried!));
       expect(run.askCount).toBe(1);
       expect(run.asks).toEqual([
-        expect.objectContaining({ number: 1, reason: 'first', askedAt: expect.any(String), authReqId: run.polling?.authReqId }),
+        expect.objectContaining({
+          number: 1,
+          reason: 'first',
+          askedAt: expect.any(String),
+          authReqId: run.polling?.authReqId,
+        }),
       ]);
       expect(run).not.toHaveProperty('attempts');
     }

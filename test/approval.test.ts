@@ -10,8 +10,20 @@ import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { paymentAgent, type PaymentAgentInput } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { Device, providerLog, sharedStack, sleep, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import {
+  Device,
+  providerLog,
+  sharedStack,
+  sleep,
+  stackEnv,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+} from './support/stack';
+import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, useWorkerFixture } from './support/worker-fixture';
+
+// Above the hang detectors of the waits a test makes in a row.
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
@@ -66,8 +78,18 @@ describe('the sample payment agent', () => {
 
     // Nothing readable reaches Temporal: not the tokens, the payment, the user or the client secret.
     for (const id of [approvalId, handle.workflowId]) {
-      const history = Buffer.from(temporalProto.api.history.v1.History.encode(await fixture.temporal.workflow.getHandle(id).fetchHistory()).finish());
-      for (const secret of [tokens.accessToken, tokens.idToken!, 'ExampleCorp', 'alice@example.com', fixture.env.CIBA_CLIENT_SECRET!]) {
+      const history = Buffer.from(
+        temporalProto.api.history.v1.History.encode(
+          await fixture.temporal.workflow.getHandle(id).fetchHistory(),
+        ).finish(),
+      );
+      for (const secret of [
+        tokens.accessToken,
+        tokens.idToken!,
+        'ExampleCorp',
+        'alice@example.com',
+        fixture.env.CIBA_CLIENT_SECRET!,
+      ]) {
         expect(history.includes(secret)).toBe(false);
       }
       expect(history.includes('eyJ')).toBe(false);
@@ -89,7 +111,9 @@ describe('the sample payment agent', () => {
   });
 
   it('fails with ApprovalExpired as the cause when nobody decides in time', async () => {
-    const { handle, approvalId } = await startPaymentAgent('expire', { approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } } });
+    const { handle, approvalId } = await startPaymentAgent('expire', {
+      approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } },
+    });
     await waitForApprovalState(fixture.temporal, approvalId, isPending);
 
     const failure = await approvalFailureOf(handle.result());
@@ -97,14 +121,25 @@ describe('the sample payment agent', () => {
   });
 
   it('continues as new several times while it waits, and the result still reaches the waiting agent', async () => {
-    const { handle, approvalId } = await startPaymentAgent('continue-as-new', { approval: { continueAsNewAfterEvents: 30 } });
-    const state = await waitForApprovalState(fixture.temporal, approvalId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+    const { handle, approvalId } = await startPaymentAgent('continue-as-new', {
+      approval: { continueAsNewAfterEvents: 30 },
+    });
+    const state = await waitForApprovalState(
+      fixture.temporal,
+      approvalId,
+      (s) => isPending(s) && s.continuedAsNew >= 3,
+    );
     expect(state.asks).toHaveLength(1); // the same ask, carried across runs
     await device.decide(state.authReqId!, 'approve');
     expect(await handle.result()).toMatchObject({ status: 'executed' });
 
-    const runs: string[] = [];
-    for await (const execution of fixture.temporal.workflow.list({ query: `WorkflowId = '${approvalId}'` })) runs.push(execution.status.name);
+    // Visibility is eventually consistent: wait until it has every run closed.
+    const runs = await waitUntil(async () => {
+      const statuses: string[] = [];
+      for await (const execution of fixture.temporal.workflow.list({ query: `WorkflowId = '${approvalId}'` }))
+        statuses.push(execution.status.name);
+      return statuses.includes('COMPLETED') && !statuses.includes('RUNNING') && statuses;
+    }, `visibility: every run of ${approvalId} closed`);
     expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
     expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
   });
@@ -169,7 +204,11 @@ describe('polling', () => {
     expect(after.length).toBeGreaterThanOrEqual(2);
     for (const gap of before) expect(gap).toBeGreaterThanOrEqual(1_000);
     for (const gap of after) expect(gap).toBeGreaterThanOrEqual(6_000); // 1 s + 5 s, for every later poll
-    expect((await fixture.approvals.status(workflowId)).approval).toMatchObject({ status: 'approved', slowDowns: 1, intervalSeconds: 6 });
+    expect((await fixture.approvals.status(workflowId)).approval).toMatchObject({
+      status: 'approved',
+      slowDowns: 1,
+      intervalSeconds: 6,
+    });
   });
 });
 
@@ -178,7 +217,10 @@ describe('the client library', () => {
     const bindingMessage = uniqueBindingMessage('Idempotent');
     const key = `order-${Date.now()}`;
     const request = { loginHint: 'alice@example.com', bindingMessage };
-    const [a, b] = await Promise.all([fixture.approvals.start(request, { key }), fixture.approvals.start(request, { key })]);
+    const [a, b] = await Promise.all([
+      fixture.approvals.start(request, { key }),
+      fixture.approvals.start(request, { key }),
+    ]);
     expect(a.workflowId).toBe(b.workflowId);
     const { authReqId } = await waitForApprovalState(fixture.temporal, a.workflowId, isPending);
 
@@ -186,7 +228,9 @@ describe('the client library', () => {
     await expect(fixture.approvals.result(a.workflowId)).rejects.toMatchObject({ type: 'ApprovalCancelled' });
     // Finished: the same key still names the same approval, and nothing new is sent.
     expect(await fixture.approvals.start(request, { key })).toEqual({ workflowId: a.workflowId, started: false });
-    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter(
+      (e) => e.endpoint === 'bc-authorize',
+    );
     expect(initiations).toHaveLength(1);
     expect(initiations[0]!.authReqId).toBe(authReqId);
     expect((await fixture.approvals.status(a.workflowId)).approval?.status).toBe('cancelled');
@@ -204,7 +248,11 @@ describe('the client library', () => {
 
   it('adds openid to a scope without it', async () => {
     const bindingMessage = uniqueBindingMessage('Scope');
-    const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage, scope: 'email' });
+    const { workflowId } = await fixture.approvals.start({
+      loginHint: 'alice@example.com',
+      bindingMessage,
+      scope: 'email',
+    });
     const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
     const onDevice = (await device.pending()).find((r) => r.auth_req_id === authReqId);
     expect(onDevice?.scope.split(' ').sort()).toEqual(['email', 'openid']);
@@ -213,10 +261,26 @@ describe('the client library', () => {
 
   const badRequests: Array<[string, unknown, RegExp]> = [
     ['no user hint', { bindingMessage: 'Pay 1.00 USD' }, /one of loginHint, loginHintToken or idTokenHint is required/],
-    ['two user hints', { loginHint: 'alice', idTokenHint: 'eyJ.x.y', bindingMessage: 'Pay 1.00 USD' }, /exactly one of/],
-    ['authorization_details not an array', { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: { type: 'x' } }, /authorizationDetails/],
-    ['an authorization_details entry without type', { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: [{ amount: '1' }] }, /authorizationDetails\.0\.type/],
-    ['a binding message that breaks the rule', { loginHint: 'alice', bindingMessage: 'Pay $50.00!' }, /bindingMessage must be 1 to 64 characters/],
+    [
+      'two user hints',
+      { loginHint: 'alice', idTokenHint: 'eyJ.x.y', bindingMessage: 'Pay 1.00 USD' },
+      /exactly one of/,
+    ],
+    [
+      'authorization_details not an array',
+      { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: { type: 'x' } },
+      /authorizationDetails/,
+    ],
+    [
+      'an authorization_details entry without type',
+      { loginHint: 'alice', bindingMessage: 'Pay', authorizationDetails: [{ amount: '1' }] },
+      /authorizationDetails\.0\.type/,
+    ],
+    [
+      'a binding message that breaks the rule',
+      { loginHint: 'alice', bindingMessage: 'Pay $50.00!' },
+      /bindingMessage must be 1 to 64 characters/,
+    ],
     ['a binding message over 64 characters', { loginHint: 'alice', bindingMessage: 'x'.repeat(65) }, /bindingMessage/],
   ];
   it.each(badRequests)('rejects %s with a clear error and starts no workflow', async (_name, request, message) => {
@@ -224,7 +288,9 @@ describe('the client library', () => {
     const error = await fixture.approvals.start(request as ApprovalRequestInput, { key }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidApprovalRequestError);
     expect((error as Error).message).toMatch(message);
-    await expect(fixture.temporal.workflow.getHandle(`ciba-approval-${key}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    await expect(fixture.temporal.workflow.getHandle(`ciba-approval-${key}`).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
   });
 });
 
@@ -256,7 +322,10 @@ describe('provider errors at initiation', () => {
     const badEnv = stackEnv(uniqueTaskQueue('bad-secret'), { CIBA_CLIENT_SECRET: 'not-the-secret' });
     const badWorker = await startWorkerWithClients(badEnv, 'worker-bad-secret');
     try {
-      const error = await providerError({ loginHint: 'alice@example.com', bindingMessage: 'Pay 1.00 USD' }, badWorker.approvals);
+      const error = await providerError(
+        { loginHint: 'alice@example.com', bindingMessage: 'Pay 1.00 USD' },
+        badWorker.approvals,
+      );
       expect(error.details[0]).toMatchObject({ error: 'invalid_client' });
     } finally {
       await stopWorkerWithClients(badWorker);

@@ -5,7 +5,11 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { isPending, waitForApprovalState } from './support/approvals';
 import { Device, sharedStack, uniqueBindingMessage } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
+
+// Above the hang detectors of the waits a test makes in a row (each CLI run is a Node process of its own).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const run = promisify(execFile);
 const stack = sharedStack();
@@ -28,20 +32,43 @@ async function ciba(...args: string[]): Promise<{ code: number; stdout: string; 
 it('requests, reports status, waits, and redacts tokens unless --show-tokens', async () => {
   const bindingMessage = uniqueBindingMessage('CLI payment');
   const id = `cli-${Date.now()}`;
-  const details = JSON.stringify([{ type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '5.00' }, creditorName: 'ExampleCorp' }]);
-  const started = await ciba('request', '--login-hint', 'alice@example.com', '--binding-message', bindingMessage, '--authorization-details', details, '--id', id, '--approval-timeout', '2h', '--max-asks', '2', '--ask-again-delay', '30s', '--json');
+  const requestedAtMs = Date.now();
+  const details = JSON.stringify([
+    { type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '5.00' }, creditorName: 'ExampleCorp' },
+  ]);
+  const started = await ciba(
+    'request',
+    '--login-hint',
+    'alice@example.com',
+    '--binding-message',
+    bindingMessage,
+    '--authorization-details',
+    details,
+    '--id',
+    id,
+    '--approval-timeout',
+    '2h',
+    '--max-asks',
+    '2',
+    '--ask-again-delay',
+    '30s',
+    '--json',
+  );
   expect(started.code).toBe(0);
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
   expect(workflowId).toBe(`ciba-approval-${id}`);
 
   const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
   const status = await ciba('status', workflowId);
+  const statusAtMs = Date.now();
   expect(status.stdout).toContain('status: pending');
   expect(status.stdout).toContain(`binding message: ${bindingMessage}`);
   expect(status.stdout).toMatch(/ask 1 \(first\) at /);
+  // 2 h from the approval's start, which came after the request was made and before the status was answered (the
+  // Temporal server's clock and this process's are the same machine's).
   const deadline = Date.parse(/approval deadline: (\S+)/.exec(status.stdout)![1]!);
-  expect(deadline - Date.now()).toBeGreaterThan(7_000_000); // about 2 h from now
-  expect(deadline - Date.now()).toBeLessThanOrEqual(7_200_000);
+  expect(deadline).toBeGreaterThanOrEqual(requestedAtMs + 7_200_000);
+  expect(deadline).toBeLessThanOrEqual(statusAtMs + 7_200_000);
 
   await device.decide(authReqId!, 'approve');
   const waited = await ciba('wait', workflowId, '--json');
@@ -62,7 +89,7 @@ it('`ciba wait` follows the approval through continue-as-new runs to its result'
     continueAsNewAfterEvents: 30,
   });
   const waiting = ciba('wait', workflowId, '--json');
-  const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3, 60_000);
+  const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3);
   await device.decide(state.authReqId!, 'approve');
   const waited = await waiting;
   expect(waited.code).toBe(0);
@@ -71,7 +98,14 @@ it('`ciba wait` follows the approval through continue-as-new runs to its result'
 
 it('exits 3 with ApprovalDenied when the user denies', async () => {
   const bindingMessage = uniqueBindingMessage('CLI deny');
-  const started = await ciba('request', '--login-hint', 'bob@example.com', '--binding-message', bindingMessage, '--json');
+  const started = await ciba(
+    'request',
+    '--login-hint',
+    'bob@example.com',
+    '--binding-message',
+    bindingMessage,
+    '--json',
+  );
   const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
   const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
   await device.decide(authReqId!, 'deny');
@@ -85,7 +119,15 @@ it('rejects bad input with exit code 2 and a message that says what is wrong', a
   expect(noHint.code).toBe(2);
   expect(noHint.stderr).toContain('one of loginHint, loginHintToken or idTokenHint is required');
 
-  const badJson = await ciba('request', '--login-hint', 'alice', '--binding-message', 'Pay', '--authorization-details', '{nope');
+  const badJson = await ciba(
+    'request',
+    '--login-hint',
+    'alice',
+    '--binding-message',
+    'Pay',
+    '--authorization-details',
+    '{nope',
+  );
   expect(badJson.code).toBe(2);
   expect(badJson.stderr).toContain('--authorization-details is not valid JSON');
 

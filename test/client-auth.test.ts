@@ -7,7 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
-import { CibaClient, ProviderError, type BackchannelAcknowledgment, type PollOutcome } from '../activities/ciba-protocol';
+import {
+  CibaClient,
+  ProviderError,
+  type BackchannelAcknowledgment,
+  type PollOutcome,
+} from '../activities/ciba-protocol';
 import { ApprovalFailedError } from '../client/approvals';
 import { ApprovalRequestSchema } from '../common/approval';
 import { loadWorkerConfig } from '../worker/config';
@@ -21,7 +26,11 @@ import {
   uniqueTaskQueue,
   type StartedProvider,
 } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
+
+// Above the hang detectors of the waits a test makes in a row (workers started and stopped).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const JWT_CLIENT = 'ciba-agent-jwt';
 
@@ -98,7 +107,7 @@ async function pollUntilDecided(client: CibaClient, ack: BackchannelAcknowledgme
 }
 
 /** Waits until `file` contains `text` (a process's log, written as its output arrives). */
-async function waitForLine(file: string, text: string, timeoutMs = 10_000): Promise<void> {
+async function waitForLine(file: string, text: string, timeoutMs = HANG_DETECTOR_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!readFileSync(file, 'utf8').includes(text)) {
     if (Date.now() > deadline) throw new Error(`${file} does not mention ${text}`);
@@ -123,7 +132,9 @@ describe('private_key_jwt', () => {
       expect(tokens.idToken).toEqual(expect.any(String));
 
       const log = await providerLog(idp.issuer, { bindingMessage });
-      expect(log.map((e) => `${e.endpoint} ${e.status}`)).toEqual(expect.arrayContaining(['bc-authorize 200', 'token 200']));
+      expect(log.map((e) => `${e.endpoint} ${e.status}`)).toEqual(
+        expect.arrayContaining(['bc-authorize 200', 'token 200']),
+      );
       expect(new Set(log.map((e) => e.clientId))).toEqual(new Set([JWT_CLIENT]));
       // The worker's log names neither the key nor its file content.
       expect(readFileSync(worker.logFile, 'utf8')).not.toContain(rsa.pem.split('\n')[1]!);
@@ -133,7 +144,11 @@ describe('private_key_jwt', () => {
   });
 
   const keyTypes: Array<[string, () => Record<string, string>, { keyId: string; signingAlg: string }]> = [
-    ['an EC P-256 private JWK (its own kid, ES256)', () => ({ CIBA_CLIENT_PRIVATE_KEY: JSON.stringify(ec.privateJwk) }), { keyId: 'ec-key-1', signingAlg: 'ES256' }],
+    [
+      'an EC P-256 private JWK (its own kid, ES256)',
+      () => ({ CIBA_CLIENT_PRIVATE_KEY: JSON.stringify(ec.privateJwk) }),
+      { keyId: 'ec-key-1', signingAlg: 'ES256' },
+    ],
     [
       'an Ed25519 PEM with CIBA_CLIENT_KEY_ID (EdDSA)',
       () => ({ CIBA_CLIENT_PRIVATE_KEY: ed.pem, CIBA_CLIENT_KEY_ID: 'ed-key-1' }),
@@ -161,16 +176,27 @@ describe('private_key_jwt', () => {
 
   it('a key the provider does not know is refused with invalid_client, even under a registered kid', async () => {
     const stranger = await testKey('RS256');
-    const config = loadWorkerConfig(jwtEnv({ CIBA_CLIENT_PRIVATE_KEY: stranger.pem, CIBA_CLIENT_KEY_ID: rsa.publicJwk.kid! }));
+    const config = loadWorkerConfig(
+      jwtEnv({ CIBA_CLIENT_PRIVATE_KEY: stranger.pem, CIBA_CLIENT_KEY_ID: rsa.publicJwk.kid! }),
+    );
     const client = new CibaClient(config.ciba); // the synchronous constructor: the key is imported at the first request
     try {
       const bindingMessage = uniqueBindingMessage('JWT stranger');
-      const error = await client.requestBackchannelAuthentication(approvalRequest(bindingMessage)).catch((e: unknown) => e);
+      const error = await client
+        .requestBackchannelAuthentication(approvalRequest(bindingMessage))
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ProviderError);
       expect(error).toMatchObject({ error: 'invalid_client', status: 401 });
 
       const log = await providerLog(idp.issuer, { bindingMessage });
-      expect(log).toEqual([expect.objectContaining({ endpoint: 'bc-authorize', status: 401, error: 'invalid_client', clientId: JWT_CLIENT })]);
+      expect(log).toEqual([
+        expect.objectContaining({
+          endpoint: 'bc-authorize',
+          status: 401,
+          error: 'invalid_client',
+          clientId: JWT_CLIENT,
+        }),
+      ]);
       expect(log[0]!.authReqId).toBeUndefined();
     } finally {
       await client.close();
@@ -183,7 +209,10 @@ describe('private_key_jwt', () => {
     const workerAndClients = await startWorkerWithClients(env, 'worker-client-auth-wrong-key');
     const { approvals } = workerAndClients;
     try {
-      const { workflowId } = await approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('JWT wrong key') });
+      const { workflowId } = await approvals.start({
+        loginHint: 'alice@example.com',
+        bindingMessage: uniqueBindingMessage('JWT wrong key'),
+      });
       const error = await approvals.result(workflowId).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ApprovalFailedError);
       expect((error as ApprovalFailedError).type).toBe('CibaProviderError');
@@ -194,11 +223,16 @@ describe('private_key_jwt', () => {
   });
 
   it('discovery advertises private_key_jwt and its signing algorithms', async () => {
-    const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
+    const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string[]
+    >;
     expect(metadata.token_endpoint_auth_methods_supported).toEqual(
       expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     );
-    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.arrayContaining(['RS256', 'ES256', 'EdDSA']));
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual(
+      expect.arrayContaining(['RS256', 'ES256', 'EdDSA']),
+    );
   });
 });
 

@@ -11,7 +11,8 @@ import { startCodecServer, type CodecServerOptions, type RunningCodecServer } fr
 import { loadCodecServerConfig } from '../devstack/codec-server-config';
 
 const UI = 'http://127.0.0.1:8233';
-const codec: PayloadCodec = temporalSettings({ CIBA_PAYLOAD_KEY: randomBytes(32).toString('base64') }).dataConverter.payloadCodecs![0]!;
+const codec: PayloadCodec = temporalSettings({ CIBA_PAYLOAD_KEY: randomBytes(32).toString('base64') }).dataConverter
+  .payloadCodecs![0]!;
 const secret = { accessToken: 'eyJhbGciOi.secret' };
 
 interface Answer {
@@ -37,7 +38,9 @@ function send(url: string, method: string, headers: Record<string, string>, body
 }
 
 const toJSON = (p: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
 
@@ -71,7 +74,12 @@ describe('codec server, local mode', () => {
     expect(JSON.parse(Buffer.from(answer.json.payloads![0]!.data!, 'base64').toString())).toEqual(secret);
 
     const plain = toJSON(defaultPayloadConverter.toPayload(secret));
-    const encodedByServer = await send(`${server.url}/encode`, 'POST', { origin: UI }, JSON.stringify({ payloads: [plain] }));
+    const encodedByServer = await send(
+      `${server.url}/encode`,
+      'POST',
+      { origin: UI },
+      JSON.stringify({ payloads: [plain] }),
+    );
     expect(encodedByServer.status).toBe(200);
     expect(Buffer.from(encodedByServer.json.payloads![0]!.data!, 'base64').includes('secret')).toBe(false);
   });
@@ -114,7 +122,12 @@ describe('codec server, local mode', () => {
 
   it('refuses a body over the limit by its Content-Length with 413', async () => {
     const server = await start({ maxBodyBytes: 4096 });
-    const answer = await send(`${server.url}/decode`, 'POST', { origin: UI }, JSON.stringify({ payloads: [{ data: 'A'.repeat(8192) }] }));
+    const answer = await send(
+      `${server.url}/decode`,
+      'POST',
+      { origin: UI },
+      JSON.stringify({ payloads: [{ data: 'A'.repeat(8192) }] }),
+    );
     expect(answer.status).toBe(413);
   });
 
@@ -125,10 +138,14 @@ describe('codec server, local mode', () => {
     const total = 64 * 1024 * 1024;
     const answer = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
       let sent = 0;
-      const req = http.request(`${server.url}/decode`, { method: 'POST', headers: { origin: UI }, agent: false }, (res) => {
-        resolve({ status: res.statusCode!, sent });
-        req.destroy();
-      });
+      const req = http.request(
+        `${server.url}/decode`,
+        { method: 'POST', headers: { origin: UI }, agent: false },
+        (res) => {
+          resolve({ status: res.statusCode!, sent });
+          req.destroy();
+        },
+      );
       req.on('error', reject);
       const chunk = Buffer.alloc(64 * 1024, 'A');
       const pump = () => {
@@ -162,7 +179,9 @@ describe('codec server, local mode', () => {
   });
 
   it('refuses to listen on a non-loopback address in local mode', async () => {
-    await expect(start({ host: '0.0.0.0', allowedHosts: ['codec.example.com'] })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0/);
+    await expect(start({ host: '0.0.0.0', allowedHosts: ['codec.example.com'] })).rejects.toThrow(
+      /refusing to listen on 0\.0\.0\.0/,
+    );
     expect(() => loadCodecServerConfig({ CODEC_SERVER_UI_ORIGIN: UI, CODEC_SERVER_HOST: '192.0.2.10' })).toThrow(
       /CODEC_SERVER_HOST: .*CODEC_SERVER_AUTH=jwt/,
     );

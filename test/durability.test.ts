@@ -22,7 +22,11 @@ import {
   uniqueBindingMessage,
   uniqueTaskQueue,
 } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
+
+// Above the hang detectors of the waits a test makes in a row (servers and workers started and killed).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
@@ -43,9 +47,13 @@ it('an approval survives a worker killed with SIGKILL while it waits, and the pr
     const result = await approvals.result(workflowId);
     expect(result.accessToken).toEqual(expect.any(String));
 
-    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+    const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter(
+      (e) => e.endpoint === 'bc-authorize',
+    );
     expect(initiations).toHaveLength(1);
-    const redemptions = (await providerLog(stack.issuer, { authReqId })).filter((e) => e.endpoint === 'token' && e.status === 200);
+    const redemptions = (await providerLog(stack.issuer, { authReqId })).filter(
+      (e) => e.endpoint === 'token' && e.status === 200,
+    );
     expect(redemptions).toHaveLength(1);
   } finally {
     await stopWorkerWithClients(workerAndClients);
@@ -76,7 +84,7 @@ it('an approval survives the Temporal server killed and restarted on the same da
     await server.kill('SIGKILL');
     await sleep(2_000); // the approval's timers and polls are due while the server is down
     server = await startTemporalDevServer({ ...serverOptions, port });
-    await waitForTemporal(server.address, 'default', 30_000);
+    await waitForTemporal(server.address, 'default', HANG_DETECTOR_MS);
 
     await device.decide(authReqId!, 'approve');
     approvals = await connectClient(env);
@@ -84,7 +92,9 @@ it('an approval survives the Temporal server killed and restarted on the same da
     try {
       const result = await approvals.result(workflowId);
       expect(result.accessToken).toEqual(expect.any(String));
-      const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
+      const initiations = (await providerLog(stack.issuer, { bindingMessage })).filter(
+        (e) => e.endpoint === 'bc-authorize',
+      );
       expect(initiations).toHaveLength(1);
     } finally {
       await approvals.close();

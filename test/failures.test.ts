@@ -5,14 +5,26 @@ import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith, MAX_SE
 
 /** What the workflow sees when an activity failed with `cause`. */
 function activityFailure(cause: Error): ActivityFailure {
-  return new ActivityFailure('Activity task failed', 'requestBackchannelAuthentication', '1', RetryState.NON_RETRYABLE_FAILURE, 'worker', cause);
+  return new ActivityFailure(
+    'Activity task failed',
+    'requestBackchannelAuthentication',
+    '1',
+    RetryState.NON_RETRYABLE_FAILURE,
+    'worker',
+    cause,
+  );
 }
 
 describe('approvalFailure', () => {
   it('is non-retryable and typed, with the details as its one detail', () => {
     const failure = approvalFailure(ApprovalFailureType.Lost, 'lost', { possibleAnswers: ['approved', 'denied'] });
     expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect(failure).toMatchObject({ type: 'ApprovalLost', message: 'lost', nonRetryable: true, details: [{ possibleAnswers: ['approved', 'denied'] }] });
+    expect(failure).toMatchObject({
+      type: 'ApprovalLost',
+      message: 'lost',
+      nonRetryable: true,
+      details: [{ possibleAnswers: ['approved', 'denied'] }],
+    });
     expect(approvalFailure(ApprovalFailureType.Denied, 'no').details).toBeUndefined();
   });
 });
@@ -49,7 +61,10 @@ describe('afterSendFailure', () => {
   });
 
   it('never sends again a request that may have reached the provider (timeout, untyped failure): ApprovalInitiationUncertain', () => {
-    for (const cause of [new TimeoutFailure('timed out', undefined, 'START_TO_CLOSE'), ApplicationFailure.retryable('boom')]) {
+    for (const cause of [
+      new TimeoutFailure('timed out', undefined, 'START_TO_CLOSE'),
+      ApplicationFailure.retryable('boom'),
+    ]) {
       const next = afterSendFailure(activityFailure(cause), 1);
       expect(next.kind === 'fail' && next.error).toMatchObject({
         type: 'ApprovalInitiationUncertain',
@@ -60,7 +75,9 @@ describe('afterSendFailure', () => {
   });
 
   it("ends with the activity's own failure when it is final (a provider rejection), and with a cancellation as it is", () => {
-    const rejected = activityFailure(ApplicationFailure.nonRetryable('unknown user', ApprovalFailureType.ProviderRejected));
+    const rejected = activityFailure(
+      ApplicationFailure.nonRetryable('unknown user', ApprovalFailureType.ProviderRejected),
+    );
     expect(afterSendFailure(rejected, 1)).toEqual({ kind: 'fail', error: rejected });
     const cancelled = activityFailure(new CancelledFailure('cancelled'));
     expect(afterSendFailure(cancelled, 1)).toEqual({ kind: 'fail', error: cancelled });
@@ -70,11 +87,23 @@ describe('afterSendFailure', () => {
 describe('asApprovalFailure', () => {
   it("surfaces an activity's final typed failure as the approval's own, details included", () => {
     const failure = asApprovalFailure(
-      activityFailure(ApplicationFailure.create({ message: 'rejected', type: 'CibaProviderError', nonRetryable: true, details: [{ error: 'x' }] })),
+      activityFailure(
+        ApplicationFailure.create({
+          message: 'rejected',
+          type: 'CibaProviderError',
+          nonRetryable: true,
+          details: [{ error: 'x' }],
+        }),
+      ),
     );
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).not.toBeInstanceOf(ActivityFailure);
-    expect(failure).toMatchObject({ type: 'CibaProviderError', message: 'rejected', nonRetryable: true, details: [{ error: 'x' }] });
+    expect(failure).toMatchObject({
+      type: 'CibaProviderError',
+      message: 'rejected',
+      nonRetryable: true,
+      details: [{ error: 'x' }],
+    });
   });
 
   it('turns any other activity failure into ActivityFailed', () => {
@@ -102,7 +131,10 @@ describe('endedWith', () => {
     [ApprovalFailureType.ActivityFailed, 'failed'],
     ['SomethingNew', 'failed'],
   ])('%s leaves the status %s, and the failure for the status query', (type, status) => {
-    expect(endedWith(ApplicationFailure.nonRetryable('why', type))).toEqual({ status, failure: { type, message: 'why' } });
+    expect(endedWith(ApplicationFailure.nonRetryable('why', type))).toEqual({
+      status,
+      failure: { type, message: 'why' },
+    });
   });
 
   it('a cancellation leaves cancelled; anything else failed, without a failure type', () => {

@@ -8,6 +8,7 @@
  * forwarding never reaches it.
  */
 import type { Client } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import type { ApprovalClient } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import type { RequestLogEntry } from '../provider/request-log';
@@ -17,10 +18,12 @@ import type { Fault } from './support/fault-rules';
 import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
 import { openProxiedProvider, type ProxiedProvider } from './support/proxied-provider';
 import type { ProxyLogEntry } from './support/proxy-log';
-import { Device, providerLog, sharedStack, sleep, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { Device, providerLog, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
-jest.setTimeout(90_000);
+// Above the hang detectors of the waits a case makes in a row (each case also starts its own worker).
+jest.setTimeout(4 * HANG_DETECTOR_MS);
 
 const shared = sharedStack();
 let proxied: ProxiedProvider;
@@ -30,8 +33,11 @@ let device: Device;
 beforeAll(async () => ({ proxied, proxy, device } = await openProxiedProvider()));
 afterAll(async () => proxied?.close());
 
-/** No case may take longer than this to reach its outcome (the longest planned one needs ~15 s). */
-const OUTCOME_WITHIN_MS = 45_000;
+/**
+ * A case that has not reached its outcome after this long hangs (the longest planned one needs ~15 s; generous, so
+ * that only a hang, never a slow machine, fails it).
+ */
+const OUTCOME_WITHIN_MS = HANG_DETECTOR_MS;
 
 interface Case {
   approvals: ApprovalClient;
@@ -81,7 +87,11 @@ async function runCase(name: string, body: (testCase: Case) => Promise<void>): P
     await body(testCase);
   } finally {
     proxy.reset();
-    if (workflowId) await temporal.workflow.getHandle(workflowId).terminate('test case over').catch(() => undefined);
+    if (workflowId)
+      await temporal.workflow
+        .getHandle(workflowId)
+        .terminate('test case over')
+        .catch(() => undefined);
     await stopWorkerWithClients(workerAndClients, 'SIGKILL');
   }
 }
@@ -93,10 +103,15 @@ async function faultsSettled(testCase: Case, times: number): Promise<void> {
       const faulted = proxy.entries(undefined, testCase.sinceMs).filter((e) => e.fault !== undefined);
       return (
         faulted.length >= times &&
-        faulted.every((e) => e.outcome !== undefined && (e.fault !== 'delay' || e.providerStatus !== undefined) && (!e.forwarded || e.providerStatus !== undefined))
+        faulted.every(
+          (e) =>
+            e.outcome !== undefined &&
+            (e.fault !== 'forward-after-client-gone' || e.providerStatus !== undefined) &&
+            (!e.forwarded || e.providerStatus !== undefined),
+        )
       );
     },
-    30_000,
+    undefined,
     `${times} faulted request(s), settled`,
   );
 }
@@ -151,19 +166,30 @@ describe('initiation (POST /bc-authorize)', () => {
 
   it('connection refused (nothing listening for a moment) is sent again and approved; one request at the provider', async () => {
     await runCase('init-refused', async (testCase) => {
-      // Discovery gets through; right after it the proxy stops listening for 1 s, so the backchannel request
-      // itself meets ECONNREFUSED. The workflow sends it again 2 s later.
-      proxy.failNext({ endpoint: 'discovery', fault: { kind: 'go-down-after', downMs: 1_000 } });
-      const { workflowId, authReqId } = await testCase.startPending();
-      await device.decide(authReqId, 'approve');
+      // Discovery gets through; right after it the proxy stops listening, so the backchannel request itself meets
+      // ECONNREFUSED, however long the worker takes to send it. The proxy listens again only once the refused
+      // sending is in the history; the workflow sends again after its backoff (2 s, then 4 s, ...).
+      proxy.failNext({ endpoint: 'discovery', fault: { kind: 'go-down-after' } });
+      const workflowId = await testCase.start();
+      const handle = testCase.temporal.workflow.getHandle(workflowId);
+      const refusedYet = async () => refusedSendings((await handle.fetchHistory()).events ?? []).length > 0;
+      await waitUntil(refusedYet, 'a refused backchannel request in the history', undefined, 250);
+      await proxy.up();
+      const { authReqId } = await waitForApprovalState(testCase.temporal, workflowId, isPending);
+      await device.decide(authReqId!, 'approve');
       expectApproved(await testCase.outcome());
 
-      const history = await testCase.temporal.workflow.getHandle(workflowId).fetchHistory();
-      const initiations = (history.events ?? []).filter(
+      const events = (await handle.fetchHistory()).events ?? [];
+      const initiations = events.filter(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'requestBackchannelAuthentication',
       );
-      expect(initiations).toHaveLength(2); // the refused one, and the one that got through
-      expect(testCase.atProxy('bc-authorize')).toHaveLength(1); // the refused one never got a connection
+      const refused = refusedSendings(events);
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      // Every sending but the last was refused (one, unless the proxy came back after a second sending), typed
+      // "not sent" (so sent again); the last one got through.
+      expect(initiations).toHaveLength(refused.length + 1);
+      expect(events.filter((e) => e.activityTaskFailedEventAttributes).length).toBe(refused.length);
+      expect(testCase.atProxy('bc-authorize')).toHaveLength(1); // the refused ones never got a connection
       expect(await testCase.atProvider('bc-authorize')).toHaveLength(1);
     });
   });
@@ -174,12 +200,28 @@ describe('initiation (POST /bc-authorize)', () => {
    * the fault: 0 when the fault is injected before forwarding, 1 when the proxy forwarded it.
    */
   const uncertain: Array<[string, Fault, number]> = [
-    ['HTTP 500 (HTML page) after the provider processed it', { kind: 'status', status: 500, body: 'html', forward: true }, 1],
-    ['HTTP 502 (HTML page) from a gateway that never reached the provider', { kind: 'status', status: 502, body: 'html' }, 0],
-    ['HTTP 504 (JSON) after the provider processed it', { kind: 'status', status: 504, body: 'json', forward: true }, 1],
+    [
+      'HTTP 500 (HTML page) after the provider processed it',
+      { kind: 'status', status: 500, body: 'html', forward: true },
+      1,
+    ],
+    [
+      'HTTP 502 (HTML page) from a gateway that never reached the provider',
+      { kind: 'status', status: 502, body: 'html' },
+      0,
+    ],
+    [
+      'HTTP 504 (JSON) after the provider processed it',
+      { kind: 'status', status: 504, body: 'json', forward: true },
+      1,
+    ],
     ['a connection reset before the request was forwarded', { kind: 'reset' }, 0],
     ['no answer at all (the client times out), never forwarded', { kind: 'no-answer' }, 0],
-    ['an answer so late the client timed out (forwarded after 3 s)', { kind: 'delay', ms: 3_000 }, 1],
+    [
+      'an answer so late the client timed out (forwarded once the client gave up)',
+      { kind: 'forward-after-client-gone' },
+      1,
+    ],
     ['the answer dropped (reset) after the provider accepted the request', { kind: 'drop-response' }, 1],
     ['the answer cut off mid-body after the provider accepted the request', { kind: 'truncate-body' }, 1],
   ];
@@ -217,7 +259,11 @@ describe('polls (POST /oauth/token)', () => {
     ['HTTP 503 (HTML page)', { kind: 'status', status: 503, body: 'html' }, 1],
     ['a connection reset, twice', { kind: 'reset' }, 2],
     ['no answer (the client times out)', { kind: 'no-answer' }, 1],
-    ['an answer so late the client timed out (forwarded after 3 s)', { kind: 'delay', ms: 3_000 }, 1],
+    [
+      'an answer so late the client timed out (forwarded once the client gave up)',
+      { kind: 'forward-after-client-gone' },
+      1,
+    ],
     ['an authorization_pending answer cut off mid-body', { kind: 'truncate-body' }, 1],
   ];
   it.each(transient)('%s: ridden through, approved', async (_name, fault, times) => {
@@ -244,14 +290,11 @@ describe('polls (POST /oauth/token)', () => {
       proxy.failNext({ endpoint: 'token', fault: { kind: 'status', status: 429, body: 'json', retryAfter: 4 } });
       await faultsSettled(testCase, 1);
       const throttled = proxy.entries('token', testCase.sinceMs).find((e) => e.fault === 'status')!;
-      const next = async () => (await testCase.atProvider('token')).find((e) => e.atMs > throttled.answeredAtMs!);
-      let after = await next();
-      for (let i = 0; i < 150 && !after; i++) {
-        await sleep(100);
-        after = await next();
-      }
-      expect(after).toBeDefined();
-      expect(after!.atMs - throttled.answeredAtMs!).toBeGreaterThanOrEqual(4_000);
+      const after = await waitUntil(
+        async () => (await testCase.atProvider('token')).find((e) => e.atMs > throttled.answeredAtMs!),
+        'a poll at the provider after the throttled one',
+      );
+      expect(after.atMs - throttled.answeredAtMs!).toBeGreaterThanOrEqual(4_000);
 
       await device.decide(authReqId, 'approve');
       expectApproved(await testCase.outcome());
@@ -283,20 +326,23 @@ describe('polls (POST /oauth/token)', () => {
     ['without token_type', { kind: 'edit-json', remove: ['token_type'] }],
     ['with a token_type no client supports', { kind: 'edit-json', set: { token_type: 'mac' } }],
   ];
-  it.each(invalidTokens)('a token response %s after the user approved: InvalidProviderResponse', async (_name, fault) => {
-    await runCase(`poll-tokens-${fault.kind}`, async (testCase) => {
-      const { authReqId } = await testCase.startPending();
-      proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
-      await device.decide(authReqId, 'approve');
-      const failure = expectFailure(await testCase.outcome(), 'InvalidProviderResponse');
-      expect(failure.message).not.toMatch(/eyJ/); // whatever token did arrive is not echoed into the failure
+  it.each(invalidTokens)(
+    'a token response %s after the user approved: InvalidProviderResponse',
+    async (_name, fault) => {
+      await runCase(`poll-tokens-${fault.kind}`, async (testCase) => {
+        const { authReqId } = await testCase.startPending();
+        proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
+        await device.decide(authReqId, 'approve');
+        const failure = expectFailure(await testCase.outcome(), 'InvalidProviderResponse');
+        expect(failure.message).not.toMatch(/eyJ/); // whatever token did arrive is not echoed into the failure
 
-      const polls = await testCase.atProvider('token');
-      expect(ok(polls)).toHaveLength(1); // the provider did issue tokens
-      expect(polls.at(-1)!.status).toBe(200); // and was not polled again
-      expect(await testCase.atProvider('bc-authorize')).toHaveLength(1); // nor asked again
-    });
-  });
+        const polls = await testCase.atProvider('token');
+        expect(ok(polls)).toHaveLength(1); // the provider did issue tokens
+        expect(polls.at(-1)!.status).toBe(200); // and was not polled again
+        expect(await testCase.atProvider('bc-authorize')).toHaveLength(1); // nor asked again
+      });
+    },
+  );
 
   /**
    * The final answer lost on the way back (the provider issued the tokens, or recorded the denial; the worker never
@@ -317,7 +363,9 @@ describe('polls (POST /oauth/token)', () => {
       expect(failure.details).toEqual([{ possibleAnswers: ['approved', 'denied'], askedAgainAfterLostAnswer: false }]);
 
       expect(ok(await testCase.atProvider('bc-authorize'))).toHaveLength(1); // asked once, never again
-      const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter(
+        (e) => e.endpoint === 'token',
+      );
       expect(ok(firstPolls)).toHaveLength(1); // the lost tokens
       expect(firstPolls.at(-1)!.error).toBe('invalid_grant'); // the poll after it: the provider revoked them
     });
@@ -331,7 +379,9 @@ describe('polls (POST /oauth/token)', () => {
       expectFailure(await testCase.outcome(), 'ApprovalLost');
 
       expect(ok(await testCase.atProvider('bc-authorize'))).toHaveLength(1);
-      const polls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+      const polls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter(
+        (e) => e.endpoint === 'token',
+      );
       expect(polls.map((e) => e.error)).toContain('access_denied'); // the denial the worker never got
       expect(polls.at(-1)!.error).toBe('invalid_grant');
       const { approval } = await testCase.approvals.status(first.workflowId);
@@ -339,27 +389,38 @@ describe('polls (POST /oauth/token)', () => {
     });
   });
 
-  it.each(lost)('with askAgain.afterLostAnswer, a token response %s: asked again, marked as a repeat, tokens', async (_name, fault) => {
-    await runCase(`poll-lost-reask-${fault.kind}`, async (testCase) => {
-      const first = await testCase.startPending({ askAgain: { afterLostAnswer: true } });
-      proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
-      await device.decide(first.authReqId, 'approve');
+  it.each(lost)(
+    'with askAgain.afterLostAnswer, a token response %s: asked again, marked as a repeat, tokens',
+    async (_name, fault) => {
+      await runCase(`poll-lost-reask-${fault.kind}`, async (testCase) => {
+        const first = await testCase.startPending({ askAgain: { afterLostAnswer: true } });
+        proxy.failNext({ endpoint: 'token', fault, onlyIfStatus: 200 });
+        await device.decide(first.authReqId, 'approve');
 
-      const second = await device.waitFor(`Again: ${testCase.bindingMessage}`, 30_000);
-      expect(second.auth_req_id).not.toBe(first.authReqId);
-      await device.decide(second.auth_req_id, 'approve');
-      expectApproved(await testCase.outcome());
+        const second = await device.waitFor(`Again: ${testCase.bindingMessage}`);
+        expect(second.auth_req_id).not.toBe(first.authReqId);
+        await device.decide(second.auth_req_id, 'approve');
+        expectApproved(await testCase.outcome());
 
-      const initiations = (await providerLog(proxied.providerUrl, {})).filter(
-        (e) => e.endpoint === 'bc-authorize' && e.status === 200 && e.bindingMessage?.endsWith(testCase.bindingMessage),
-      );
-      expect(initiations.map((e) => [e.authReqId, e.bindingMessage])).toEqual([
-        [first.authReqId, testCase.bindingMessage],
-        [second.auth_req_id, `Again: ${testCase.bindingMessage}`],
-      ]);
-      const { approval } = await testCase.approvals.status(first.workflowId);
-      expect(approval?.asks.map((ask) => ask.reason)).toEqual(['first', 'lost_token_response']);
-      expect(approval?.asks[1]?.authReqId).toBe(second.auth_req_id);
-    });
-  });
+        const initiations = (await providerLog(proxied.providerUrl, {})).filter(
+          (e) =>
+            e.endpoint === 'bc-authorize' && e.status === 200 && e.bindingMessage?.endsWith(testCase.bindingMessage),
+        );
+        expect(initiations.map((e) => [e.authReqId, e.bindingMessage])).toEqual([
+          [first.authReqId, testCase.bindingMessage],
+          [second.auth_req_id, `Again: ${testCase.bindingMessage}`],
+        ]);
+        const { approval } = await testCase.approvals.status(first.workflowId);
+        expect(approval?.asks.map((ask) => ask.reason)).toEqual(['first', 'lost_token_response']);
+        expect(approval?.asks[1]?.authReqId).toBe(second.auth_req_id);
+      });
+    },
+  );
 });
+
+/** The sendings of the backchannel request in `events` that failed as never sent (connection refused). */
+function refusedSendings(events: proto.api.history.v1.IHistoryEvent[]): proto.api.history.v1.IHistoryEvent[] {
+  return events.filter(
+    (e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === 'InitiationNotSent',
+  );
+}

@@ -53,10 +53,14 @@ describe('checkGrantedAuthorizationDetails', () => {
   });
 
   it('lets a provider add members to a granted entry, but not change or drop any', () => {
-    expect(checkGrantedAuthorizationDetails([PAYMENT], [{ ...PAYMENT, paymentId: 'p-1' }], 'fail')).toEqual({ ok: true });
+    expect(checkGrantedAuthorizationDetails([PAYMENT], [{ ...PAYMENT, paymentId: 'p-1' }], 'fail')).toEqual({
+      ok: true,
+    });
     const { creditorName: _dropped, ...withoutCreditor } = PAYMENT;
     expect(checkGrantedAuthorizationDetails([PAYMENT], [withoutCreditor], 'fail')).toMatchObject({ ok: false });
-    expect(checkGrantedAuthorizationDetails([PAYMENT], [{ ...PAYMENT, locations: [] }], 'fail')).toMatchObject({ ok: false });
+    expect(checkGrantedAuthorizationDetails([PAYMENT], [{ ...PAYMENT, locations: [] }], 'fail')).toMatchObject({
+      ok: false,
+    });
   });
 });
 
@@ -76,7 +80,9 @@ describe('grantedAuthorizationDetails', () => {
     ['{"alg":"RS256"}', JSON.stringify(claims), 'sig'].map((p) => Buffer.from(p).toString('base64url')).join('.');
 
   it('reads the token response first, then a JWT access token claim', () => {
-    expect(grantedAuthorizationDetails({ access_token: 'opaque', authorization_details: [PAYMENT] })).toEqual([PAYMENT]);
+    expect(grantedAuthorizationDetails({ access_token: 'opaque', authorization_details: [PAYMENT] })).toEqual([
+      PAYMENT,
+    ]);
     expect(grantedAuthorizationDetails({ access_token: jwt({ authorization_details: [PAYMENT] }) })).toEqual([PAYMENT]);
   });
 

@@ -15,9 +15,11 @@ import { jwtPayload } from './support/approvals';
 import { FaultProxy } from './support/fault-proxy';
 import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
 import { TEST_LOG_DIR, stackEnv, uniqueTaskQueue } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 
-jest.setTimeout(120_000);
+// Above the hang detectors of the waits a test makes in a row.
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 const describeKeycloak = process.env.CIBA_SKIP_KEYCLOAK === '1' ? describe.skip : describe;
 
 const BINDING_MESSAGE = 'Pay-50.00-USD-to-ExampleCorp';
@@ -61,7 +63,10 @@ describeKeycloak('against a real Keycloak 26', () => {
 
   /** The request alice's device got for this approval. */
   function onDevice(bindingMessage: string, since: number): Promise<ChannelRequest> {
-    return keycloak.channel.waitFor((r) => r.bindingMessage === bindingMessage && Date.parse(r.receivedAt) >= since);
+    return keycloak.channel.waitFor(
+      (r) => r.bindingMessage === bindingMessage && Date.parse(r.receivedAt) >= since,
+      HANG_DETECTOR_MS,
+    );
   }
 
   /** The worker's backchannel authentication requests that reached Keycloak since `since`. */
@@ -69,29 +74,46 @@ describeKeycloak('against a real Keycloak 26', () => {
     return proxy.log.filter((e) => e.atMs >= since && e.method === 'POST' && e.path === CIBA_PATH);
   }
 
-  const outcome = (workflowId: string) => outcomeWithin(workerAndClients.approvals, workflowId, 90_000);
+  const outcome = (workflowId: string) => outcomeWithin(workerAndClients.approvals, workflowId, HANG_DETECTOR_MS);
 
   function approved(approvalOutcome: ApprovalOutcome) {
-    if (approvalOutcome.kind !== 'approved') throw new Error(`expected approved, got ${approvalOutcome.type}: ${approvalOutcome.message}`);
+    if (approvalOutcome.kind !== 'approved')
+      throw new Error(`expected approved, got ${approvalOutcome.type}: ${approvalOutcome.message}`);
     return approvalOutcome.result;
   }
 
   test('approved on the device: the agent gets Keycloak tokens for alice', async () => {
     const { workflowId, since } = await ask({ loginHint: 'alice', bindingMessage: BINDING_MESSAGE });
     const request = await onDevice(BINDING_MESSAGE, since);
-    expect(request).toMatchObject({ loginHint: 'alice', bindingMessage: BINDING_MESSAGE, authorizationDetails: undefined });
+    expect(request).toMatchObject({
+      loginHint: 'alice',
+      bindingMessage: BINDING_MESSAGE,
+      authorizationDetails: undefined,
+    });
     await keycloak.channel.decide(request, 'SUCCEED');
 
     const result = approved(await outcome(workflowId));
     expect(result.tokenType.toLowerCase()).toBe('bearer');
-    expect(jwtPayload(result.accessToken)).toMatchObject({ iss: issuer, azp: keycloak.clientId, preferred_username: 'alice' });
-    expect(jwtPayload(result.idToken!)).toMatchObject({ iss: issuer, aud: keycloak.clientId, email: 'alice@example.com' });
+    expect(jwtPayload(result.accessToken)).toMatchObject({
+      iss: issuer,
+      azp: keycloak.clientId,
+      preferred_username: 'alice',
+    });
+    expect(jwtPayload(result.idToken!)).toMatchObject({
+      iss: issuer,
+      aud: keycloak.clientId,
+      email: 'alice@example.com',
+    });
     expect(result.authorizationDetails).toBeUndefined();
     expect(sentToKeycloak(since).map((e) => e.providerStatus)).toEqual([200]);
   });
 
   test('authorization_details: Keycloak shows them, alice approves, nothing is granted: AuthorizationDetailsNotGranted', async () => {
-    const { workflowId, since } = await ask({ loginHint: 'alice', bindingMessage: BINDING_MESSAGE, authorizationDetails: [PAYMENT] });
+    const { workflowId, since } = await ask({
+      loginHint: 'alice',
+      bindingMessage: BINDING_MESSAGE,
+      authorizationDetails: [PAYMENT],
+    });
     const request = await onDevice(BINDING_MESSAGE, since);
     expect(JSON.parse(request.authorizationDetails as string)).toEqual([PAYMENT]); // Keycloak passes the raw parameter on
     await keycloak.channel.decide(request, 'SUCCEED');
@@ -128,7 +150,9 @@ describeKeycloak('against a real Keycloak 26', () => {
   test("a binding message with a space breaks Keycloak's rule: InvalidApprovalRequest, nothing sent to Keycloak", async () => {
     const bindingMessage = 'Pay 50.00 USD to ExampleCorp'; // valid for the generic schema
     // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
-    const refused = await workerAndClients.approvals.start({ loginHint: 'alice', bindingMessage }).catch((e: unknown) => e);
+    const refused = await workerAndClients.approvals
+      .start({ loginHint: 'alice', bindingMessage })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
     expect((refused as Error).message).toMatch(/provider profile keycloak/);
     // ...and for a client that does not know it, the worker refuses it before anything is sent.

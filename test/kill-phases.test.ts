@@ -15,13 +15,26 @@ import { isPending, jwtPayload, waitForApprovalState } from './support/approvals
 import type { FaultProxy } from './support/fault-proxy';
 import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
 import { openProxiedProvider, type ProxiedProvider } from './support/proxied-provider';
-import { Device, providerLog, sharedStack, stackEnv, startWorker, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import {
+  Device,
+  providerLog,
+  sharedStack,
+  stackEnv,
+  startWorker,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+} from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients } from './support/worker-fixture';
 
-jest.setTimeout(120_000);
+// Above the hang detectors of the waits a test makes in a row (and two worker starts).
+jest.setTimeout(5 * HANG_DETECTOR_MS);
 
-/** 30 s startToCloseTimeout of the killed activity, plus the new worker's start and the rest of the approval. */
-const OUTCOME_WITHIN_MS = 75_000;
+/**
+ * An approval that has not ended after this long hangs. It needs the killed activity's 30 s startToCloseTimeout, the
+ * new worker's start and the rest of the approval: generous above that, so that only a hang fails it.
+ */
+const OUTCOME_WITHIN_MS = 30_000 + HANG_DETECTOR_MS;
 
 const shared = sharedStack();
 let proxied: ProxiedProvider;
@@ -66,7 +79,11 @@ async function runPhase(name: string, body: (phase: Phase) => Promise<void>): Pr
     await body(phase);
   } finally {
     proxy.reset();
-    for (const id of started) await temporal.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    for (const id of started)
+      await temporal.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
     await stopWorkerWithClients(workerAndClients, 'SIGKILL');
   }
 }
@@ -86,20 +103,32 @@ it('(a) killed during the backchannel request: ApprovalInitiationUncertain after
     const forwarded = uniqueBindingMessage('Kill init forwarded');
     const dropped = uniqueBindingMessage('Kill init dropped');
     for (const message of [forwarded, dropped]) {
-      proxy.failNext({ endpoint: 'bc-authorize', fault: { kind: 'hold' }, match: (r) => r.form.get('binding_message') === message });
+      proxy.failNext({
+        endpoint: 'bc-authorize',
+        fault: { kind: 'hold' },
+        match: (r) => r.form.get('binding_message') === message,
+      });
     }
     const idA = await phase.start(forwarded);
     const idB = await phase.start(dropped);
-    const heldA = await proxy.waitForHeld(30_000, (h) => h.entry.bindingMessage === forwarded);
-    const heldB = await proxy.waitForHeld(30_000, (h) => h.entry.bindingMessage === dropped);
+    const heldA = await proxy.waitForHeld(undefined, (h) => h.entry.bindingMessage === forwarded);
+    const heldB = await proxy.waitForHeld(undefined, (h) => h.entry.bindingMessage === dropped);
 
     await phase.killAndReplaceWorker(async () => {
+      // Forward A only once the proxy has seen the killed worker's connections close (the kernel closes them at the
+      // kill; the proxy learns it when it handles the close): then nobody is there to get the answer.
+      const gone = () => heldA.entry.clientGone === true && heldB.entry.clientGone === true;
+      await proxy.waitForLog(gone, undefined, "the killed worker's held requests, seen gone");
       await heldA.forward();
       heldB.drop();
     });
-    expect(heldA.entry.clientGone).toBe(true); // the answer went nowhere: the killed worker never saw it
+    // The provider accepted A; its answer went nowhere: the killed worker never saw it.
+    expect(heldA.entry).toMatchObject({ forwarded: true, providerStatus: 200, clientGone: true, outcome: 'no-answer' });
 
-    const [a, b] = await Promise.all([outcomeWithin(phase.approvals, idA, OUTCOME_WITHIN_MS), outcomeWithin(phase.approvals, idB, OUTCOME_WITHIN_MS)]);
+    const [a, b] = await Promise.all([
+      outcomeWithin(phase.approvals, idA, OUTCOME_WITHIN_MS),
+      outcomeWithin(phase.approvals, idB, OUTCOME_WITHIN_MS),
+    ]);
     expect([failureType(a), failureType(b)]).toEqual(['ApprovalInitiationUncertain', 'ApprovalInitiationUncertain']);
 
     // Rule: an initiation that may have reached the provider is never sent again. Counts at the provider as set up:
@@ -120,7 +149,7 @@ it('(b) killed during a poll: the poll is retried by the new worker, and the app
     const workflowId = await phase.start(bindingMessage);
     const { authReqId } = await waitForApprovalState(phase.temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
     proxy.failNext({ endpoint: 'token', fault: { kind: 'hold' } });
-    const held = await proxy.waitForHeld(30_000);
+    const held = await proxy.waitForHeld();
 
     // The held poll reaches the provider after the kill (still pending: nothing is lost), then the user approves.
     await phase.killAndReplaceWorker(() => held.forward());
@@ -146,7 +175,7 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
     // the worker is killed before it arrives. The answer is then thrown away.
     proxy.failNext({ endpoint: 'token', fault: { kind: 'hold-response' }, onlyIfStatus: 200 });
     await device.decide(first.authReqId!, 'approve');
-    const held = await proxy.waitForHeld(30_000);
+    const held = await proxy.waitForHeld();
     expect(held.answer?.status).toBe(200);
     const lostAccessToken = (JSON.parse(held.answer!.body.toString()) as { access_token: string }).access_token;
     await phase.killAndReplaceWorker(async () => held.drop());
@@ -169,10 +198,14 @@ it('(c) killed in the lost-response window: the provider issued tokens the worke
       ...(await atProvider(`Again: ${bindingMessage}`, 'bc-authorize')),
     ];
     expect(ok(initiations).map((e) => e.authReqId)).toEqual([first.authReqId, second.auth_req_id]);
-    const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter((e) => e.endpoint === 'token');
+    const firstPolls = (await providerLog(proxied.providerUrl, { authReqId: first.authReqId })).filter(
+      (e) => e.endpoint === 'token',
+    );
     expect(ok(firstPolls)).toHaveLength(1);
     expect(firstPolls.at(-1)!.error).toBe('invalid_grant');
-    const secondPolls = (await providerLog(proxied.providerUrl, { authReqId: second.auth_req_id })).filter((e) => e.endpoint === 'token');
+    const secondPolls = (await providerLog(proxied.providerUrl, { authReqId: second.auth_req_id })).filter(
+      (e) => e.endpoint === 'token',
+    );
     expect(ok(secondPolls)).toHaveLength(1);
 
     const { approval } = await phase.approvals.status(workflowId);

@@ -23,23 +23,38 @@ function readmeOutcomeRows(): ReadmeRow[] {
   const lines = section.split('\n').filter((line) => line.startsWith('|'));
   const header = lines[0]?.split('|').map((cell) => cell.trim());
   expect(header).toEqual(['', 'outcome', 'when', 'failure type', 'status', 'exit code', '']);
-  const unquote = (cell: string) => (cell === '—' ? undefined : /^`([^`]+)`$/.exec(cell)?.[1] ?? cell);
+  const unquote = (cell: string) => (cell === '—' ? undefined : (/^`([^`]+)`$/.exec(cell)?.[1] ?? cell));
   return lines.slice(2).map((line) => {
     const cells = line.split('|').map((cell) => cell.trim());
-    const [outcome, type, status, exitCode] = [cells[1]!, cells[cells.length - 4]!, cells[cells.length - 3]!, cells[cells.length - 2]!];
+    const [outcome, type, status, exitCode] = [
+      cells[1]!,
+      cells[cells.length - 4]!,
+      cells[cells.length - 3]!,
+      cells[cells.length - 2]!,
+    ];
     return { outcome, type: unquote(type), status: unquote(status), exitCode: Number(exitCode) };
   });
 }
 
 it('has a row for every failure type, and nothing else but the tokens', () => {
   const rows = readmeOutcomeRows();
-  expect(rows.filter((row) => row.type !== undefined).map((row) => row.type).sort()).toEqual(Object.keys(FAILURE_OUTCOMES).sort());
-  expect(rows.filter((row) => row.type === undefined)).toEqual([{ outcome: 'tokens', type: undefined, status: 'approved', exitCode: ExitCode.Ok }]);
+  expect(
+    rows
+      .filter((row) => row.type !== undefined)
+      .map((row) => row.type)
+      .sort(),
+  ).toEqual(Object.keys(FAILURE_OUTCOMES).sort());
+  expect(rows.filter((row) => row.type === undefined)).toEqual([
+    { outcome: 'tokens', type: undefined, status: 'approved', exitCode: ExitCode.Ok },
+  ]);
 });
 
 it.each(Object.entries(FAILURE_OUTCOMES))('the README row of %s has its status word and exit code', (type, outcome) => {
   const row = readmeOutcomeRows().find((candidate) => candidate.type === type);
-  expect({ status: row?.status, exitCode: row?.exitCode }).toEqual({ status: 'status' in outcome ? outcome.status : undefined, exitCode: outcome.exitCode });
+  expect({ status: row?.status, exitCode: row?.exitCode }).toEqual({
+    status: 'status' in outcome ? outcome.status : undefined,
+    exitCode: outcome.exitCode,
+  });
 });
 
 it('the README lists the exit codes of the table', () => {

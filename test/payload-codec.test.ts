@@ -4,7 +4,13 @@ import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, temporalSettings, workerDataConverter } from '../common/config';
-import { EncryptionCodec, isDerivedKeyId, payloadKeyId, PayloadKeyMismatchError, type PayloadKey } from '../common/payload-codec';
+import {
+  EncryptionCodec,
+  isDerivedKeyId,
+  payloadKeyId,
+  PayloadKeyMismatchError,
+  type PayloadKey,
+} from '../common/payload-codec';
 import { rejectedPayloadOf } from '../common/rejected-payload';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
 
@@ -71,7 +77,11 @@ describe('EncryptionCodec', () => {
     const [encoded] = await new EncryptionCodec(theirs).encode([payload]);
     const error = await codec.decode([encoded!]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PayloadKeyMismatchError);
-    expect(error).toMatchObject({ payloadKeyId: specKeyId(theirs.key), keyIds: [specKeyId(ours.key), specKeyId(previous.key)], corrupted: false });
+    expect(error).toMatchObject({
+      payloadKeyId: specKeyId(theirs.key),
+      keyIds: [specKeyId(ours.key), specKeyId(previous.key)],
+      corrupted: false,
+    });
     expect((error as Error).message).toBe(
       `payload key mismatch: the payload is encrypted with key ${specKeyId(theirs.key)}, this client has ${specKeyId(ours.key)} (and previous keys ${specKeyId(previous.key)})`,
     );
@@ -95,7 +105,9 @@ describe('EncryptionCodec', () => {
       expect(read((await new EncryptionCodec(key(), [key(), { key: old.key }]).decode([legacy]))[0])).toEqual(value);
       expect(read((await new EncryptionCodec(key(), [{ id: 'k1', key: old.key }]).decode([legacy]))[0])).toEqual(value);
       // Any other legacy id works the same (it was configurable: CIBA_PAYLOAD_KEY_ID).
-      expect(read((await new EncryptionCodec(key(), [old]).decode([legacyEncrypt(payload, old.key, 'prod-2024')]))[0])).toEqual(value);
+      expect(
+        read((await new EncryptionCodec(key(), [old]).decode([legacyEncrypt(payload, old.key, 'prod-2024')]))[0]),
+      ).toEqual(value);
 
       const stranger = new EncryptionCodec(key());
       await expect(stranger.decode([legacy])).rejects.toMatchObject({ payloadKeyId: 'k1', keyIds: [stranger.keyId] });
@@ -132,7 +144,11 @@ describe('EncryptionCodec', () => {
       const theirs = key();
       const [encoded] = await new EncryptionCodec(theirs).encode([payload]);
       const [marked] = await worker.decode([encoded!]);
-      expect(rejectedPayloadOf(read(marked))).toEqual({ reason: 'key_mismatch', keyId: specKeyId(theirs.key), workerKeyIds: [specKeyId(ours.key)] });
+      expect(rejectedPayloadOf(read(marked))).toEqual({
+        reason: 'key_mismatch',
+        keyId: specKeyId(theirs.key),
+        workerKeyIds: [specKeyId(ours.key)],
+      });
     });
 
     it('is what workerDataConverter() gives, with the same keys', async () => {
@@ -147,7 +163,8 @@ describe('EncryptionCodec', () => {
 
 describe('CIBA_PAYLOAD_PREVIOUS_KEYS', () => {
   const current = randomBytes(32).toString('base64');
-  const codecOf = (previous: string) => temporalSettings({ CIBA_PAYLOAD_KEY: current, CIBA_PAYLOAD_PREVIOUS_KEYS: previous }).payloadCodec;
+  const codecOf = (previous: string) =>
+    temporalSettings({ CIBA_PAYLOAD_KEY: current, CIBA_PAYLOAD_PREVIOUS_KEYS: previous }).payloadCodec;
 
   it('takes plain base64 keys (ids derived) and the older id:base64 form, mixed', async () => {
     const plain = randomBytes(32);

@@ -35,7 +35,11 @@ import {
   uniqueBindingMessage,
   uniqueTaskQueue,
 } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
+
+// Above the hang detectors of the waits a test makes in a row (workers started and stopped).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const execFileAsync = promisify(execFile);
 const stack = sharedStack();
@@ -43,7 +47,8 @@ const device = new Device(stack.issuer);
 const fixture = useWorkerFixture('payload-key');
 
 /** The key id the spec derives from a key: `k-` + the first 8 bytes of SHA-256 of the key, in hex. */
-const keyIdOf = (base64Key: string) => `k-${createHash('sha256').update(Buffer.from(base64Key, 'base64')).digest().subarray(0, 8).toString('hex')}`;
+const keyIdOf = (base64Key: string) =>
+  `k-${createHash('sha256').update(Buffer.from(base64Key, 'base64')).digest().subarray(0, 8).toString('hex')}`;
 
 /** A client configuration like the worker's, but with another payload key. */
 const otherKey = newPayloadKey();
@@ -60,8 +65,8 @@ afterAll(async () => {
   await other?.close();
 });
 
-/** Waits (up to a minute) until the workflow is no longer running; fails the test if it still runs. */
-async function waitClosed(handle: WorkflowHandle, timeoutMs = 60_000): Promise<string> {
+/** Waits until the workflow is no longer running; fails the test if it still runs after the hang detector. */
+async function waitClosed(handle: WorkflowHandle, timeoutMs = HANG_DETECTOR_MS): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let status = 'UNKNOWN';
   while (Date.now() < deadline) {
@@ -70,7 +75,9 @@ async function waitClosed(handle: WorkflowHandle, timeoutMs = 60_000): Promise<s
     await sleep(250);
   }
   const initiations = await providerLog(stack.issuer);
-  throw new Error(`${handle.workflowId} still ${status} after ${timeoutMs} ms (provider saw ${initiations.filter((e) => e.endpoint === 'bc-authorize').length} backchannel requests in all)`);
+  throw new Error(
+    `${handle.workflowId} still ${status} after ${timeoutMs} ms (provider saw ${initiations.filter((e) => e.endpoint === 'bc-authorize').length} backchannel requests in all)`,
+  );
 }
 
 /** The ApplicationFailure a closed workflow failed with (read without the codec: failures carry no payloads here). */
@@ -92,12 +99,19 @@ async function backchannelRequests(bindingMessage: string) {
 }
 
 /** The `ciba` CLI as a user runs it, with `env`. */
-async function ciba(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function ciba(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(REPO_ROOT, 'bin', 'ciba.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-    });
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'bin', 'ciba.js'), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -119,7 +133,8 @@ async function historyKeyIds(workflowId: string): Promise<string[]> {
     }
     for (const child of Object.values(value)) visit(child);
   };
-  for (const event of history.events ?? []) visit(proto.api.history.v1.HistoryEvent.toObject(event as proto.api.history.v1.HistoryEvent, { defaults: false }));
+  for (const event of history.events ?? [])
+    visit(proto.api.history.v1.HistoryEvent.toObject(event as proto.api.history.v1.HistoryEvent, { defaults: false }));
   return ids;
 }
 
@@ -143,7 +158,10 @@ describe('only holders of the payload key can start approvals', () => {
     const report = await fixture.approvals.status(handle.workflowId);
     expect(report).toMatchObject({
       execution: 'FAILED',
-      failure: { type: ApprovalFailureType.PayloadNotEncrypted, message: expect.stringMatching(/^the input is not encrypted with the payload key/) },
+      failure: {
+        type: ApprovalFailureType.PayloadNotEncrypted,
+        message: expect.stringMatching(/^the input is not encrypted with the payload key/),
+      },
     });
   });
 
@@ -153,13 +171,20 @@ describe('only holders of the payload key can start approvals', () => {
     const payment: Payment = { amount: '1.00', currency: 'USD', creditorName: `Mallory ${Date.now()}` };
     const workflowId = `plaintext-agent-${Date.now()}`;
     await execFileAsync(cli!, [
-      'workflow', 'start',
-      '--address', stack.temporalAddress,
-      '--namespace', 'default',
-      '--type', 'paymentAgent',
-      '--task-queue', fixture.env.CIBA_TASK_QUEUE!,
-      '--workflow-id', workflowId,
-      '--input', JSON.stringify({ loginHint: 'bob@example.com', payment }),
+      'workflow',
+      'start',
+      '--address',
+      stack.temporalAddress,
+      '--namespace',
+      'default',
+      '--type',
+      'paymentAgent',
+      '--task-queue',
+      fixture.env.CIBA_TASK_QUEUE!,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      JSON.stringify({ loginHint: 'bob@example.com', payment }),
     ]);
     const handle = plain.workflow.getHandle(workflowId);
     expect(await waitClosed(handle)).toBe('FAILED');
@@ -173,12 +198,18 @@ describe('only holders of the payload key can start approvals', () => {
     const bindingMessage = uniqueBindingMessage('CLI plaintext');
     const workflowId = `plaintext-cli-${Date.now()}`;
     await execFileAsync(cli!, [
-      'workflow', 'start',
-      '--address', stack.temporalAddress,
-      '--type', 'cibaApproval',
-      '--task-queue', fixture.env.CIBA_TASK_QUEUE!,
-      '--workflow-id', workflowId,
-      '--input', JSON.stringify({ loginHint: 'bob@example.com', bindingMessage }),
+      'workflow',
+      'start',
+      '--address',
+      stack.temporalAddress,
+      '--type',
+      'cibaApproval',
+      '--task-queue',
+      fixture.env.CIBA_TASK_QUEUE!,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      JSON.stringify({ loginHint: 'bob@example.com', bindingMessage }),
     ]);
     const handle = plain.workflow.getHandle(workflowId);
     expect(await waitClosed(handle)).toBe('FAILED');
@@ -207,7 +238,11 @@ describe('a payload key mismatch is reported, never a silent hang', () => {
       const result = await client.result(workflowId).catch((e: unknown) => e);
       expect(result).toBeInstanceOf(ApprovalKeyMismatchError);
       expect(result).toBeInstanceOf(ApprovalFailedError);
-      expect(result).toMatchObject({ type: ApprovalFailureType.PayloadKeyMismatch, unreadableBy: 'worker', workflowId });
+      expect(result).toMatchObject({
+        type: ApprovalFailureType.PayloadKeyMismatch,
+        unreadableBy: 'worker',
+        workflowId,
+      });
       expect((result as Error).message).toContain(otherKeyId);
       expect((result as Error).message).toContain(workerKeyId);
       const status = await client.status(workflowId).catch((e: unknown) => e);
@@ -264,7 +299,10 @@ describe('key rotation', () => {
     let newWorker: Awaited<ReturnType<typeof startWorker>> | undefined;
     const newClient = await connectClient(newEnv);
     try {
-      const { workflowId } = await oldClient.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Rotation') });
+      const { workflowId } = await oldClient.start({
+        loginHint: 'alice@example.com',
+        bindingMessage: uniqueBindingMessage('Rotation'),
+      });
       const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
       await oldWorker.kill('SIGTERM');
       newWorker = await startWorker(newEnv, 'worker-rotation-new');
@@ -297,13 +335,16 @@ describe('a worker without the key of a running approval', () => {
     let keyless: Awaited<ReturnType<typeof startWorker>> | undefined;
     let again: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
-      const { workflowId } = await client.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Lost key') });
+      const { workflowId } = await client.start({
+        loginHint: 'alice@example.com',
+        bindingMessage: uniqueBindingMessage('Lost key'),
+      });
       const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
       await keyed.kill('SIGTERM');
       // A worker with only another key (a rotation done without CIBA_PAYLOAD_PREVIOUS_KEYS) replays the history.
       keyless = await startWorker({ ...env, CIBA_PAYLOAD_KEY: newPayloadKey() }, 'worker-lost-key-keyless');
       const handle = fixture.temporal.workflow.getHandle(workflowId);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + HANG_DETECTOR_MS;
       let failedTasks = 0;
       while (Date.now() < deadline && failedTasks === 0) {
         const history = await handle.fetchHistory();
@@ -327,7 +368,10 @@ describe('a worker without the key of a running approval', () => {
 });
 
 it('ids the key from the key itself: every payload the worker writes names it', async () => {
-  const { workflowId } = await fixture.approvals.start({ loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('Key id') });
+  const { workflowId } = await fixture.approvals.start({
+    loginHint: 'alice@example.com',
+    bindingMessage: uniqueBindingMessage('Key id'),
+  });
   await waitForApprovalState(fixture.temporal, workflowId, isPending);
   await fixture.approvals.cancel(workflowId);
   await waitClosed(plain.workflow.getHandle(workflowId));

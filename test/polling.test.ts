@@ -19,7 +19,15 @@ const policy = { maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false };
 const reasking = { ...policy, afterLostAnswer: true };
 
 function state(overrides: Partial<PollingState> = {}): PollingState {
-  return { authReqId: 'req-1', intervalSeconds: 5, askedAtMs: T0, expiresAtMs: T0 + 300_000, polls: 0, slowDowns: 0, ...overrides };
+  return {
+    authReqId: 'req-1',
+    intervalSeconds: 5,
+    askedAtMs: T0,
+    expiresAtMs: T0 + 300_000,
+    polls: 0,
+    slowDowns: 0,
+    ...overrides,
+  };
 }
 
 describe('startPolling', () => {
@@ -81,8 +89,14 @@ describe('interpretPollAnswer', () => {
   });
 
   it('ends the request as expired on authorization_pending at its expiry or at the approval deadline', () => {
-    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
-    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 60_000, T0 + 60_000)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 300_000, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
+    expect(interpretPollAnswer(state(), { kind: 'authorization_pending' }, T0 + 60_000, T0 + 60_000)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
   });
 
   it('adds 5 s to the interval on slow_down, and keeps it for later polls', () => {
@@ -101,29 +115,51 @@ describe('interpretPollAnswer', () => {
   });
 
   it('returns the tokens on approval, even when the answer comes after the expiry (the user approved in time)', () => {
-    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 5_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
-    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 400_000, DEADLINE)).toEqual({ kind: 'approved', tokens });
+    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 5_000, DEADLINE)).toEqual({
+      kind: 'approved',
+      tokens,
+    });
+    expect(interpretPollAnswer(state(), { kind: 'approved', tokens }, T0 + 400_000, DEADLINE)).toEqual({
+      kind: 'approved',
+      tokens,
+    });
   });
 
   it('is a denial on access_denied before expiry', () => {
-    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'denied' });
+    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 5_000, DEADLINE)).toMatchObject({
+      kind: 'denied',
+    });
   });
 
   it('reads access_denied after expiry as expiry (Auth0 answers access_denied for both)', () => {
-    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 300_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'access_denied' }, T0 + 300_000, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
   });
 
   it('ends the request as expired on expired_token, whenever it comes', () => {
-    expect(interpretPollAnswer(state(), { kind: 'expired_token' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'expired_token' }, T0 + 5_000, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
   });
 
   it('reads invalid_grant before expiry as a lost token response, after expiry as expiry', () => {
-    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 5_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'lost_token_response' });
-    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 320_000, DEADLINE)).toMatchObject({ kind: 'ask_ended', reason: 'expired' });
+    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 5_000, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'lost_token_response',
+    });
+    expect(interpretPollAnswer(state(), { kind: 'invalid_grant' }, T0 + 320_000, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
   });
 
   it('keeps the provider description in the message', () => {
-    expect(interpretPollAnswer(state(), { kind: 'access_denied', description: 'end-user denied' }, T0, DEADLINE)).toMatchObject({
+    expect(
+      interpretPollAnswer(state(), { kind: 'access_denied', description: 'end-user denied' }, T0, DEADLINE),
+    ).toMatchObject({
       message: expect.stringContaining('end-user denied'),
     });
   });
@@ -153,13 +189,21 @@ describe('nextAsk', () => {
   });
 
   it('fails ApprovalExpired / ApprovalLost when no ask is left', () => {
-    expect(nextAsk(expired, 3, policy, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+    expect(nextAsk(expired, 3, policy, T0, DEADLINE)).toMatchObject({
+      kind: 'fail',
+      type: ApprovalFailureType.Expired,
+    });
     expect(nextAsk(lost, 3, reasking, T0, DEADLINE)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
-    expect(nextAsk(expired, 1, { ...policy, maxAsks: 1, delayBetweenAsks: 0 }, T0, DEADLINE)).toMatchObject({ kind: 'fail' });
+    expect(nextAsk(expired, 1, { ...policy, maxAsks: 1, delayBetweenAsks: 0 }, T0, DEADLINE)).toMatchObject({
+      kind: 'fail',
+    });
   });
 
   it('fails when the next ask would come at or after the approval deadline', () => {
-    expect(nextAsk(expired, 1, policy, T0, T0 + 60_000)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Expired });
+    expect(nextAsk(expired, 1, policy, T0, T0 + 60_000)).toMatchObject({
+      kind: 'fail',
+      type: ApprovalFailureType.Expired,
+    });
     expect(nextAsk(lost, 1, reasking, T0 + 1, T0)).toMatchObject({ kind: 'fail', type: ApprovalFailureType.Lost });
   });
 });

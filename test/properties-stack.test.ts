@@ -8,9 +8,11 @@ import { InvalidApprovalRequestError } from '../client/approvals';
 import type { ApprovalRequestInput } from '../common/approval';
 import { FAILURE_OUTCOMES } from '../common/outcomes';
 import { waitForApprovalState } from './support/approvals';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
 
-jest.setTimeout(300_000);
+// 25 real approvals in a row: a hang detector for all of them, not a speed limit.
+jest.setTimeout(6 * HANG_DETECTOR_MS);
 
 const fixture = useWorkerFixture('properties-stack');
 
@@ -51,7 +53,7 @@ it('every generated request is refused with a named error, or reaches the device
       }
       if (started instanceof Error) throw started;
       const { workflowId } = started as { workflowId: string };
-      const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isSettled(s.status), 60_000);
+      const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isSettled(s.status));
       if (state.status === 'pending') {
         seen.pending += 1;
         await fixture.approvals.cancel(workflowId);

@@ -33,7 +33,10 @@ const requestInput = fc
       scope: mostly(fc.constantFrom('openid', 'payments offline_access'), fc.oneof(fc.string(), json)),
       authorizationDetails: mostly(fc.array(detail, { minLength: 1, maxLength: 6 }), json),
       requestedExpiry: mostly(fc.integer({ min: 1, max: 259_200 }), fc.oneof(fc.integer(), fc.double(), json)),
-      approvalTimeout: mostly(fc.constantFrom('15m', '24h', 3600), fc.oneof(fc.constantFrom('31d', '-1h', '1.5h'), json)),
+      approvalTimeout: mostly(
+        fc.constantFrom('15m', '24h', 3600),
+        fc.oneof(fc.constantFrom('31d', '-1h', '1.5h'), json),
+      ),
       askAgain: mostly(
         fc.record({ maxAsks: fc.integer({ min: 1, max: 20 }), afterLostAnswer: fc.boolean() }, { requiredKeys: [] }),
         json,
@@ -95,7 +98,14 @@ const tokenResponse = fc.record(
 const errorResponse = fc.record(
   {
     error: fc.oneof(
-      fc.constantFrom('authorization_pending', 'slow_down', 'access_denied', 'expired_token', 'invalid_grant', 'invalid_client'),
+      fc.constantFrom(
+        'authorization_pending',
+        'slow_down',
+        'access_denied',
+        'expired_token',
+        'invalid_grant',
+        'invalid_client',
+      ),
       fc.string(),
       json,
     ),
@@ -113,7 +123,10 @@ const ackResponse = fc.record(
   { requiredKeys: [] },
 );
 const answer: fc.Arbitrary<Answer> = fc.record({
-  status: fc.oneof(fc.constantFrom(200, 400, 401, 403, 404, 413, 429, 500, 502, 503), fc.integer({ min: 200, max: 599 })),
+  status: fc.oneof(
+    fc.constantFrom(200, 400, 401, 403, 404, 413, 429, 500, 502, 503),
+    fc.integer({ min: 200, max: 599 }),
+  ),
   contentType: fc.constantFrom('application/json', 'application/json;charset=utf-8', 'text/html'),
   body: fc.oneof(
     tokenResponse.map((b) => JSON.stringify(b)),
@@ -175,9 +188,14 @@ describe('provider answers', () => {
           next = generated;
           try {
             const outcome = await activities.pollToken({ authReqId: 'r1', intervalSeconds: 5 });
-            expect(['authorization_pending', 'slow_down', 'approved', 'access_denied', 'expired_token', 'invalid_grant']).toContain(
-              outcome.kind,
-            );
+            expect([
+              'authorization_pending',
+              'slow_down',
+              'approved',
+              'access_denied',
+              'expired_token',
+              'invalid_grant',
+            ]).toContain(outcome.kind);
             if (outcome.kind === 'approved') expect(typeof outcome.tokens.accessToken).toBe('string');
           } catch (error) {
             expect(error).toBeInstanceOf(ApplicationFailure);
@@ -252,7 +270,11 @@ describe('decisions', () => {
         outcome,
         fc.integer({ min: 0, max: 300_000_000 }),
         fc.integer({ min: 1_000, max: 2_592_000_000 }),
-        fc.record({ maxAsks: fc.integer({ min: 1, max: 10_000 }), delayBetweenAsks: fc.nat({ max: 86_400 }), afterLostAnswer: fc.boolean() }),
+        fc.record({
+          maxAsks: fc.integer({ min: 1, max: 10_000 }),
+          delayBetweenAsks: fc.nat({ max: 86_400 }),
+          afterLostAnswer: fc.boolean(),
+        }),
         fc.nat({ max: 10_000 }),
         (polling, answer, elapsedMs, deadlineInMs, policy, asks) => {
           const now = T0 + elapsedMs;

@@ -5,8 +5,10 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 import { getJson, pollUntilDone, postForm, postJson, startIdp, stopAllIdps, type LocalIdp } from './support/local-idp';
+import { HANG_DETECTOR_MS } from './support/wait';
 
-jest.setTimeout(60_000);
+// Above the hang detectors of the waits a test makes in a row (providers started).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const RESOURCE = 'https://api.example.com/payments';
 const PAYMENT = {

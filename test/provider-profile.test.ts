@@ -11,7 +11,7 @@ const { generic, auth0, keycloak } = PROVIDER_PROFILES;
 const SAMPLE = 'Pay 50.00 USD to ExampleCorp';
 
 describe('binding message rules per provider', () => {
-  it("Auth0: letters, digits, spaces and +-_.,:# up to 64; Keycloak: no spaces, up to 50 of -._+/!?#", () => {
+  it('Auth0: letters, digits, spaces and +-_.,:# up to 64; Keycloak: no spaces, up to 50 of -._+/!?#', () => {
     expect(profileViolations(auth0, { bindingMessage: SAMPLE })).toEqual([]);
     expect(profileViolations(keycloak, { bindingMessage: SAMPLE })).toEqual([
       { field: 'bindingMessage', message: expect.stringMatching(/no spaces.*provider profile keycloak/) },
@@ -48,14 +48,23 @@ describe('authorization_details limits', () => {
   it("applies Auth0's limits: 5 entries, 10 properties, 255 characters, 5 levels, 5 KB", () => {
     const limits = auth0.authorizationDetails;
     expect(authorizationDetailsProblem([entry()], limits)).toBeUndefined();
-    expect(authorizationDetailsProblem(Array.from({ length: 6 }, () => entry()), limits)).toMatch(/6 entries, more than 5/);
+    expect(
+      authorizationDetailsProblem(
+        Array.from({ length: 6 }, () => entry()),
+        limits,
+      ),
+    ).toMatch(/6 entries, more than 5/);
     const props = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`p${i}`, i]));
     expect(authorizationDetailsProblem([entry(props)], limits)).toMatch(/11 properties, more than 10/);
     expect(authorizationDetailsProblem([entry({ note: 'x'.repeat(256) })], limits)).toMatch(/\.note is 256 characters/);
     expect(authorizationDetailsProblem([entry({ ['k'.repeat(256)]: 1 })], limits)).toMatch(/property name of 256/);
     expect(authorizationDetailsProblem([entry({ deep: nested(3) })], limits)).toBeUndefined();
-    expect(authorizationDetailsProblem([entry({ deep: nested(9) })], limits)).toMatch(/nested 6 levels deep, more than 5/);
-    const big = Array.from({ length: 5 }, () => entry(Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => [k, k.repeat(250)]))));
+    expect(authorizationDetailsProblem([entry({ deep: nested(9) })], limits)).toMatch(
+      /nested 6 levels deep, more than 5/,
+    );
+    const big = Array.from({ length: 5 }, () =>
+      entry(Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => [k, k.repeat(250)]))),
+    );
     expect(authorizationDetailsProblem(big, limits)).toMatch(/bytes as JSON, more than 5120/);
   });
 
@@ -65,7 +74,10 @@ describe('authorization_details limits', () => {
       authorizationDetails: Array.from({ length: 7 }, () => entry()),
     });
     expect(violations).toEqual([
-      { field: 'authorizationDetails', message: 'authorizationDetails has 7 entries, more than 5 (provider profile auth0)' },
+      {
+        field: 'authorizationDetails',
+        message: 'authorizationDetails has 7 entries, more than 5 (provider profile auth0)',
+      },
     ]);
   });
 });
@@ -80,7 +92,7 @@ describe('profileForIssuer', () => {
 });
 
 describe('the request schema and the profiles', () => {
-  it('the schema accepts every profile\'s messages, and Keycloak\'s sample form', () => {
+  it("the schema accepts every profile's messages, and Keycloak's sample form", () => {
     for (const bindingMessage of [SAMPLE, 'Pay-50.00-USD-to-ExampleCorp', 'Pay $50 (invoice #12)!']) {
       expect(ApprovalRequestSchema.safeParse({ loginHint: 'alice', bindingMessage }).success).toBe(true);
     }

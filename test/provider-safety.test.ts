@@ -17,8 +17,10 @@ import {
   tempDir,
   type LocalIdp,
 } from './support/local-idp';
+import { HANG_DETECTOR_MS } from './support/wait';
 
-jest.setTimeout(60_000);
+// Above the hang detectors of the waits a test makes in a row (providers started).
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const BINDING = 'Pay 50.00 USD to ExampleCorp ref 7Q2X';
 const PAYMENT = {
@@ -231,9 +233,13 @@ test('docker-compose.yml publishes every port on the loopback interface only', (
     m[1]!.split(',').map((p) => p.trim()),
   );
   const listed = [...compose.matchAll(/^\s*ports:\s*$((?:\n\s*-\s*.+)+)/gm)].flatMap((m) =>
-    m[1]!.split('\n').filter(Boolean).map((line) => line.replace(/^\s*-\s*/, '').trim()),
+    m[1]!
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.replace(/^\s*-\s*/, '').trim()),
   );
   const ports = [...published, ...listed];
   expect(ports.length).toBeGreaterThanOrEqual(3);
-  for (const port of ports) expect(port).toMatch(/^"127\.0\.0\.1:\d+:\d+"$/);
+  // Quoted (either quote: YAML reads both alike), so that YAML never reads a port mapping as a number.
+  for (const port of ports) expect(port).toMatch(/^(["'])127\.0\.0\.1:\d+:\d+\1$/);
 });

@@ -9,7 +9,10 @@ import * as path from 'node:path';
 
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 
-jest.setTimeout(60_000);
+import { HANG_DETECTOR_MS } from './support/wait';
+
+// Above the hang detectors of the waits a test makes in a row (up to four provider starts).
+jest.setTimeout(5 * HANG_DETECTOR_MS);
 
 const ROOT = path.resolve(__dirname, '..');
 const CLIENT_ID = 'ciba-agent';
@@ -58,7 +61,10 @@ async function startIdp(env: Record<string, string>): Promise<Idp> {
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await new Promise<{ event: string; issuer: string; deviceUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`provider not ready in 20 s: ${stderr}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`provider not ready in ${HANG_DETECTOR_MS} ms: ${stderr}`)),
+      HANG_DETECTOR_MS,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
       const line = stdout.split('\n')[0];
@@ -126,7 +132,11 @@ function poll(idp: Idp, authReqId: string, auth?: string): Promise<Answer> {
 async function initiate(idp: Idp, params: Record<string, string> = {}, auth?: string): Promise<string> {
   const res = await bcAuthorize(
     idp,
-    { scope: 'openid offline_access email payments:write', authorization_details: JSON.stringify([PAYMENT]), ...params },
+    {
+      scope: 'openid offline_access email payments:write',
+      authorization_details: JSON.stringify([PAYMENT]),
+      ...params,
+    },
     auth,
   );
   expect(res.status).toBe(200);
@@ -169,6 +179,7 @@ describe('local CIBA provider', () => {
   });
 
   test('full poll flow: pending, device approval, tokens with authorization_details, payment, single use', async () => {
+    const requestedAtMs = Date.now();
     const res = await bcAuthorize(idp, {
       scope: 'openid offline_access email payments:write',
       authorization_details: JSON.stringify([PAYMENT]),
@@ -192,7 +203,8 @@ describe('local CIBA provider', () => {
       summary: ['Pay 50.00 USD to ExampleCorp (Invoice 42)'],
       scope: 'openid offline_access email payments:write',
     });
-    expect(Date.parse(item.expires_at)).toBeGreaterThan(Date.now() + 250_000);
+    // 300 s from the request (in whole seconds), however long the test has taken since.
+    expect(Date.parse(item.expires_at)).toBeGreaterThanOrEqual(requestedAtMs - 1000 + 300_000);
     const bobs = await getJson(`${idp.issuer}/device/requests?user=bob`);
     expect(bobs.some((r: any) => r.auth_req_id === authReqId)).toBe(false);
 
@@ -221,7 +233,11 @@ describe('local CIBA provider', () => {
     });
 
     const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri));
-    const at = await jwtVerify(tokens.body.access_token, jwks, { issuer: idp.issuer, audience: RESOURCE, typ: 'at+jwt' });
+    const at = await jwtVerify(tokens.body.access_token, jwks, {
+      issuer: idp.issuer,
+      audience: RESOURCE,
+      typ: 'at+jwt',
+    });
     expect(at.protectedHeader.alg).toBe('RS256');
     expect(at.payload).toMatchObject({ sub: 'auth0|alice', client_id: CLIENT_ID, scope: 'payments:write' });
     expect(at.payload.authorization_details).toEqual([PAYMENT]);
@@ -337,7 +353,10 @@ describe('local CIBA provider', () => {
       { authorization_details: JSON.stringify([{ ...PAYMENT, instructedAmount: { currency: 'USD', amount: 50 } }]) },
       'invalid_authorization_details',
     );
-    await expectError({ authorization_details: JSON.stringify([{ type: 'crypto_transfer' }]) }, 'invalid_authorization_details');
+    await expectError(
+      { authorization_details: JSON.stringify([{ type: 'crypto_transfer' }]) },
+      'invalid_authorization_details',
+    );
     await expectError({ authorization_details: '{not json' }, 'invalid_authorization_details');
     const account = await bcAuthorize(idp, {
       authorization_details: JSON.stringify([{ type: 'account_information', actions: ['read'], anything: { x: 1 } }]),
@@ -459,7 +478,9 @@ describe('restart', () => {
     expect(second.issuer).toBe(first.issuer);
     const list = await getJson(`${second.issuer}/device/requests`);
     expect(list.map((r: any) => r.auth_req_id)).toContain(authReqId);
-    expect((await postJson(`${second.issuer}/device/requests/${authReqId}/approve`)).body).toEqual({ status: 'approved' });
+    expect((await postJson(`${second.issuer}/device/requests/${authReqId}/approve`)).body).toEqual({
+      status: 'approved',
+    });
     second.child.kill('SIGKILL');
     await second.exited;
 

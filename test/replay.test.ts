@@ -12,16 +12,34 @@ import { workerInterceptors } from '../worker/worker';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
 
 /** Each recorded run: its file and the workflow ID it ran under (replay needs the original ID). */
-const index = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'index.json'), 'utf8')) as Array<{ file: string; workflowId: string }>;
+const index = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'index.json'), 'utf8')) as Array<{
+  file: string;
+  workflowId: string;
+}>;
 const files = index.map((entry) => entry.file);
 
 it('has a fixture for every path', () => {
   const paths = new Set(files.map((f) => f.replace(/(\.run\d+)?\.binpb$/, '')));
-  for (const name of ['approve', 'deny', 'expire', 'slow-down', 'ask-again', 'continue-as-new', 'cancel', 'provider-error', 'payment-agent', 'payment-agent-approval']) {
+  for (const name of [
+    'approve',
+    'deny',
+    'expire',
+    'slow-down',
+    'ask-again',
+    'continue-as-new',
+    'cancel',
+    'provider-error',
+    'payment-agent',
+    'payment-agent-approval',
+  ]) {
     expect(paths).toContain(name);
   }
   expect(files.filter((f) => f.startsWith('continue-as-new.run')).length).toBeGreaterThanOrEqual(3);
-  expect(readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.binpb')).sort()).toEqual([...files].sort());
+  expect(
+    readdirSync(FIXTURE_DIR)
+      .filter((f) => f.endsWith('.binpb'))
+      .sort(),
+  ).toEqual([...files].sort());
 });
 
 it('replays every recorded history on the current workflow code', async () => {
@@ -34,7 +52,11 @@ it('replays every recorded history on the current workflow code', async () => {
   const failures: string[] = [];
   let replayed = 0;
   for await (const result of Worker.runReplayHistories(
-    { workflowsPath: require.resolve('../workflows'), dataConverter, interceptors: { workflowModules: workerInterceptors.workflowModules } },
+    {
+      workflowsPath: require.resolve('../workflows'),
+      dataConverter,
+      interceptors: { workflowModules: workerInterceptors.workflowModules },
+    },
     histories,
   )) {
     replayed += 1;

@@ -13,22 +13,28 @@ import { PROVIDER_PROFILES } from '../common/provider-profile';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
 import { outcomeWithin, type ApprovalOutcome } from './support/approval-outcome';
 import { providerLog, sharedStack } from './support/stack';
+import { HANG_DETECTOR_MS } from './support/wait';
 import { useProviderFixture } from './support/worker-fixture';
 import { randomUUID } from 'node:crypto';
 
-jest.setTimeout(90_000);
+// Above the hang detectors of the waits a test makes in a row.
+jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const PAYMENT = PaymentSchema.parse({ amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' });
 const DETAILS = paymentAuthorizationDetails(PAYMENT);
 
 /** A local provider that behaves like Keycloak, and a worker with the keycloak profile. */
-const keycloakLike = useProviderFixture('trust-keycloak', { IDP_BEHAVIOUR: 'keycloak' }, { CIBA_PROVIDER_PROFILE: 'keycloak' });
+const keycloakLike = useProviderFixture(
+  'trust-keycloak',
+  { IDP_BEHAVIOUR: 'keycloak' },
+  { CIBA_PROVIDER_PROFILE: 'keycloak' },
+);
 
 /** A binding message Keycloak accepts (no spaces), unique to the test. */
 const keycloakMessage = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 async function outcome(workflowId: string): Promise<ApprovalOutcome> {
-  return outcomeWithin(keycloakLike.approvals, workflowId, 60_000);
+  return outcomeWithin(keycloakLike.approvals, workflowId, HANG_DETECTOR_MS);
 }
 
 async function approveWhenAsked(workflowId: string): Promise<string> {
@@ -39,11 +45,16 @@ async function approveWhenAsked(workflowId: string): Promise<string> {
 
 it('a provider that ignores RAR: the user approves, the approval ends AuthorizationDetailsNotGranted, no tokens', async () => {
   const bindingMessage = keycloakMessage('Pay-50.00-USD');
-  const { workflowId } = await keycloakLike.approvals.start({ loginHint: 'alice@example.com', bindingMessage, authorizationDetails: DETAILS });
+  const { workflowId } = await keycloakLike.approvals.start({
+    loginHint: 'alice@example.com',
+    bindingMessage,
+    authorizationDetails: DETAILS,
+  });
   const authReqId = await approveWhenAsked(workflowId);
 
   const result = await outcome(workflowId);
-  if (result.kind !== 'failed') throw new Error(`expected a failure, got tokens for ${JSON.stringify(result.result.authorizationDetails)}`);
+  if (result.kind !== 'failed')
+    throw new Error(`expected a failure, got tokens for ${JSON.stringify(result.result.authorizationDetails)}`);
   expect(result.type).toBe('AuthorizationDetailsNotGranted');
   expect(result.message).toContain('granted none of the requested authorization_details');
   expect(result.details).toEqual([{ requested: DETAILS, granted: [] }]);
@@ -73,10 +84,12 @@ it('ungrantedAuthorizationDetails: "accept" lets an approval without RAR through
   expect(jwtPayload(result.result.accessToken).authorization_details).toBeUndefined();
 });
 
-it("the keycloak profile refuses a binding message Keycloak would refuse, before anything is sent", async () => {
+it('the keycloak profile refuses a binding message Keycloak would refuse, before anything is sent', async () => {
   const bindingMessage = `${paymentBindingMessage(PAYMENT)} ${randomUUID().slice(0, 8)}`; // "Pay 50.00 USD ...": spaces
   // A client that knows the profile (CIBA_PROVIDER_PROFILE) refuses it before starting anything...
-  const refused = await keycloakLike.approvals.start({ loginHint: 'alice@example.com', bindingMessage }).catch((e: unknown) => e);
+  const refused = await keycloakLike.approvals
+    .start({ loginHint: 'alice@example.com', bindingMessage })
+    .catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
   expect((refused as Error).message).toMatch(/no spaces.*provider profile keycloak/);
   // ...and for a client that does not know it, the worker refuses it before anything is sent.
@@ -88,22 +101,31 @@ it("the keycloak profile refuses a binding message Keycloak would refuse, before
     type: 'InvalidApprovalRequest',
     message: expect.stringMatching(/^bindingMessage must be 1 to 50 characters .*no spaces.*provider profile keycloak/),
   });
-  const sent = (await providerLog(keycloakLike.provider.issuer, {})).filter((e) => e.endpoint === 'bc-authorize' && e.bindingMessage?.startsWith('Pay 50.00'));
+  const sent = (await providerLog(keycloakLike.provider.issuer, {})).filter(
+    (e) => e.endpoint === 'bc-authorize' && e.bindingMessage?.startsWith('Pay 50.00'),
+  );
   expect(sent).toEqual([]);
 });
 
 it("the sample agent chooses a binding message that fits Keycloak's rule", () => {
   expect(paymentBindingMessage(PAYMENT, 'keycloak')).toBe('Pay-50.00-USD-to-ExampleCorp');
-  expect(paymentBindingMessage({ ...PAYMENT, creditorName: 'Müller & Söhne GmbH' }, 'keycloak')).toMatch(/^[a-zA-Z0-9-._+/!?#]{1,50}$/);
+  expect(paymentBindingMessage({ ...PAYMENT, creditorName: 'Müller & Söhne GmbH' }, 'keycloak')).toMatch(
+    /^[a-zA-Z0-9-._+/!?#]{1,50}$/,
+  );
 });
 
-it("an unknown user at Keycloak (invalid_request / invalid_user) is named unknown_user_id", async () => {
-  const { workflowId } = await keycloakLike.approvals.start({ loginHint: 'mallory@example.com', bindingMessage: keycloakMessage('Hello') });
+it('an unknown user at Keycloak (invalid_request / invalid_user) is named unknown_user_id', async () => {
+  const { workflowId } = await keycloakLike.approvals.start({
+    loginHint: 'mallory@example.com',
+    bindingMessage: keycloakMessage('Hello'),
+  });
   const result = await outcome(workflowId);
   expect(result).toMatchObject({
     kind: 'failed',
     type: 'CibaProviderError',
-    details: [{ error: 'invalid_request', errorDescription: 'invalid_user', status: 400, cibaError: 'unknown_user_id' }],
+    details: [
+      { error: 'invalid_request', errorDescription: 'invalid_user', status: 400, cibaError: 'unknown_user_id' },
+    ],
   });
 });
 
@@ -120,9 +142,14 @@ it('a provider that refuses a request as too large (HTTP 413) is a provider reje
     const request = ApprovalRequestSchema.parse({
       loginHint: 'alice@example.com',
       bindingMessage: 'Pay 50.00 USD to ExampleCorp',
-      authorizationDetails: Array.from({ length: 10 }, (_, i) => ({ type: 'payment_initiation', note: `${i}`.repeat(6_000) })),
+      authorizationDetails: Array.from({ length: 10 }, (_, i) => ({
+        type: 'payment_initiation',
+        note: `${i}`.repeat(6_000),
+      })),
     });
-    const failure = await createCibaActivities(ciba, unlimited).requestBackchannelAuthentication(request).catch((e: unknown) => e);
+    const failure = await createCibaActivities(ciba, unlimited)
+      .requestBackchannelAuthentication(request)
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({
       type: 'CibaProviderError',

@@ -14,17 +14,37 @@ import { startTemporalDevServer } from '../../devstack/temporal-server';
 import { REPO_ROOT } from '../../devstack/ts-process';
 import { paymentAgent } from '../../workflows/payment-agent';
 import { isPending, waitForApprovalState } from '../support/approvals';
-import { connectClient, Device, providerLog, rawClient, sleep, stackEnv, startProvider, startWorker, TEST_LOG_DIR } from '../support/stack';
+import {
+  connectClient,
+  Device,
+  providerLog,
+  rawClient,
+  sleep,
+  stackEnv,
+  startProvider,
+  startWorker,
+  TEST_LOG_DIR,
+} from '../support/stack';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './fixtures';
 
 async function main(): Promise<void> {
-  const temporal = await startTemporalDevServer({ port: 0, headless: true, dbFile: false, repoRoot: REPO_ROOT, logFile: path.join(TEST_LOG_DIR, 'record-temporal.log') });
-  const provider = await startProvider();
-  const env = stackEnv('record-histories', { CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY }, {
-    temporalAddress: temporal.address,
-    issuer: provider.issuer,
-    payloadKey: FIXTURE_PAYLOAD_KEY,
+  const temporal = await startTemporalDevServer({
+    port: 0,
+    headless: true,
+    dbFile: false,
+    repoRoot: REPO_ROOT,
+    logFile: path.join(TEST_LOG_DIR, 'record-temporal.log'),
   });
+  const provider = await startProvider();
+  const env = stackEnv(
+    'record-histories',
+    { CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY },
+    {
+      temporalAddress: temporal.address,
+      issuer: provider.issuer,
+      payloadKey: FIXTURE_PAYLOAD_KEY,
+    },
+  );
   const worker = await startWorker(env, 'record-worker');
   const approvals = await connectClient(env);
   const client = await rawClient(env);
@@ -35,7 +55,13 @@ async function main(): Promise<void> {
   const request = (name: string, extra: Partial<ApprovalRequestInput> = {}): ApprovalRequestInput => ({
     loginHint: 'alice@example.com',
     bindingMessage: `Replay ${name}`,
-    authorizationDetails: [{ type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '1.00' }, creditorName: 'ExampleCorp' }],
+    authorizationDetails: [
+      {
+        type: 'payment_initiation',
+        instructedAmount: { currency: 'USD', amount: '1.00' },
+        creditorName: 'ExampleCorp',
+      },
+    ],
     ...extra,
   });
   const index: Array<{ file: string; workflowId: string }> = [];
@@ -61,7 +87,10 @@ async function main(): Promise<void> {
       await record('deny', workflowId);
     }
     {
-      const { workflowId } = await approvals.start(request('expire', { requestedExpiry: 2, askAgain: { maxAsks: 1 } }), { key: 'replay-expire' });
+      const { workflowId } = await approvals.start(
+        request('expire', { requestedExpiry: 2, askAgain: { maxAsks: 1 } }),
+        { key: 'replay-expire' },
+      );
       await settle(workflowId);
       await record('expire', workflowId);
     }
@@ -75,17 +104,27 @@ async function main(): Promise<void> {
       await record('slow-down', workflowId);
     }
     {
-      const { workflowId } = await approvals.start(request('ask again', { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } }), {
-        key: 'replay-ask-again',
-      });
+      const { workflowId } = await approvals.start(
+        request('ask again', { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } }),
+        {
+          key: 'replay-ask-again',
+        },
+      );
       const { authReqId } = await waitForApprovalState(client, workflowId, (s) => s.asks.length === 2 && isPending(s));
       await device.decide(authReqId!, 'approve');
       await settle(workflowId);
       await record('ask-again', workflowId);
     }
     {
-      const { workflowId } = await approvals.start(request('continue as new', { continueAsNewAfterEvents: 30 }), { key: 'replay-continue-as-new' });
-      const { authReqId } = await waitForApprovalState(client, workflowId, (s) => isPending(s) && s.continuedAsNew >= 2, 60_000);
+      const { workflowId } = await approvals.start(request('continue as new', { continueAsNewAfterEvents: 30 }), {
+        key: 'replay-continue-as-new',
+      });
+      const { authReqId } = await waitForApprovalState(
+        client,
+        workflowId,
+        (s) => isPending(s) && s.continuedAsNew >= 2,
+        60_000,
+      );
       await device.decide(authReqId!, 'approve');
       await settle(workflowId);
       await record('continue-as-new', workflowId);
@@ -98,7 +137,9 @@ async function main(): Promise<void> {
       await record('cancel', workflowId);
     }
     {
-      const { workflowId } = await approvals.start(request('unknown user', { loginHint: 'mallory@example.com' }), { key: 'replay-provider-error' });
+      const { workflowId } = await approvals.start(request('unknown user', { loginHint: 'mallory@example.com' }), {
+        key: 'replay-provider-error',
+      });
       await settle(workflowId);
       await record('provider-error', workflowId);
     }
@@ -106,7 +147,9 @@ async function main(): Promise<void> {
       const handle = await client.workflow.start(paymentAgent, {
         workflowId: 'replay-payment-agent',
         taskQueue: env.CIBA_TASK_QUEUE!,
-        args: [{ loginHint: 'bob@example.com', payment: { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' } }],
+        args: [
+          { loginHint: 'bob@example.com', payment: { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' } },
+        ],
       });
       const approvalId = 'replay-payment-agent/approval/payment';
       const { authReqId } = await waitForApprovalState(client, approvalId, isPending);
@@ -117,7 +160,9 @@ async function main(): Promise<void> {
     }
     writeFileSync(path.join(FIXTURE_DIR, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
     const initiations = (await providerLog(provider.issuer)).filter((e) => e.endpoint === 'bc-authorize').length;
-    console.error(`done: ${initiations} backchannel requests at the provider; fixtures in ${path.relative(REPO_ROOT, FIXTURE_DIR)}`);
+    console.error(
+      `done: ${initiations} backchannel requests at the provider; fixtures in ${path.relative(REPO_ROOT, FIXTURE_DIR)}`,
+    );
   } finally {
     await approvals.close();
     await client.connection.close();
@@ -131,7 +176,8 @@ async function main(): Promise<void> {
 async function saveRuns(client: Client, name: string, workflowId: string): Promise<string[]> {
   await sleep(500); // visibility catches up
   const runs: string[] = [];
-  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(execution.runId);
+  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    runs.push(execution.runId);
   runs.reverse();
   const files: string[] = [];
   for (const [i, runId] of runs.entries()) {

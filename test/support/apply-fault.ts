@@ -17,8 +17,10 @@ export interface Exchange {
   truncate(answer: ProviderAnswer): void;
   /** Hands the exchange to the test (waitForHeld). */
   hold(held: HeldExchange): void;
-  /** Stops listening now, and listens again after `downMs`. */
-  goDown(downMs: number): void;
+  /** Resolves once the client has closed the connection without an answer (never, if it got one). */
+  clientGone(): Promise<void>;
+  /** Stops listening now, and listens again after `downMs` (without it: when the test says, `proxy.up()`). */
+  goDown(downMs?: number): void;
 }
 
 export async function applyFault(inUse: RuleInUse, exchange: Exchange): Promise<void> {
@@ -34,7 +36,10 @@ export async function applyFault(inUse: RuleInUse, exchange: Exchange): Promise<
     case 'status': {
       consume();
       if (fault.forward) await exchange.forward();
-      const json = JSON.stringify({ error: 'temporarily_unavailable', error_description: `injected HTTP ${fault.status}` });
+      const json = JSON.stringify({
+        error: 'temporarily_unavailable',
+        error_description: `injected HTTP ${fault.status}`,
+      });
       const [type, text] =
         fault.body === 'json'
           ? ['application/json', json]
@@ -56,17 +61,25 @@ export async function applyFault(inUse: RuleInUse, exchange: Exchange): Promise<
     case 'malformed-json':
       consume();
       if (fault.forward) await exchange.forward();
-      exchange.send({ status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"access_token": "eyJ') });
+      exchange.send({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from('{"access_token": "eyJ'),
+      });
       return;
     case 'html-200':
       consume();
       if (fault.forward) await exchange.forward();
-      exchange.send({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: Buffer.from(HTML_PAGE) });
+      exchange.send({
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body: Buffer.from(HTML_PAGE),
+      });
       return;
-    case 'delay':
+    case 'forward-after-client-gone':
       consume();
-      await new Promise((resolve) => setTimeout(resolve, fault.ms));
-      exchange.send(await exchange.forward());
+      await exchange.clientGone();
+      await exchange.forward(); // nobody to answer: the client is gone
       return;
     case 'hold':
       consume();

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { ApprovalState } from '../../common/approval';
 import { approvalStatusQuery } from '../../workflows/approval';
 import { sleep } from './stack';
+import { HANG_DETECTOR_MS } from './wait';
 
 const TERMINAL = new Set(['approved', 'denied', 'expired', 'failed', 'cancelled']);
 
@@ -11,7 +12,7 @@ export async function waitForApprovalState(
   client: Client,
   workflowId: string,
   predicate: (state: ApprovalState) => boolean,
-  timeoutMs = 30_000,
+  timeoutMs = HANG_DETECTOR_MS,
 ): Promise<ApprovalState> {
   const deadline = Date.now() + timeoutMs;
   let last: ApprovalState | undefined;

@@ -13,10 +13,18 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { applyFault, type Exchange } from './apply-fault';
-import { endpointOf, FaultRules, type ArmedRule, type Endpoint, type FaultRule, type ProxiedRequest } from './fault-rules';
+import {
+  endpointOf,
+  FaultRules,
+  type ArmedRule,
+  type Endpoint,
+  type FaultRule,
+  type ProxiedRequest,
+} from './fault-rules';
 import { HeldExchanges, type HeldExchange } from './held-exchanges';
 import { forwardRequest, readAll, resetClient, sendAnswer, sendTruncated, type ProviderAnswer } from './http-relay';
 import type { ProxyLogEntry } from './proxy-log';
+import { HANG_DETECTOR_MS } from './wait';
 
 export class FaultProxy {
   readonly log: ProxyLogEntry[] = [];
@@ -27,6 +35,8 @@ export class FaultProxy {
   private readonly authReqBindings = new Map<string, string>();
   private server?: http.Server;
   private upTimer?: NodeJS.Timeout;
+  /** Down because of a go-down-after fault (until upTimer fires, or until up() / reset()). */
+  private downByFault = false;
   private seq = 0;
   private port = 0;
   private closed = false;
@@ -59,9 +69,10 @@ export class FaultProxy {
   reset(): void {
     this.rules.clear();
     this.held.dropAll();
-    if (this.upTimer) {
+    if (this.downByFault) {
       clearTimeout(this.upTimer);
       this.upTimer = undefined;
+      this.downByFault = false;
       void this.listen();
     }
   }
@@ -72,7 +83,11 @@ export class FaultProxy {
   }
 
   /** Waits until the log satisfies `predicate`. */
-  async waitForLog(predicate: (log: ProxyLogEntry[]) => boolean, timeoutMs = 30_000, what = 'the expected requests'): Promise<void> {
+  async waitForLog(
+    predicate: (log: ProxyLogEntry[]) => boolean,
+    timeoutMs = HANG_DETECTOR_MS,
+    what = 'the expected requests',
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.log)) {
       if (Date.now() > deadline) {
@@ -83,7 +98,10 @@ export class FaultProxy {
   }
 
   /** Waits for a held request or answer (oldest first) and hands it to the test. */
-  async waitForHeld(timeoutMs = 30_000, predicate: (held: HeldExchange) => boolean = () => true): Promise<HeldExchange> {
+  async waitForHeld(
+    timeoutMs = HANG_DETECTOR_MS,
+    predicate: (held: HeldExchange) => boolean = () => true,
+  ): Promise<HeldExchange> {
     return this.held.take(timeoutMs, predicate, () => `log: ${JSON.stringify(this.log.slice(-10))}`);
   }
 
@@ -99,8 +117,9 @@ export class FaultProxy {
 
   /** Listens again, on the same port. */
   async up(): Promise<void> {
-    if (this.upTimer) clearTimeout(this.upTimer);
+    clearTimeout(this.upTimer);
     this.upTimer = undefined;
+    this.downByFault = false;
     if (!this.server && !this.closed) await this.listen();
   }
 
@@ -133,13 +152,16 @@ export class FaultProxy {
     this.server = server;
   }
 
-  /** Stops listening (open connections stay open) and listens again after `downMs`. */
-  private goDown(downMs: number): void {
+  /** Stops listening (open connections stay open) and listens again after `downMs`, or once up() is called. */
+  private goDown(downMs?: number): void {
     const server = this.server;
     this.server = undefined;
     server?.close();
+    this.downByFault = true;
+    if (downMs === undefined) return;
     this.upTimer = setTimeout(() => {
       this.upTimer = undefined;
+      this.downByFault = false;
       void this.listen();
     }, downMs);
   }
@@ -149,7 +171,9 @@ export class FaultProxy {
     if (body === undefined) return; // the client went away mid-request
     const url = new URL(req.url ?? '/', this.url);
     const endpoint = endpointOf(req.method ?? 'GET', url.pathname);
-    const form = new URLSearchParams(req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? body.toString() : '');
+    const form = new URLSearchParams(
+      req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? body.toString() : '',
+    );
     const authReqId = form.get('auth_req_id') ?? undefined;
     const entry: ProxyLogEntry = {
       seq: ++this.seq,
@@ -162,12 +186,18 @@ export class FaultProxy {
       forwarded: false,
     };
     this.log.push(entry);
-    res.once('close', () => {
+    let clientClosed!: () => void;
+    const clientGone = new Promise<void>((resolve) => (clientClosed = resolve));
+    const onClose = () => {
       if (entry.outcome === undefined && !res.writableFinished) {
         entry.clientGone = true;
         entry.outcome ??= 'no-answer';
+        clientClosed();
       }
-    });
+    };
+    // The connection may have closed while the body was read to its end (then 'close' was emitted already).
+    if (req.socket.destroyed) onClose();
+    else res.once('close', onClose);
 
     const request: ProxiedRequest = { endpoint, method: entry.method, path: entry.path, form };
     const exchange: Exchange = {
@@ -177,6 +207,7 @@ export class FaultProxy {
       reset: () => resetClient(res, entry),
       truncate: (answer) => sendTruncated(res, entry, answer),
       hold: (held) => this.held.add(held),
+      clientGone: () => clientGone,
       goDown: (downMs) => this.goDown(downMs),
     };
     try {
@@ -185,7 +216,11 @@ export class FaultProxy {
       else exchange.send(await exchange.forward());
     } catch (error) {
       // The provider could not be reached: say so like a gateway would.
-      exchange.send({ status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`proxy: ${(error as Error).message}`) });
+      exchange.send({
+        status: 502,
+        headers: { 'content-type': 'text/plain' },
+        body: Buffer.from(`proxy: ${(error as Error).message}`),
+      });
     }
   }
 

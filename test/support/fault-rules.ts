@@ -26,8 +26,11 @@ export type Fault =
    * others (a token_type no client supports).
    */
   | { kind: 'edit-json'; remove?: string[]; set?: Record<string, unknown> }
-  /** Forward after `ms` (if the client gave up meanwhile, the provider still gets the request, late). */
-  | { kind: 'delay'; ms: number }
+  /**
+   * Hold the request until the client has given up on it (closed the connection: its timeout), then forward it: the
+   * provider gets the request, late, and the client never gets the answer, however late its timeout fires.
+   */
+  | { kind: 'forward-after-client-gone' }
   /** Forward; the provider processes the request; the client gets a connection reset instead of the answer. */
   | { kind: 'drop-response' }
   /** Forward; send the answer's headers and half its body, then reset the connection. */
@@ -37,10 +40,11 @@ export type Fault =
   /** Forward, then hold the provider's answer until the test decides (`held.deliver()` or `held.drop()`). */
   | { kind: 'hold-response' }
   /**
-   * Forward and answer this request with `Connection: close`, then refuse connections (nothing listens on the port)
-   * for `downMs`: the client's next request fails with ECONNREFUSED.
+   * Forward and answer this request with `Connection: close`, then refuse connections (nothing listens on the port):
+   * the client's next request fails with ECONNREFUSED. For `downMs`; without it, until the test calls `proxy.up()`
+   * (or `reset()`), e.g. once it has seen the refused attempt.
    */
-  | { kind: 'go-down-after'; downMs: number };
+  | { kind: 'go-down-after'; downMs?: number };
 
 export type FaultKind = Fault['kind'];
 
@@ -106,7 +110,9 @@ export class FaultRules {
   find(request: ProxiedRequest): RuleInUse | undefined {
     return this.rules.find(
       ({ rule, applied }) =>
-        applied < (rule.times ?? 1) && (rule.endpoint === 'any' || rule.endpoint === request.endpoint) && (rule.match?.(request) ?? true),
+        applied < (rule.times ?? 1) &&
+        (rule.endpoint === 'any' || rule.endpoint === request.endpoint) &&
+        (rule.match?.(request) ?? true),
     );
   }
 

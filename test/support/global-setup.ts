@@ -22,6 +22,10 @@ export default async function globalSetup(): Promise<void> {
   });
   const provider = await startProvider();
   globalThis.__cibaStack = { temporal, provider };
-  const stack: SharedStack = { temporalAddress: temporal.address, issuer: provider.issuer, payloadKey: newPayloadKey() };
+  const stack: SharedStack = {
+    temporalAddress: temporal.address,
+    issuer: provider.issuer,
+    payloadKey: newPayloadKey(),
+  };
   process.env[STACK_ENV] = JSON.stringify(stack);
 }

@@ -30,7 +30,11 @@ export class HeldExchanges {
   }
 
   /** Waits for a held exchange that satisfies `predicate` and hands it over. `context` goes into the timeout error. */
-  async take(timeoutMs: number, predicate: (held: HeldExchange) => boolean, context: () => string): Promise<HeldExchange> {
+  async take(
+    timeoutMs: number,
+    predicate: (held: HeldExchange) => boolean,
+    context: () => string,
+  ): Promise<HeldExchange> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.held.findIndex(predicate);

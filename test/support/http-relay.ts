@@ -19,10 +19,24 @@ export interface Answer {
 export const HTML_PAGE =
   '<!doctype html><html><head><title>Service unavailable</title></head><body><h1>Oops</h1><p>Try again later.</p></body></html>';
 
-const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 /** Sends the request (its body already read) on to `target` and reads the whole answer. */
-export function forwardRequest(target: URL, agent: http.Agent, req: http.IncomingMessage, body: Buffer): Promise<ProviderAnswer> {
+export function forwardRequest(
+  target: URL,
+  agent: http.Agent,
+  req: http.IncomingMessage,
+  body: Buffer,
+): Promise<ProviderAnswer> {
   return new Promise<ProviderAnswer>((resolve, reject) => {
     const upstream = http.request(
       {
@@ -34,7 +48,10 @@ export function forwardRequest(target: URL, agent: http.Agent, req: http.Incomin
         agent,
       },
       (answer) => {
-        readAll(answer).then((buffer) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: buffer }), reject);
+        readAll(answer).then(
+          (buffer) => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: buffer }),
+          reject,
+        );
       },
     );
     upstream.once('error', reject);
@@ -59,11 +76,12 @@ export function sendTruncated(res: http.ServerResponse, entry: ProxyLogEntry, an
   const headers = withoutHopHeaders(answer.headers);
   headers['content-length'] = String(answer.body.length);
   res.writeHead(answer.status, headers);
-  res.write(answer.body.subarray(0, Math.floor(answer.body.length / 2)));
   entry.outcome = 'reset';
   entry.answeredAtMs = Date.now();
-  // Let the headers and the first half leave before the reset.
-  setTimeout(() => resetSocket(res.socket), 50);
+  // Reset once the headers and the first half have left: the write's callback runs when they are written to the
+  // socket (handed to the kernel, which sends them on ahead of the reset), however long that takes.
+  const socket = res.socket;
+  res.write(answer.body.subarray(0, Math.floor(answer.body.length / 2)), () => resetSocket(socket));
 }
 
 /** Resets the client's connection; logs that as what it got, unless it already got something. */
@@ -83,7 +101,8 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 function withoutHopHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined && !HOP_HEADERS.has(name)) out[name] = value;
   return out;
 }
 

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HANG_DETECTOR_MS } from './wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const CLIENT_ID = 'ciba-agent';
@@ -45,7 +46,10 @@ export async function startIdp(env: Record<string, string> = {}): Promise<LocalI
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const ready = await new Promise<{ issuer: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`provider not ready in 20 s: ${stderr}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`provider not ready in ${HANG_DETECTOR_MS} ms: ${stderr}`)),
+      HANG_DETECTOR_MS,
+    );
     const onData = () => {
       if (!stdout.includes('\n')) return;
       clearTimeout(timer);

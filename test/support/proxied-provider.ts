@@ -22,7 +22,12 @@ export async function startProxiedProvider(env: Record<string, string> = {}): Pr
   const providerPort = await getFreePort();
   let provider: StartedProvider;
   try {
-    provider = await startProvider({ IDP_ISSUER: proxy.url, IDP_PORT: String(providerPort), IDP_POLL_INTERVAL: '1', ...env });
+    provider = await startProvider({
+      IDP_ISSUER: proxy.url,
+      IDP_PORT: String(providerPort),
+      IDP_POLL_INTERVAL: '1',
+      ...env,
+    });
   } catch (error) {
     await proxy.close();
     throw error;

@@ -13,6 +13,7 @@ import { temporalSettings } from '../../common/config';
 import { ApprovalClient, connectTemporalClient } from '../../client/approvals';
 import type { RequestLogEntry, RequestLogFilter } from '../../provider/request-log';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
+import { HANG_DETECTOR_MS } from './wait';
 
 export const TEST_LOG_DIR = path.join(REPO_ROOT, '.data', 'test-logs');
 
@@ -39,7 +40,11 @@ export function newPayloadKey(): string {
 }
 
 /** The environment a worker or client of this stack needs, on its own task queue. */
-export function stackEnv(taskQueue: string, overrides: Record<string, string> = {}, stack = sharedStack()): Record<string, string> {
+export function stackEnv(
+  taskQueue: string,
+  overrides: Record<string, string> = {},
+  stack = sharedStack(),
+): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
@@ -59,7 +64,11 @@ export function uniqueTaskQueue(name: string): string {
 }
 
 export async function startWorker(env: Record<string, string>, name = 'worker'): Promise<ManagedProcess> {
-  return startTsProcess(name, 'worker/main.ts', env, /ciba worker: task queue/, { logDir: TEST_LOG_DIR });
+  // A worker bundles the workflow code before it is ready: slow on a busy machine.
+  return startTsProcess(name, 'worker/main.ts', env, /ciba worker: task queue/, {
+    logDir: TEST_LOG_DIR,
+    timeoutMs: HANG_DETECTOR_MS,
+  });
 }
 
 export interface StartedProvider extends ManagedProcess {
@@ -74,7 +83,7 @@ export async function startProvider(env: Record<string, string> = {}): Promise<S
     'provider/main.ts',
     { IDP_PORT: '0', IDP_POLL_INTERVAL: '1', ...env, IDP_DATA_DIR: dataDir },
     /"event":"ready"/,
-    { logDir: TEST_LOG_DIR },
+    { logDir: TEST_LOG_DIR, timeoutMs: HANG_DETECTOR_MS },
   );
   const ready = JSON.parse(process.readyLine.slice(process.readyLine.indexOf('{'))) as { issuer: string };
   return { ...process, issuer: ready.issuer, dataDir };
@@ -110,7 +119,7 @@ export class Device {
   }
 
   /** Waits until a request with this binding message is pending on the device. */
-  async waitFor(bindingMessage: string, timeoutMs = 30_000): Promise<DeviceRequest> {
+  async waitFor(bindingMessage: string, timeoutMs = HANG_DETECTOR_MS): Promise<DeviceRequest> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const request = (await this.pending()).find((r) => r.binding_message === bindingMessage);
@@ -121,7 +130,9 @@ export class Device {
   }
 
   async decide(authReqId: string, decision: 'approve' | 'deny'): Promise<void> {
-    const response = await fetch(`${this.issuer}/device/requests/${encodeURIComponent(authReqId)}/${decision}`, { method: 'POST' });
+    const response = await fetch(`${this.issuer}/device/requests/${encodeURIComponent(authReqId)}/${decision}`, {
+      method: 'POST',
+    });
     if (!response.ok) throw new Error(`${decision} ${authReqId}: HTTP ${response.status} ${await response.text()}`);
   }
 }

