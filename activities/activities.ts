@@ -9,8 +9,8 @@
  *   retryable and left to Temporal's retry policy, with `nextRetryDelay` honouring Retry-After and never shorter
  *   than the polling interval.
  */
-import { ApplicationFailure } from '@temporalio/activity';
-import type { ApprovalRequest, AskReason, ProviderErrorDetails } from '../common/approval';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ApprovalRequest, AskReason, PollingMode, ProviderErrorDetails } from '../common/approval';
 import { ActivityFailureType, ApprovalFailureType } from '../common/outcomes';
 import { profileViolations, repeatBindingMessage, type ProviderProfile } from '../common/provider-profile';
 import {
@@ -22,6 +22,12 @@ import {
   type CibaClient,
   type PollOutcome,
 } from './ciba-protocol';
+import {
+  pollUntilDecided,
+  type CompactPollInput,
+  type CompactPollProgress,
+  type CompactPollResult,
+} from './compact-polling';
 
 export interface PollTokenInput {
   authReqId: string;
@@ -72,10 +78,56 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
         throw pollFailure(error, input.intervalSeconds, profile);
       }
     },
+
+    /**
+     * Compact polling mode: polls `input.polling`'s ask until a final answer, heartbeating its progress; a retry (after
+     * a worker crash) resumes from the last heartbeat. Transient faults are retried inside, as Temporal would retry
+     * pollToken; a provider rejection ends it with the same failure as pollToken's.
+     */
+    async pollUntilDecided(input: CompactPollInput): Promise<CompactPollResult> {
+      const context = Context.current();
+      return pollUntilDecided(
+        input,
+        {
+          now: () => Date.now(),
+          sleep: (ms) => context.sleep(ms),
+          heartbeat: (progress) => context.heartbeat(progress),
+          poll: async (authReqId) => {
+            try {
+              return await ciba.pollToken(authReqId);
+            } catch (error) {
+              if (error instanceof ProviderUnavailableError || error instanceof TransportError) {
+                return {
+                  kind: 'fault',
+                  fault: {
+                    message: error.message,
+                    retryAfterSeconds: error instanceof ProviderUnavailableError ? error.retryAfterSeconds : undefined,
+                  },
+                };
+              }
+              throw pollFailure(error, input.polling.intervalSeconds, profile);
+            }
+          },
+        },
+        context.info.heartbeatDetails as CompactPollProgress | undefined,
+      );
+    },
   };
 }
 
 export type CibaActivities = ReturnType<typeof createCibaActivities>;
+
+/** What a worker decides for the approvals it runs, asked once per approval (as a local activity). */
+export function createWorkerSettingsActivities(settings: { pollingMode: PollingMode }) {
+  return {
+    /** The polling mode of approvals whose request names none (CIBA_POLLING_MODE). */
+    async workerPollingMode(): Promise<PollingMode> {
+      return settings.pollingMode;
+    },
+  };
+}
+
+export type WorkerSettingsActivities = ReturnType<typeof createWorkerSettingsActivities>;
 
 function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
   if (error instanceof ProviderError) return providerRejected(error, profile);

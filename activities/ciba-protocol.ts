@@ -42,6 +42,11 @@ export interface CibaClientConfig {
   httpTimeoutMs: number;
   /** Allow plain http to a provider that is not on this machine (never in production). Loopback is always allowed. */
   allowInsecureHttp?: boolean;
+  /**
+   * Requests in flight at once (default: unlimited). More wait their turn before they are sent, so that a saturated
+   * provider sees a queue in the worker instead of requests that time out after it processed them.
+   */
+  maxConcurrentRequests?: number;
 }
 
 export class ProviderError extends Error {
@@ -130,6 +135,7 @@ export class CibaClient {
   private discovery?: Promise<oauth.AuthorizationServer>;
   /** private_key_jwt: the key imported once (async), then reused for every assertion. */
   private signer?: Promise<oauth.ClientAuth>;
+  private readonly turns: Turns;
 
   constructor(private readonly config: CibaClientConfig) {
     this.agent = new Agent({
@@ -139,6 +145,7 @@ export class CibaClient {
       keepAliveTimeout: 30_000,
     });
     this.client = { client_id: config.clientId };
+    this.turns = new Turns(config.maxConcurrentRequests ?? Infinity);
     this.clientAuth = this.clientAuthentication(config.clientAuth);
     const agent = this.agent;
     this.httpOptions = {
@@ -272,6 +279,15 @@ export class CibaClient {
    * a transport fault (the request reached the provider), not an invalid answer, and must be classified as one.
    */
   private async send(request: () => Promise<Response>): Promise<Response> {
+    const done = await this.turns.take();
+    try {
+      return await this.sendNow(request);
+    } finally {
+      done();
+    }
+  }
+
+  private async sendNow(request: () => Promise<Response>): Promise<Response> {
     let response: Response;
     let body: ArrayBuffer;
     try {
@@ -326,6 +342,29 @@ export class CibaClient {
       }
       throw error;
     }
+  }
+}
+
+/** At most `limit` holders at once; the others wait in order. */
+class Turns {
+  private holders = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Resolves when it is the caller's turn, with the function that ends it. */
+  async take(): Promise<() => void> {
+    if (this.holders >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.holders++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the turn passes on: holders unchanged
+      else this.holders--;
+    };
   }
 }
 

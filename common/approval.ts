@@ -12,6 +12,10 @@ import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetai
 /** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
 export const BINDING_MESSAGE_PATTERN = /^[\p{L}\p{N} +\-_.,:#]{1,64}$/u;
 
+/** How an approval waits for the user's decision: see `pollingMode` below. */
+export const POLLING_MODES = ['timer', 'compact'] as const;
+export type PollingMode = (typeof POLLING_MODES)[number];
+
 /** Longest `requested_expiry` Auth0 accepts (72 h); providers may allow less. */
 export const MAX_REQUESTED_EXPIRY_SECONDS = 259_200;
 
@@ -182,6 +186,13 @@ export const ApprovalRequestSchema = z
      * message alone tells the user what they approve. Granted details that differ from the requested ones always fail.
      */
     ungrantedAuthorizationDetails: z.enum(['fail', 'accept']).default('fail'),
+    /**
+     * How the approval waits for the user (default: the worker's CIBA_POLLING_MODE, itself `timer` by default).
+     * `timer`: a durable timer and one activity per poll, each visible in the history and the UI. `compact`: one
+     * long-running activity per ask polls inside the worker and heartbeats its progress: a fraction of the cost per
+     * poll, for fleets of long waits (README: Polling modes).
+     */
+    pollingMode: z.enum(POLLING_MODES).optional(),
     /** Continue-as-new once the run's history has this many events (keeps any wait's history bounded). */
     continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
   })

@@ -14,6 +14,7 @@ import {
   type ClientSigningAlg,
 } from '../activities/ciba-protocol';
 import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
+import { POLLING_MODES, type PollingMode } from '../common/approval';
 import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
 
 const WorkerEnvSchema = z
@@ -45,6 +46,18 @@ const WorkerEnvSchema = z
     CIBA_ALLOW_INSECURE_HTTP: z.stringbool().default(false),
     /** Timeout for connecting, for response headers and for the body, per HTTP request to the provider. */
     CIBA_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** How approvals whose request names no pollingMode wait: `timer` (default) or `compact` (README: Polling modes). */
+    CIBA_POLLING_MODE: z.enum(POLLING_MODES).default('timer'),
+    /**
+     * Activities this worker runs at once. A compact-mode approval holds one for as long as it waits, so this bounds the
+     * approvals one worker polls in compact mode; timer-mode polls hold one for a single HTTP request.
+     */
+    CIBA_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(2_000),
+    /**
+     * HTTP requests to the provider in flight at once; more wait their turn in the worker (backpressure), and the HTTP
+     * timeout counts from when a request is sent, not from when it was queued.
+     */
+    CIBA_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(10_000).default(64),
     /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
     DEMO_PAYMENTS_API_URL: z.url().optional(),
   })
@@ -52,6 +65,8 @@ const WorkerEnvSchema = z
 
 export interface WorkerConfig {
   temporal: TemporalSettings;
+  pollingMode: PollingMode;
+  maxConcurrentActivities: number;
   ciba: CibaClientConfig;
   providerProfile: ProviderProfile;
   paymentsApiUrl: URL;
@@ -63,11 +78,14 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   const temporal = temporalSettings(env);
   return {
     temporal,
+    pollingMode: parsed.CIBA_POLLING_MODE,
+    maxConcurrentActivities: parsed.CIBA_MAX_CONCURRENT_ACTIVITIES,
     ciba: {
       issuer,
       clientId: parsed.CIBA_CLIENT_ID,
       clientAuth: parsed.clientAuth,
       httpTimeoutMs: parsed.CIBA_HTTP_TIMEOUT_MS,
+      maxConcurrentRequests: parsed.CIBA_MAX_CONCURRENT_REQUESTS,
       allowInsecureHttp: parsed.CIBA_ALLOW_INSECURE_HTTP,
     },
     providerProfile: PROVIDER_PROFILES[temporal.providerProfile ?? profileForIssuer(issuer)],

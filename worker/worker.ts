@@ -3,7 +3,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
-import { createCibaActivities } from '../activities/activities';
+import { createCibaActivities, createWorkerSettingsActivities } from '../activities/activities';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
 import { ApprovalFailureType } from '../common/outcomes';
@@ -62,11 +62,14 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     workflowsPath: require.resolve('../workflows'),
     activities: {
       ...createCibaActivities(ciba, config.providerProfile),
+      ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
     },
     dataConverter: workerDataConverter(config.temporal),
     interceptors: workerInterceptors,
-    // Activities are short HTTP calls; let in-flight ones finish on shutdown.
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
+    // in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',
   });
   return {

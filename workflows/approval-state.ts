@@ -4,7 +4,8 @@
  * No Temporal and no I/O here: unit-tested in test/approval-state.test.ts.
  */
 import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
-import type { ApprovalFailureInfo, ApprovalState, Ask, AskOutcome, AskReason } from '../common/approval';
+import type { CompactPollResult } from '../activities/compact-polling';
+import type { ApprovalFailureInfo, ApprovalState, Ask, AskOutcome, AskReason, PollingMode } from '../common/approval';
 import type { ApprovalStatus } from '../common/outcomes';
 import { startPolling, type PollDecision, type PollingState } from './polling';
 
@@ -30,6 +31,8 @@ export interface ApprovalCarryOver {
   slowDowns: number;
   lastPollAt?: string;
   lastPollOutcome?: string;
+  /** How this approval polls; absent until chosen (and in state carried by runs before polling modes). */
+  pollingMode?: PollingMode;
   /** Exactly one of: the ask being polled, or the next ask to send. */
   polling?: PollingState;
   nextAsk?: NextAsk;
@@ -124,6 +127,25 @@ export function recordPoll(
   if (decision.kind !== 'poll_again') return polled;
   const newSlowDowns = decision.state.slowDowns - (run.polling?.slowDowns ?? 0);
   return { ...polled, slowDowns: run.slowDowns + newSlowDowns, polling: decision.state };
+}
+
+/**
+ * Compact mode: one activity polled the current ask until its final answer. Its earlier polls (and their slow_downs)
+ * count as if polled one by one; the final answer is recorded as one poll.
+ */
+export function recordPolls(
+  run: ApprovalCarryOver,
+  result: CompactPollResult,
+  decision: PollDecision,
+): ApprovalCarryOver {
+  const before = run.polling ?? result.polling;
+  const caughtUp: ApprovalCarryOver = {
+    ...run,
+    polls: run.polls + (result.polling.polls - before.polls),
+    slowDowns: run.slowDowns + (result.polling.slowDowns - before.slowDowns),
+    polling: result.polling,
+  };
+  return recordPoll(caughtUp, result.answer, decision, result.polledAtMs);
 }
 
 /** How the current (latest) ask ended. */

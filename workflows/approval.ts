@@ -16,6 +16,7 @@ import {
   defineQuery,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   TimeoutFailure,
@@ -23,7 +24,8 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { CibaActivities } from '../activities/activities';
+import type { CibaActivities, WorkerSettingsActivities } from '../activities/activities';
+import type { CompactPollResult } from '../activities/compact-polling';
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
 import {
   ApprovalRequestSchema,
@@ -34,6 +36,7 @@ import {
   type ApprovalResult,
   type ApprovalState,
   type AskReason,
+  type PollingMode,
 } from '../common/approval';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
@@ -45,6 +48,7 @@ import {
   recordAsk,
   recordAskOutcome,
   recordPoll,
+  recordPolls,
   scheduleAsk,
   statusAnswer,
   type ApprovalCarryOver,
@@ -63,8 +67,20 @@ export const approvalStatusQuery = defineQuery<ApprovalState>('status');
  */
 const LOST_ANSWER_NOT_ASKED_AGAIN = 'lost-answer-not-asked-again-by-default';
 
+/** Runs started before polling modes existed poll with timers, and ask the worker nothing. */
+const POLLING_MODES = 'polling-modes';
+
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
+const workerSettings = proxyLocalActivities<WorkerSettingsActivities>({ startToCloseTimeout: '10s' });
+
+/**
+ * Compact mode: a worker that dies mid-wait is noticed within this, and its polling resumes on another worker (or the
+ * restarted one) from the last heartbeat. The activity learns of a cancellation at its next heartbeat to the server.
+ */
+const COMPACT_HEARTBEAT_TIMEOUT_MS = 20_000;
+/** Compact mode: after an ask expired, how long faults may keep the activity trying (as timer mode's retries). */
+const COMPACT_GRACE_MS = 2 * 60_000;
 
 /**
  * Initiation: exactly one attempt per activity call. A worker that dies mid-request leaves Temporal unable to
@@ -93,6 +109,7 @@ export async function cibaApproval(
   );
   upsertStatus(approval.status);
   try {
+    await choosePollingMode(approval);
     const tokens = await waitForDecision(approval);
     return handBack(approval, tokens);
   } catch (error) {
@@ -120,7 +137,7 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
   do {
     if (approval.run.nextAsk) await ask(approval, approval.run.nextAsk);
     await continueAsNewWhenLarge(approval);
-    decision = await pollOnce(approval);
+    decision = approval.run.pollingMode === 'compact' ? await pollUntilDecided(approval) : await pollOnce(approval);
     if (decision.kind === 'denied') {
       approval.run = recordAskOutcome(approval.run, 'denied');
       throw approvalFailure(ApprovalFailureType.Denied, decision.message);
@@ -156,6 +173,51 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
   const decision = interpretPollAnswer(polling, answer, Date.now(), approvalDeadlineMs);
   approval.run = recordPoll(approval.run, answer, decision, Date.now());
   return decision;
+}
+
+/**
+ * Compact mode (CIBA Core 10.1 all the same): one activity polls the ask at its interval until a final answer,
+ * heartbeating its progress; the answer is read here exactly as pollOnce reads one.
+ */
+async function pollUntilDecided(approval: Approval): Promise<PollDecision> {
+  const { askCount, approvalDeadlineMs } = approval.run;
+  const polling = approval.run.polling!; // set by the ask this poll belongs to
+  const untilEnd = Math.max(0, Math.min(polling.expiresAtMs, approvalDeadlineMs) - Date.now());
+  let result: CompactPollResult;
+  try {
+    result = await ciba.pollUntilDecided.executeWithOptions(
+      {
+        startToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
+        scheduleToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
+        heartbeatTimeout: COMPACT_HEARTBEAT_TIMEOUT_MS,
+        // A new attempt follows a worker's death (heartbeat timeout) or an unexpected error; it resumes from the last
+        // heartbeat. Provider faults are retried inside the activity.
+        retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: `${polling.intervalSeconds}s` },
+        summary: `poll ask ${askCount} until the user decides (every ${polling.intervalSeconds}s or more)`,
+      },
+      [{ polling, approvalDeadlineMs }],
+    );
+  } catch (error) {
+    if (!isTimeout(error)) throw error;
+    const description = `the provider could not be polled before the request expired (${error.cause.message})`;
+    result = { polling, answer: { kind: 'expired_token', description }, polledAtMs: Date.now() };
+  }
+  const decision = interpretPollAnswer(result.polling, result.answer, result.polledAtMs, approvalDeadlineMs);
+  approval.run = recordPolls(approval.run, result, decision);
+  return decision;
+}
+
+/** The request's polling mode, else the worker's (asked once, recorded in the history, carried to later runs). */
+async function choosePollingMode(approval: Approval): Promise<void> {
+  if (approval.run.pollingMode) return;
+  let mode: PollingMode = 'timer';
+  if (approval.request.pollingMode) mode = approval.request.pollingMode;
+  else if (patched(POLLING_MODES)) mode = await workerSettings.workerPollingMode();
+  approval.run = { ...approval.run, pollingMode: mode };
+}
+
+function isTimeout(error: unknown): error is ActivityFailure & { cause: TimeoutFailure } {
+  return error instanceof ActivityFailure && error.cause instanceof TimeoutFailure;
 }
 
 /** An ask ended undecided (expired, or its answer lost): schedule the next ask, or end the approval. */
@@ -247,7 +309,7 @@ async function pollTokenEndpoint(polling: PollingState, askNumber: number): Prom
       { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds },
     ]);
   } catch (error) {
-    if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
+    if (isTimeout(error)) {
       // Retries ran out of time: the provider was unreachable until the ask expired.
       return {
         kind: 'expired_token',

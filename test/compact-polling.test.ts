@@ -1,0 +1,158 @@
+/**
+ * The compact polling loop (activities/compact-polling.ts) on a virtual clock: the same cadence and answers as timer
+ * mode, heartbeats that resume after a crash, and transient faults retried inside.
+ */
+import type { PollOutcome } from '../activities/ciba-protocol';
+import {
+  pollUntilDecided,
+  COMPACT_HEARTBEAT_EVERY_MS,
+  UNREACHABLE_GRACE_MS,
+  type CompactPollEffects,
+  type CompactPollProgress,
+  type TransientFault,
+} from '../activities/compact-polling';
+import { recordPolls, firstRun, recordAsk } from '../workflows/approval-state';
+import { interpretPollAnswer, SLOW_DOWN_INCREMENT_SECONDS, type PollingState } from '../workflows/polling';
+
+const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+const DEADLINE = T0 + 86_400_000;
+const tokens = { tokenType: 'bearer', accessToken: 'at' };
+
+function polling(overrides: Partial<PollingState> = {}): PollingState {
+  return {
+    authReqId: 'req-1',
+    intervalSeconds: 5,
+    askedAtMs: T0,
+    expiresAtMs: T0 + 300_000,
+    polls: 0,
+    slowDowns: 0,
+    ...overrides,
+  };
+}
+
+type Answer = PollOutcome | { kind: 'fault'; fault: TransientFault };
+
+/** A virtual clock and a scripted provider; records when each poll happened and every heartbeat. */
+function scripted(answers: Answer[], startMs = T0) {
+  let now = startMs;
+  const pollTimes: number[] = [];
+  const heartbeats: CompactPollProgress[] = [];
+  const effects: CompactPollEffects = {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+    heartbeat: (progress) => heartbeats.push(progress),
+    poll: async () => {
+      pollTimes.push(now);
+      const answer = answers.shift();
+      if (!answer) throw new Error('the script ran out of answers');
+      return answer;
+    },
+  };
+  return { effects, pollTimes, heartbeats, now: () => now };
+}
+
+const pending: PollOutcome = { kind: 'authorization_pending' };
+
+describe('pollUntilDecided', () => {
+  it("polls at the provider's interval until a final answer, and returns it with the state before it", async () => {
+    const run = scripted([pending, pending, { kind: 'approved', tokens }]);
+    const result = await pollUntilDecided({ polling: polling(), approvalDeadlineMs: DEADLINE }, run.effects);
+    expect(run.pollTimes.map((t) => (t - T0) / 1000)).toEqual([5, 10, 15]);
+    expect(result).toEqual({
+      polling: polling({ polls: 2 }),
+      answer: { kind: 'approved', tokens },
+      polledAtMs: T0 + 15_000,
+    });
+  });
+
+  it('grows the interval on slow_down for every later poll, as timer mode does', async () => {
+    const run = scripted([pending, { kind: 'slow_down' }, pending, { kind: 'access_denied' }]);
+    const result = await pollUntilDecided({ polling: polling(), approvalDeadlineMs: DEADLINE }, run.effects);
+    const slowed = 5 + SLOW_DOWN_INCREMENT_SECONDS;
+    expect(run.pollTimes.map((t) => (t - T0) / 1000)).toEqual([5, 10, 10 + slowed, 10 + 2 * slowed]);
+    expect(result.polling).toMatchObject({ polls: 3, slowDowns: 1, intervalSeconds: slowed });
+    expect(interpretPollAnswer(result.polling, result.answer, result.polledAtMs, DEADLINE).kind).toBe('denied');
+  });
+
+  it('ends at the expiry with the answer that says so', async () => {
+    const ask = polling({ expiresAtMs: T0 + 12_000 });
+    const run = scripted([pending, pending, pending]);
+    const result = await pollUntilDecided({ polling: ask, approvalDeadlineMs: DEADLINE }, run.effects);
+    expect(run.pollTimes.map((t) => (t - T0) / 1000)).toEqual([5, 10, 15]);
+    expect(interpretPollAnswer(result.polling, result.answer, result.polledAtMs, DEADLINE)).toMatchObject({
+      kind: 'ask_ended',
+      reason: 'expired',
+    });
+  });
+
+  it('retries transient faults inside, backing off from the interval and honouring Retry-After', async () => {
+    const fault = (retryAfterSeconds?: number): Answer => ({
+      kind: 'fault',
+      fault: { message: 'HTTP 503', retryAfterSeconds },
+    });
+    const run = scripted([fault(), fault(), fault(42), { kind: 'approved', tokens }]);
+    const result = await pollUntilDecided({ polling: polling(), approvalDeadlineMs: DEADLINE }, run.effects);
+    expect(run.pollTimes.map((t) => (t - T0) / 1000)).toEqual([5, 10, 20, 62]);
+    expect(result.answer.kind).toBe('approved');
+    expect(run.heartbeats.some((h) => h.lastAnswer === 'provider_unavailable')).toBe(true);
+  });
+
+  it('reads an unreachable provider past the expiry (and a grace) as an expired request', async () => {
+    const ask = polling({ expiresAtMs: T0 + 10_000 });
+    const answers: Answer[] = Array.from({ length: 50 }, () => ({ kind: 'fault', fault: { message: 'ECONNREFUSED' } }));
+    const run = scripted(answers);
+    const result = await pollUntilDecided({ polling: ask, approvalDeadlineMs: DEADLINE }, run.effects);
+    expect(result.answer).toMatchObject({ kind: 'expired_token' });
+    expect(result.polledAtMs).toBeGreaterThanOrEqual(ask.expiresAtMs + UNREACHABLE_GRACE_MS);
+  });
+
+  it('heartbeats while it waits, at least every COMPACT_HEARTBEAT_EVERY_MS', async () => {
+    const slow = polling({ intervalSeconds: 45 });
+    const run = scripted([{ kind: 'approved', tokens }]);
+    await pollUntilDecided({ polling: slow, approvalDeadlineMs: DEADLINE }, run.effects);
+    expect(run.heartbeats.length).toBeGreaterThanOrEqual(Math.floor(45_000 / COMPACT_HEARTBEAT_EVERY_MS));
+  });
+
+  it('resumes from the last heartbeat after a crash: the grown interval, the polls so far, no poll before the interval', async () => {
+    const first = scripted([pending, { kind: 'slow_down' }, pending]);
+    first.effects.poll = async () => {
+      const answers: PollOutcome[] = [pending, { kind: 'slow_down' }];
+      first.pollTimes.push(first.now());
+      const answer = answers[first.pollTimes.length - 1];
+      if (!answer) throw new Error('worker killed');
+      return answer;
+    };
+    await expect(pollUntilDecided({ polling: polling(), approvalDeadlineMs: DEADLINE }, first.effects)).rejects.toThrow(
+      'worker killed',
+    );
+    const lastHeartbeat = first.heartbeats[first.heartbeats.length - 1]!;
+    expect(lastHeartbeat.polling).toMatchObject({ polls: 2, slowDowns: 1, intervalSeconds: 10 });
+
+    // The retry starts 1 s after the last poll was answered: its first poll waits for the (grown) interval.
+    const retry = scripted([{ kind: 'approved', tokens }], lastHeartbeat.lastPollAtMs! + 1_000);
+    const result = await pollUntilDecided(
+      { polling: polling(), approvalDeadlineMs: DEADLINE },
+      retry.effects,
+      lastHeartbeat,
+    );
+    expect(retry.pollTimes).toEqual([lastHeartbeat.lastPollAtMs! + 10_000]);
+    expect(result.polling).toMatchObject({ polls: 2, slowDowns: 1 });
+  });
+});
+
+describe('recordPolls', () => {
+  it('counts every poll the activity made and its slow_downs, as timer mode would one by one', () => {
+    const asked = recordAsk(firstRun(86_400, T0), 'first', { authReqId: 'req-1', expiresIn: 300, interval: 5 }, T0);
+    const result = {
+      polling: { ...asked.polling!, polls: 6, slowDowns: 2, intervalSeconds: 15 },
+      answer: { kind: 'approved' as const, tokens },
+      polledAtMs: T0 + 60_000,
+    };
+    const decision = interpretPollAnswer(result.polling, result.answer, result.polledAtMs, DEADLINE);
+    const after = recordPolls(asked, result, decision);
+    expect(after).toMatchObject({ polls: 7, slowDowns: 2, lastPollOutcome: 'approved' });
+    expect(after.lastPollAt).toBe(new Date(T0 + 60_000).toISOString());
+  });
+});
