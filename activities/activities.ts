@@ -9,7 +9,7 @@
  *   retryable and left to Temporal's retry policy, with `nextRetryDelay` honouring Retry-After and never shorter
  *   than the polling interval.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { ApprovalRequest, AskReason, PollingMode, ProviderErrorDetails } from '../common/approval';
 import { ActivityFailureType, ApprovalFailureType } from '../common/outcomes';
 import { profileViolations, repeatBindingMessage, type ProviderProfile } from '../common/provider-profile';
@@ -86,7 +86,7 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
      */
     async pollUntilDecided(input: CompactPollInput): Promise<CompactPollResult> {
       const context = Context.current();
-      return pollUntilDecided(
+      const polling = pollUntilDecided(
         input,
         {
           now: () => Date.now(),
@@ -111,6 +111,11 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
         },
         context.info.heartbeatDetails as CompactPollProgress | undefined,
       );
+      return polling.catch((error: unknown) => {
+        // The approval was cancelled (or this worker is shutting down: another attempt resumes from the heartbeat).
+        if (error instanceof CancelledFailure) context.log.info(`compact polling stopped: ${error.message}`);
+        throw error;
+      });
     },
   };
 }
