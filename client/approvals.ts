@@ -9,6 +9,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
 import {
@@ -32,6 +33,8 @@ import { temporalSettings, type TemporalSettings } from '../common/config';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
 import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
+import type { CompactPollProgress } from '../activities/compact-polling';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 
 /** Prefix of the workflow IDs this client gives approvals. */
 export const APPROVAL_ID_PREFIX = 'ciba-approval-';
@@ -98,6 +101,20 @@ export interface ApprovalStatusReport {
    * without the payload key, and no approval code ran). A PayloadKeyMismatch is thrown instead (ApprovalKeyMismatchError).
    */
   failure?: { type: string; message: string };
+  /** Compact polling mode: where the pending polling activity stands, from its last heartbeat. */
+  compactPolling?: CompactPollingReport;
+}
+
+/** The progress a compact-mode polling activity heartbeats (its pending activity in the Temporal UI shows the same). */
+export interface CompactPollingReport {
+  /** The activity's attempt: above 1 after a worker died mid-wait (it resumed from the heartbeat). */
+  attempt: number;
+  /** Polls of the current ask so far. */
+  polls: number;
+  intervalSeconds: number;
+  slowDowns: number;
+  lastAnswer?: string;
+  lastPollAt?: string;
 }
 
 export class ApprovalClient {
@@ -161,6 +178,8 @@ export class ApprovalClient {
         return undefined;
       });
       const report: ApprovalStatusReport = { workflowId, execution: description.status.name, approval };
+      const compactPolling = await this.compactPolling(description);
+      if (compactPolling) report.compactPolling = compactPolling;
       if (!approval && description.status.name === 'FAILED') {
         // No approval code answered (e.g. the input was refused before any ran): the close event says why.
         const ended = await this.result(workflowId).then(
@@ -186,6 +205,25 @@ export class ApprovalClient {
     } catch (error) {
       throw clientKeyMismatch(workflowId, error, 'the result of') ?? toApprovalFailedError(workflowId, error);
     }
+  }
+
+  private async compactPolling(description: WorkflowExecutionDescription): Promise<CompactPollingReport | undefined> {
+    const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'pollUntilDecided');
+    if (!pending) return undefined;
+    const progress = await decodeFromPayloadsAtIndex<CompactPollProgress | undefined>(
+      this.client.options.loadedDataConverter,
+      0,
+      pending.heartbeatDetails?.payloads,
+    ).catch(() => undefined);
+    if (!progress?.polling) return { attempt: pending.attempt ?? 1, polls: 0, intervalSeconds: 0, slowDowns: 0 };
+    return {
+      attempt: pending.attempt ?? 1,
+      polls: progress.polling.polls,
+      intervalSeconds: progress.polling.intervalSeconds,
+      slowDowns: progress.polling.slowDowns,
+      lastAnswer: progress.lastAnswer,
+      lastPollAt: progress.lastPollAtMs === undefined ? undefined : new Date(progress.lastPollAtMs).toISOString(),
+    };
   }
 
   /** Asks the approval to stop; it ends as cancelled once its current step has stopped. */

@@ -113,6 +113,12 @@ export async function main(argv: string[], out: (line: string) => void = console
             approval?.intervalSeconds &&
               `  polling every ${approval.intervalSeconds}s, ${approval.polls} polls, ${approval.slowDowns} slow_down`,
             approval?.lastPollOutcome && `  last poll: ${approval.lastPollOutcome} at ${approval.lastPollAt}`,
+            report.compactPolling &&
+              `  compact polling (attempt ${report.compactPolling.attempt}): ${report.compactPolling.polls} polls of this ask` +
+                (report.compactPolling.intervalSeconds ? `, every ${report.compactPolling.intervalSeconds}s` : '') +
+                (report.compactPolling.lastAnswer
+                  ? `, last answer ${report.compactPolling.lastAnswer} at ${report.compactPolling.lastPollAt}`
+                  : ''),
             approval?.failure && `  failure: ${approval.failure.type}: ${approval.failure.message}`,
             !approval && report.failure && `  failure: ${report.failure.type}: ${report.failure.message}`,
           ]
