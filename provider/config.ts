@@ -1,9 +1,12 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { z } from 'zod';
 
 import { IDP_BEHAVIOURS } from './behaviour';
 import { ClientJwksJson, clientJwksFromEnv, type ClientJwks } from './client-keys';
+import { DEFAULT_PING_NOTIFICATION_ENDPOINT } from './provider';
 import type { ProviderOptions } from './server';
 
 /** The repository root (this file lives in <root>/provider). */
@@ -32,6 +35,10 @@ export const ProviderEnvSchema = z.object({
   IDP_RESOURCE: optional(z.url()),
   /** Whose rules to follow where Auth0 and Keycloak differ (provider/behaviour.ts). */
   IDP_BEHAVIOUR: optional(z.enum(IDP_BEHAVIOURS)).default('auth0'),
+  /** Where the provider pings the ping-mode client `<IDP_CLIENT_ID>-ping` (CIBA requires https). */
+  IDP_PING_NOTIFICATION_ENDPOINT: optional(z.url({ protocol: /^https$/ })).default(DEFAULT_PING_NOTIFICATION_ENDPOINT),
+  /** A PEM file with the CA certificate(s) of that endpoint, trusted besides Node's CAs (e.g. a local dev CA). */
+  IDP_PING_CA_FILE: optional(z.string()),
 });
 
 /** Reads provider options from the environment; throws an Error naming each bad variable. */
@@ -55,5 +62,25 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     clientJwks: clientJwksFromEnv(e.IDP_CLIENT_JWKS as ClientJwks | undefined, e.IDP_CLIENT_JWKS_FILE),
     resource: e.IDP_RESOURCE,
     behaviour: e.IDP_BEHAVIOUR,
+    pingNotificationEndpoint: e.IDP_PING_NOTIFICATION_ENDPOINT,
+    pingCa: e.IDP_PING_CA_FILE === undefined ? undefined : readCaFile(e.IDP_PING_CA_FILE),
   };
+}
+
+/** The PEM text of a CA file; throws an Error naming IDP_PING_CA_FILE when it is unreadable or not a certificate. */
+function readCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(path.resolve(file), 'utf8');
+  } catch (err) {
+    throw new Error(`invalid provider environment: IDP_PING_CA_FILE: cannot read ${file} (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  try {
+    new crypto.X509Certificate(pem); // the first certificate must parse
+  } catch (err) {
+    throw new Error(`invalid provider environment: IDP_PING_CA_FILE: ${file} holds no PEM certificate`, { cause: err });
+  }
+  return pem;
 }

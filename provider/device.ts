@@ -105,17 +105,28 @@ async function recordDecision(
     result = new errors.AccessDenied('the user denied the request');
   }
 
+  // Ping clients (CIBA Core 10.2): backchannelResult saves the result, then POSTs {auth_req_id} with the
+  // client_notification_token as bearer to the client's notification endpoint.
+  const ping = (await provider.Client.find(request.clientId!))?.backchannelTokenDeliveryMode === 'ping';
   try {
     await provider.backchannelResult(request, result, { rar, authTime: Math.floor(Date.now() / 1000) });
+    if (ping) log(`ping delivered to client ${request.clientId}`);
   } catch (err) {
-    // For ping clients the result is saved before the ping is sent; a failed ping only means the client
-    // has to poll (our notification endpoint is not reachable by design).
+    // The result is saved before the ping is sent: a failed ping does not undo the decision, the client learns it
+    // on its next poll. Logged by client and cause only (no request, user or token data).
     const saved = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
-    if (!saved?.grantId && !saved?.error) throw err;
-    log(`ping delivery failed: ${(err as Error).message}`);
+    if (!ping || (!saved?.grantId && !saved?.error)) throw err;
+    log(`ping delivery failed for client ${request.clientId}: ${describeFailure(err)}; the client can still poll`);
   }
   log(`device: ${decision === 'approve' ? 'approved' : 'denied'} a request of ${request.accountId}`);
   return { status: 200, body: { status: decision === 'approve' ? 'approved' : 'denied' } };
+}
+
+/** An error's message and those of its causes (undici puts the reason, e.g. ECONNREFUSED, in `cause`). */
+function describeFailure(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(': ').slice(0, 500);
 }
 
 export interface DeviceRoutesOptions {

@@ -19,6 +19,9 @@ export const ROUTES = {
   userinfo: '/userinfo',
 } as const;
 
+/** Where the ping client is notified unless IDP_PING_NOTIFICATION_ENDPOINT says otherwise (nothing listens here). */
+export const DEFAULT_PING_NOTIFICATION_ENDPOINT = 'https://localhost:8443/ciba/notify';
+
 /** Auth0's default when the client sends no requested_expiry. */
 const DEFAULT_REQUEST_EXPIRY_SECONDS = 300;
 
@@ -37,12 +40,20 @@ export interface OidcProviderSettings {
   store: FileStore;
   /** Auth0 (default) or Keycloak rules (behaviour.ts). */
   behaviour: IdpBehaviour;
+  /** The ping client's backchannel_client_notification_endpoint (https). */
+  pingNotificationEndpoint?: string;
+  /** The provider's outgoing fetch (pings); default oidc-provider's, which refuses loopback targets. */
+  fetch?: Configuration['fetch'];
   /** Called when a backchannel request was accepted: the "push notification" to the user's device. */
   onAuthenticationRequest: (authReqId: string, accountId: string, clientId: string) => void;
 }
 
 /** The static clients: a poll-mode CIBA client and a ping-mode twin sharing its secret. */
-export function staticClients(clientId: string, clientSecret: string): ClientMetadata[] {
+export function staticClients(
+  clientId: string,
+  clientSecret: string,
+  pingNotificationEndpoint = DEFAULT_PING_NOTIFICATION_ENDPOINT,
+): ClientMetadata[] {
   const common = {
     client_secret: clientSecret,
     grant_types: [CIBA_GRANT_TYPE, 'refresh_token'],
@@ -59,9 +70,9 @@ export function staticClients(clientId: string, clientSecret: string): ClientMet
       ...common,
       client_id: `${clientId}-ping`,
       backchannel_token_delivery_mode: 'ping',
-      // CIBA requires https here. Pings to it fail (nothing listens, and oidc-provider refuses loopback
-      // targets); the device API logs that and the client can still poll.
-      backchannel_client_notification_endpoint: 'https://localhost:8443/ciba/notify',
+      // CIBA requires https here. A ping that fails (by default nothing listens there) is logged by the device
+      // API; the client can still poll.
+      backchannel_client_notification_endpoint: pingNotificationEndpoint,
     },
   ];
 }
@@ -93,12 +104,13 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
   const configuration: Configuration = {
     adapter: (model: string) => new FileAdapter(model, store),
     clients: [
-      ...staticClients(settings.clientId, settings.clientSecret),
+      ...staticClients(settings.clientId, settings.clientSecret, settings.pingNotificationEndpoint),
       privateKeyJwtClient(settings.clientId, settings.clientJwks),
     ],
     clientAuthMethods: CLIENT_AUTH_METHODS,
     enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
     jwks: keys.jwks,
+    ...(settings.fetch ? { fetch: settings.fetch } : {}),
     cookies: { keys: keys.cookieKeys },
     routes: {
       backchannel_authentication: ROUTES.backchannel,

@@ -2,8 +2,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { AppendOnlyFile } from './append-only-file';
 import { writeFileAtomic } from './file-store';
-import { PRIVATE_FILE_MODE } from './private-files';
 
 /**
  * One request to /bc-authorize or /oauth/token. Never holds client secrets or tokens. The login hint and binding
@@ -31,12 +31,13 @@ export interface RequestLogFilter {
 }
 
 /**
- * In-memory list mirrored to dataDir/requests.jsonl (append-only, mode 0600, without personal data; reloaded at
- * start). Token entries inherit the binding message of their request, so `?bindingMessage=` finds a request's
- * whole history.
+ * In-memory list mirrored to dataDir/requests.jsonl (append-only through one O_APPEND descriptor, a synchronous write
+ * per entry; mode 0600, without personal data; reloaded at start). Token entries inherit the binding message of
+ * their request, so `?bindingMessage=` finds a request's whole history.
  */
 export class RequestLog {
   private readonly file: string;
+  private readonly out: AppendOnlyFile;
   private readonly entries: RequestLogEntry[] = [];
   /** auth_req_id → its binding message (and digest), inherited by the request's token entries. */
   private readonly bindingMessages = new Map<
@@ -46,6 +47,12 @@ export class RequestLog {
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'requests.jsonl');
+    this.load();
+    // Opened after load(): a legacy rewrite replaces the file.
+    this.out = new AppendOnlyFile(this.file);
+  }
+
+  private load(): void {
     if (!fs.existsSync(this.file)) return;
     let legacy = false; // a file written before personal data was kept off the disk: rewrite it without
     for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
@@ -73,8 +80,13 @@ export class RequestLog {
     const full: RequestLogEntry = { at: new Date(atMs).toISOString(), atMs, ...entry, ...binding };
     this.remember(full);
     const { loginHint: _hint, bindingMessage: _message, ...onDisk } = full;
-    fs.appendFileSync(this.file, `${JSON.stringify(onDisk)}\n`, { mode: PRIVATE_FILE_MODE });
+    this.out.appendLine(JSON.stringify(onDisk));
     return full;
+  }
+
+  /** Releases the file; every entry is on disk already. */
+  close(): void {
+    this.out.close();
   }
 
   private remember(entry: RequestLogEntry): void {

@@ -11,6 +11,7 @@ import { deviceRoutes } from './device';
 import { FileStore } from './file-store';
 import { ownRouter } from './http';
 import { loadOrCreateKeys, publicJwks } from './keys';
+import { outgoingFetch, type OutgoingFetch } from './outgoing-fetch';
 import { Pacing } from './pacing';
 import { ensurePrivateDir } from './private-files';
 import { createOidcProvider, ROUTES, staticClients } from './provider';
@@ -46,6 +47,13 @@ export interface ProviderOptions {
   resource?: string;
   /** Whose rules the provider follows where Auth0 and Keycloak differ (behaviour.ts). Default 'auth0'. */
   behaviour?: IdpBehaviourName;
+  /**
+   * The backchannel_client_notification_endpoint (https) of the ping client '<clientId>-ping'. Default
+   * 'https://localhost:8443/ciba/notify'. Loopback targets are allowed (outgoing-fetch.ts).
+   */
+  pingNotificationEndpoint?: string;
+  /** PEM CA certificate(s) trusted for pings besides Node's CAs (e.g. a local dev CA). Default: none. */
+  pingCa?: string;
   /** Log sink (one line per call, never personal data: users by sub); default stderr. */
   log?: (line: string) => void;
 }
@@ -94,11 +102,20 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   const issuer =
     options.issuer?.replace(/\/$/, '') ?? `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`;
 
+  let store: FileStore | undefined;
+  let requestLog: RequestLog | undefined;
+  let outgoing: OutgoingFetch | undefined;
+  const release = async () => {
+    store?.close();
+    requestLog?.close();
+    await outgoing?.close();
+  };
   try {
-    const store = new FileStore(path.join(dataDir, 'state.json'));
+    store = new FileStore(path.join(dataDir, 'state.json'), { log });
     const keys = loadOrCreateKeys(dataDir);
     const clientJwks = options.clientJwks ?? generatedClientJwks(dataDir, `${clientId}-jwt`, log);
-    const requestLog = new RequestLog(dataDir);
+    requestLog = new RequestLog(dataDir);
+    outgoing = outgoingFetch({ extraCa: options.pingCa });
     const pacing = new Pacing(store, { pollInterval, slowDownEvery });
 
     const provider = createOidcProvider({
@@ -110,6 +127,8 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       keys,
       store,
       behaviour,
+      pingNotificationEndpoint: options.pingNotificationEndpoint,
+      fetch: outgoing.fetch,
       onAuthenticationRequest: (_authReqId, accountId, client) =>
         log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),
     });
@@ -140,17 +159,20 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     handle = provider.callback();
   } catch (err) {
     server.close();
+    await release();
     throw err;
   }
 
   return {
     issuer,
-    // State is written synchronously on every change, so closing the server is all there is to do.
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    // State is written synchronously on every change: stop serving, then release the files and the ping agent.
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      await release();
+    },
   };
 }
 
