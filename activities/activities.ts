@@ -22,6 +22,8 @@ import {
   type CibaClient,
   type PollOutcome,
 } from './ciba-protocol';
+import { mintNotificationToken } from '../common/notification-token';
+import type { PingWakeups } from './ping-wakeups';
 import {
   pollUntilDecided,
   type CompactPollInput,
@@ -40,7 +42,14 @@ export interface AskContext {
   reason: AskReason;
 }
 
-export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile) {
+/** Ping mode (CIBA Core 10.2): how asks get their client_notification_token, and how pings wake compact polling. */
+export interface PingSettings {
+  /** The notification-token key (common/notification-token.ts); tokens are minted per ask, never stored. */
+  notificationKey: Uint8Array;
+  wakeups: PingWakeups;
+}
+
+export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile, ping?: PingSettings) {
   return {
     /**
      * CIBA backchannel authentication request: the provider notifies the user's device. The request is checked
@@ -64,7 +73,10 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
           ? repeatBindingMessage(profile, request.bindingMessage)
           : request.bindingMessage;
       try {
-        return await ciba.requestBackchannelAuthentication({ ...request, bindingMessage });
+        // A fresh token per ask, bound to this approval; only its holder (the provider) can ping for it.
+        const clientNotificationToken =
+          ping && mintNotificationToken(ping.notificationKey, approvalIdOf(Context.current()));
+        return await ciba.requestBackchannelAuthentication({ ...request, bindingMessage }, { clientNotificationToken });
       } catch (error) {
         throw initiationFailure(error, profile);
       }
@@ -86,11 +98,27 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
      */
     async pollUntilDecided(input: CompactPollInput): Promise<CompactPollResult> {
       const context = Context.current();
+      // A ping wakes the current sleep, or the next one if it comes between two.
+      let wakeSleep: (() => void) | undefined;
+      let wokenEarly = false;
+      const unregister = ping?.wakeups.register(approvalIdOf(context), input.polling.authReqId, () => {
+        if (wakeSleep) wakeSleep();
+        else wokenEarly = true;
+      });
       const polling = pollUntilDecided(
         input,
         {
           now: () => Date.now(),
-          sleep: (ms) => context.sleep(ms),
+          sleep: async (ms) => {
+            if (wokenEarly) {
+              wokenEarly = false;
+              return 'woken';
+            }
+            return new Promise<'woken' | void>((resolve, reject) => {
+              wakeSleep = () => resolve('woken');
+              context.sleep(ms).then(() => resolve(), reject);
+            }).finally(() => (wakeSleep = undefined));
+          },
           heartbeat: (progress) => context.heartbeat(progress),
           poll: async (authReqId) => {
             try {
@@ -111,11 +139,13 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile)
         },
         context.info.heartbeatDetails as CompactPollProgress | undefined,
       );
-      return polling.catch((error: unknown) => {
-        // The approval was cancelled (or this worker is shutting down: another attempt resumes from the heartbeat).
-        if (error instanceof CancelledFailure) context.log.info(`compact polling stopped: ${error.message}`);
-        throw error;
-      });
+      return polling
+        .catch((error: unknown) => {
+          // The approval was cancelled (or this worker is shutting down: another attempt resumes from the heartbeat).
+          if (error instanceof CancelledFailure) context.log.info(`compact polling stopped: ${error.message}`);
+          throw error;
+        })
+        .finally(unregister);
     },
   };
 }
@@ -133,6 +163,13 @@ export function createWorkerSettingsActivities(settings: { pollingMode: PollingM
 }
 
 export type WorkerSettingsActivities = ReturnType<typeof createWorkerSettingsActivities>;
+
+/** The approval (workflow) an activity runs for. */
+function approvalIdOf(context: Context): string {
+  const workflowId = context.info.workflowExecution?.workflowId;
+  if (!workflowId) throw ApplicationFailure.nonRetryable('this activity runs only for an approval workflow');
+  return workflowId;
+}
 
 function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
   if (error instanceof ProviderError) return providerRejected(error, profile);

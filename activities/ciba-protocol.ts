@@ -226,14 +226,17 @@ export class CibaClient {
   }
 
   /** CIBA Core 7.1: ask the provider to authenticate the user; it notifies the user's device. */
-  async requestBackchannelAuthentication(request: ApprovalRequest): Promise<BackchannelAcknowledgment> {
+  async requestBackchannelAuthentication(
+    request: ApprovalRequest,
+    options: { clientNotificationToken?: string } = {},
+  ): Promise<BackchannelAcknowledgment> {
     const as = await this.authorizationServer();
     const response = await this.send(() =>
       oauth.backchannelAuthenticationRequest(
         as,
         this.client,
         this.clientAuth,
-        backchannelParameters(request),
+        backchannelParameters(request, options.clientNotificationToken),
         this.httpOptions,
       ),
     );
@@ -369,8 +372,10 @@ class Turns {
 }
 
 /** The form parameters of a backchannel authentication request (CIBA Core 7.1, RFC 9396 section 2). */
-export function backchannelParameters(request: ApprovalRequest): URLSearchParams {
+export function backchannelParameters(request: ApprovalRequest, clientNotificationToken?: string): URLSearchParams {
   const params = new URLSearchParams({ scope: request.scope, binding_message: request.bindingMessage });
+  // Ping mode (CIBA Core 7.1): the bearer token the provider's ping to our notification endpoint carries.
+  if (clientNotificationToken !== undefined) params.set('client_notification_token', clientNotificationToken);
   if (request.loginHint !== undefined) params.set('login_hint', request.loginHint);
   if (request.loginHintToken !== undefined) params.set('login_hint_token', request.loginHintToken);
   if (request.idTokenHint !== undefined) params.set('id_token_hint', request.idTokenHint);

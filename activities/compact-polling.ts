@@ -48,8 +48,8 @@ export interface TransientFault {
 
 export interface CompactPollEffects {
   now(): number;
-  /** Sleeps; rejects when the activity is cancelled. */
-  sleep(ms: number): Promise<void>;
+  /** Sleeps; rejects when the activity is cancelled; resolves `woken` early when a ping says the user decided. */
+  sleep(ms: number): Promise<'woken' | void>;
   heartbeat(progress: CompactPollProgress): void;
   /** One poll: a protocol answer, or a transient fault; anything else thrown ends the activity. */
   poll(authReqId: string): Promise<PollOutcome | { kind: 'fault'; fault: TransientFault }>;
@@ -107,10 +107,11 @@ function faultDelayMs(progress: CompactPollProgress, fault: TransientFault): num
   return Math.max(backoff, fault.retryAfterSeconds ?? 0) * 1000;
 }
 
-/** Waits until `atMs`, heartbeating every COMPACT_HEARTBEAT_EVERY_MS. */
+/** Waits until `atMs` (or a ping), heartbeating every COMPACT_HEARTBEAT_EVERY_MS. */
 async function sleepUntil(atMs: number, progress: CompactPollProgress, effects: CompactPollEffects): Promise<void> {
   for (let left = atMs - effects.now(); left > 0; left = atMs - effects.now()) {
-    await effects.sleep(Math.min(left, COMPACT_HEARTBEAT_EVERY_MS));
+    const woken = await effects.sleep(Math.min(left, COMPACT_HEARTBEAT_EVERY_MS));
     effects.heartbeat(progress);
+    if (woken === 'woken') return;
   }
 }

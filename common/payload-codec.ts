@@ -86,6 +86,14 @@ export class EncryptionCodec implements PayloadCodec {
   private readonly onUnreadable: 'throw' | 'mark';
   private readonly holder: string;
 
+  /**
+   * Keys derived from this codec's keys (current first), for secrets that must change with the payload key, such as
+   * the ping notification-token key; the keys themselves never leave the codec.
+   */
+  derivedKeys(derive: (key: Uint8Array) => Uint8Array): Uint8Array[] {
+    return this.keys.map((entry) => derive(entry.key));
+  }
+
   /** `current` encrypts; `current` and `previous` decrypt. */
   constructor(
     private readonly current: PayloadKey,

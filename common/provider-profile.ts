@@ -23,6 +23,8 @@ export interface AuthorizationDetailsLimits {
   maxDepth: number;
 }
 
+export type TokenDeliveryMode = 'poll' | 'ping';
+
 export interface ProviderProfile {
   name: ProviderProfileName;
   bindingMessage: {
@@ -33,6 +35,8 @@ export interface ProviderProfile {
     repeatPrefix: string;
   };
   authorizationDetails: AuthorizationDetailsLimits;
+  /** CIBA token delivery modes the provider offers (CIBA Core 5): Auth0 polls only. */
+  tokenDeliveryModes: readonly TokenDeliveryMode[];
   /** Maps a provider's error answer to CIBA Core 13's error code where the provider names it otherwise. */
   cibaError(error: string, errorDescription: string | undefined): string;
 }
@@ -49,6 +53,7 @@ const GENERIC: ProviderProfile = {
     repeatPrefix: 'Again: ',
   },
   authorizationDetails: { maxBytes: 16_384, maxEntries: 20, maxProperties: 50, maxStringLength: 1_024, maxDepth: 8 },
+  tokenDeliveryModes: ['poll', 'ping'],
   cibaError: standardCibaError,
 };
 
@@ -62,6 +67,7 @@ const AUTH0: ProviderProfile = {
   },
   // Auth0's limits for authorization_details outside Guardian push.
   authorizationDetails: { maxBytes: 5_120, maxEntries: 5, maxProperties: 10, maxStringLength: 255, maxDepth: 5 },
+  tokenDeliveryModes: ['poll'],
   cibaError: standardCibaError,
 };
 
@@ -74,6 +80,7 @@ const KEYCLOAK: ProviderProfile = {
     repeatPrefix: 'Again-',
   },
   authorizationDetails: GENERIC.authorizationDetails,
+  tokenDeliveryModes: ['poll', 'ping'],
   // Keycloak names an unknown user invalid_request / "invalid_user".
   cibaError: (error, description) =>
     error === 'invalid_request' && description === 'invalid_user' ? 'unknown_user_id' : error,

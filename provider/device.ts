@@ -10,6 +10,7 @@ import type { IdpBehaviour } from './behaviour';
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
 import { notFound } from './http';
+import { markNotified } from './pacing';
 import { OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
 import { describeAuthorizationDetail } from './rar';
 import { findUser } from './users';
@@ -73,6 +74,7 @@ type Decision = 'approve' | 'deny';
  */
 async function recordDecision(
   provider: Provider,
+  store: FileStore,
   authReqId: string,
   decision: Decision,
   behaviour: IdpBehaviour,
@@ -108,6 +110,7 @@ async function recordDecision(
   // Ping clients (CIBA Core 10.2): backchannelResult saves the result, then POSTs {auth_req_id} with the
   // client_notification_token as bearer to the client's notification endpoint.
   const ping = (await provider.Client.find(request.clientId!))?.backchannelTokenDeliveryMode === 'ping';
+  if (ping) markNotified(store, authReqId);
   try {
     await provider.backchannelResult(request, result, { rar, authTime: Math.floor(Date.now() / 1000) });
     if (ping) log(`ping delivered to client ${request.clientId}`);
@@ -154,7 +157,7 @@ export function deviceRoutes(router: Router, { provider, store, behaviour, log }
   for (const decision of ['approve', 'deny'] as const) {
     router.post(`/device/requests/:authReqId/${decision}`, async (ctx) => {
       ctx.req.resume(); // no body expected
-      const { status, body } = await recordDecision(provider, ctx.params.authReqId!, decision, behaviour, log);
+      const { status, body } = await recordDecision(provider, store, ctx.params.authReqId!, decision, behaviour, log);
       ctx.status = status;
       ctx.body = body;
     });

@@ -14,10 +14,25 @@ interface PacingState {
   polls: number;
   /** slow_down answers still owed because a test asked for them (dev control). */
   forced: number;
+  /** The client was pinged (decided): polls are no longer paced. */
+  notified?: boolean;
 }
 
 export type PollVerdict =
   { slowDown: false } | { slowDown: true; interval: number; reason: 'too-fast' | 'every-nth' | 'forced' };
+
+function pacingKey(authReqId: string): string {
+  return `CibaPacing:${authReqId}`;
+}
+
+/**
+ * A ping-mode client was notified that the request is decided (CIBA Core 10.2): its next polls come at once, as they
+ * should, and are not "too fast".
+ */
+export function markNotified(store: FileStore, authReqId: string): void {
+  const state = store.get<PacingState>(pacingKey(authReqId));
+  if (state) store.update(pacingKey(authReqId), { ...state, notified: true });
+}
 
 /**
  * Enforces the polling interval per auth_req_id the way a strict provider does (oidc-provider itself never
@@ -30,7 +45,7 @@ export class Pacing {
   ) {}
 
   private key(authReqId: string): string {
-    return `CibaPacing:${authReqId}`;
+    return pacingKey(authReqId);
   }
 
   get(authReqId: string): PacingState | undefined {
@@ -70,7 +85,7 @@ export class Pacing {
     if (forced > 0) {
       forced -= 1;
       reason = 'forced';
-    } else if (now - state.lastAtMs < state.interval * 1000 - TOLERANCE_MS) {
+    } else if (!state.notified && now - state.lastAtMs < state.interval * 1000 - TOLERANCE_MS) {
       reason = 'too-fast';
     } else if (this.options.slowDownEvery > 0 && polls % this.options.slowDownEvery === 0) {
       reason = 'every-nth';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseEnv, temporalSettings, type TemporalSettings } from '../common/config';
+import { ConfigError, parseEnv, temporalSettings, type TemporalSettings } from '../common/config';
 import {
   CLIENT_SIGNING_ALGS,
   type CibaClientConfig,
@@ -58,13 +58,34 @@ const WorkerEnvSchema = z
      * timeout counts from when a request is sent, not from when it was queued.
      */
     CIBA_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(10_000).default(64),
+    /**
+     * CIBA token delivery (CIBA Core 5): `poll` (default), or `ping`: the provider notifies this worker's https
+     * notification endpoint when the user has decided, and the approval polls at once (and still at the interval,
+     * since a ping is only a hint). The client at the provider must be registered for ping with that endpoint.
+     */
+    CIBA_TOKEN_DELIVERY_MODE: z.enum(['poll', 'ping']).default('poll'),
+    /** Ping: the interface and port the notification endpoint (POST /ciba/notify) listens on. */
+    CIBA_NOTIFICATION_HOST: z.string().min(1).default('127.0.0.1'),
+    CIBA_NOTIFICATION_PORT: z.coerce.number().int().min(0).max(65_535).default(8443),
+    /** Ping: the endpoint's TLS certificate (PEM, chain) and private key (PEM); CIBA requires https. */
+    CIBA_NOTIFICATION_TLS_CERT_FILE: unsetIfEmpty(z.string()),
+    CIBA_NOTIFICATION_TLS_KEY_FILE: unsetIfEmpty(z.string()),
     /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
     DEMO_PAYMENTS_API_URL: z.url().optional(),
   })
   .transform(withClientAuthentication);
 
+/** Ping mode: where the notification endpoint listens, and its TLS material. */
+export interface NotificationEndpointConfig {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+}
+
 export interface WorkerConfig {
   temporal: TemporalSettings;
+  /** Set in ping mode. */
+  notificationEndpoint?: NotificationEndpointConfig;
   pollingMode: PollingMode;
   maxConcurrentActivities: number;
   ciba: CibaClientConfig;
@@ -76,8 +97,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   const parsed = parseEnv(WorkerEnvSchema, env);
   const issuer = new URL(parsed.CIBA_ISSUER);
   const temporal = temporalSettings(env);
+  const providerProfile = PROVIDER_PROFILES[temporal.providerProfile ?? profileForIssuer(issuer)];
   return {
     temporal,
+    notificationEndpoint:
+      parsed.CIBA_TOKEN_DELIVERY_MODE === 'ping' ? notificationEndpoint(parsed, providerProfile) : undefined,
     pollingMode: parsed.CIBA_POLLING_MODE,
     maxConcurrentActivities: parsed.CIBA_MAX_CONCURRENT_ACTIVITIES,
     ciba: {
@@ -88,9 +112,42 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       maxConcurrentRequests: parsed.CIBA_MAX_CONCURRENT_REQUESTS,
       allowInsecureHttp: parsed.CIBA_ALLOW_INSECURE_HTTP,
     },
-    providerProfile: PROVIDER_PROFILES[temporal.providerProfile ?? profileForIssuer(issuer)],
+    providerProfile,
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
   };
+}
+
+function notificationEndpoint(
+  env: {
+    CIBA_NOTIFICATION_HOST: string;
+    CIBA_NOTIFICATION_PORT: number;
+    CIBA_NOTIFICATION_TLS_CERT_FILE?: string;
+    CIBA_NOTIFICATION_TLS_KEY_FILE?: string;
+  },
+  profile: ProviderProfile,
+): NotificationEndpointConfig {
+  const problems: string[] = [];
+  if (!profile.tokenDeliveryModes.includes('ping')) {
+    problems.push(
+      `CIBA_TOKEN_DELIVERY_MODE: the ${profile.name} provider profile offers only ${profile.tokenDeliveryModes.join(', ')} (use poll)`,
+    );
+  }
+  const read = (variable: 'CIBA_NOTIFICATION_TLS_CERT_FILE' | 'CIBA_NOTIFICATION_TLS_KEY_FILE'): string => {
+    const file = env[variable];
+    if (!file) {
+      problems.push(`${variable}: required for CIBA_TOKEN_DELIVERY_MODE=ping (the notification endpoint is https)`);
+      return '';
+    }
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      problems.push(`${variable}: cannot read ${file}: ${(error as Error).message}`);
+      return '';
+    }
+  };
+  const tls = { cert: read('CIBA_NOTIFICATION_TLS_CERT_FILE'), key: read('CIBA_NOTIFICATION_TLS_KEY_FILE') };
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return { host: env.CIBA_NOTIFICATION_HOST, port: env.CIBA_NOTIFICATION_PORT, tls };
 }
 
 function withTrailingSlash(url: URL): URL {

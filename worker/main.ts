@@ -8,9 +8,10 @@ import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  const { worker, run } = await createWorker(config);
+  const { worker, run, notificationUrl } = await createWorker(config);
   console.error(
-    `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}`,
+    `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}` +
+      (notificationUrl ? `, ping notifications at ${notificationUrl}` : ''),
   );
   await run();
   console.error(`ciba worker: stopped (${worker.getState()})`);

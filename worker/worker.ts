@@ -3,7 +3,11 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
-import { createCibaActivities, createWorkerSettingsActivities } from '../activities/activities';
+import { createCibaActivities, createWorkerSettingsActivities, type PingSettings } from '../activities/activities';
+import { PingWakeups } from '../activities/ping-wakeups';
+import { notificationKeyFrom } from '../common/notification-token';
+import { signalApproval, startNotificationServer, type NotificationServer } from './notification-server';
+import { Client } from '@temporalio/client';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
 import { ApprovalFailureType } from '../common/outcomes';
@@ -47,6 +51,8 @@ export const workerInterceptors: WorkerInterceptors = {
 
 export interface RunningWorker {
   worker: Worker;
+  /** Ping mode: the notification endpoint's URL. */
+  notificationUrl?: string;
   /** Resolves once the worker has shut down (SIGINT/SIGTERM or worker.shutdown()) and everything is closed. */
   run(): Promise<void>;
 }
@@ -55,13 +61,18 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
   const connection = await NativeConnection.connect(config.temporal.connection);
   await checkSearchAttributes(connection, config.temporal.namespace);
   const ciba = await CibaClient.create(config.ciba);
+  const notificationKeys = config.temporal.payloadCodec.derivedKeys(notificationKeyFrom);
+  const ping: PingSettings | undefined = config.notificationEndpoint && {
+    notificationKey: notificationKeys[0]!,
+    wakeups: new PingWakeups(),
+  };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: {
-      ...createCibaActivities(ciba, config.providerProfile),
+      ...createCibaActivities(ciba, config.providerProfile, ping),
       ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
     },
@@ -72,12 +83,33 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     // in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',
   });
+  let notifications: NotificationServer | undefined;
+  if (config.notificationEndpoint && ping) {
+    // Signals go through a client on the worker's connection with the clients' (encrypting) data converter: the
+    // worker's interceptors refuse unencrypted signal inputs.
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: config.temporal.dataConverter,
+    });
+    const signal = signalApproval(client);
+    notifications = await startNotificationServer({
+      ...config.notificationEndpoint,
+      key: notificationKeys,
+      signal: async (workflowId, authReqId) => {
+        ping.wakeups.wake(workflowId, authReqId); // compact polling in this process polls at once
+        await signal(workflowId, authReqId);
+      },
+    });
+  }
   return {
     worker,
+    notificationUrl: notifications?.url,
     async run() {
       try {
         await worker.run();
       } finally {
+        await notifications?.close();
         await ciba.close();
         await connection.close();
       }

@@ -10,6 +10,7 @@
 import {
   ActivityFailure,
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   ContinueAsNew,
@@ -57,6 +58,7 @@ import {
 } from './approval-state';
 import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
 import { checkGrantedAuthorizationDetails } from './granted';
+import { pingSignal } from './signals';
 import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
@@ -95,6 +97,10 @@ interface Approval {
   run: ApprovalCarryOver;
   status: ApprovalStatus;
   failure?: ApprovalFailureInfo;
+  /** The ask a ping said was decided (CIBA ping mode), until the poll it causes. */
+  pinged?: string;
+  /** The latest poll a ping caused: another ping for that ask within its interval changes nothing. */
+  pingPoll?: { authReqId: string; atMs: number };
 }
 
 export async function cibaApproval(
@@ -103,10 +109,15 @@ export async function cibaApproval(
 ): Promise<ApprovalResult> {
   const request = validate(input);
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
-  const approval: Approval = { request, run, status: run.polling ? 'pending' : 'initiating' };
+  const approval: Approval = {
+    request,
+    run,
+    status: run.polling ? 'pending' : 'initiating',
+  };
   setHandler(approvalStatusQuery, () =>
     statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure),
   );
+  setHandler(pingSignal, ({ authReqId }) => notePing(approval, authReqId));
   upsertStatus(approval.status);
   try {
     await choosePollingMode(approval);
@@ -168,7 +179,9 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
   const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs);
-  await sleep(delay * 1000, { summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}` });
+  await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
+    summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
+  });
   const answer = await pollTokenEndpoint(polling, askCount);
   const decision = interpretPollAnswer(polling, answer, Date.now(), approvalDeadlineMs);
   approval.run = recordPoll(approval.run, answer, decision, Date.now());
@@ -218,6 +231,43 @@ async function choosePollingMode(approval: Approval): Promise<void> {
 
 function isTimeout(error: unknown): error is ActivityFailure & { cause: TimeoutFailure } {
   return error instanceof ActivityFailure && error.cause instanceof TimeoutFailure;
+}
+
+/**
+ * CIBA ping (Core 10.2): the provider says the user decided on `authReqId` (its bearer token was checked by the
+ * notification endpoint). A ping for the current ask makes it poll at once, unless a ping made it poll within the
+ * polling interval: repeated pings cost nothing. Pings for other asks are ignored. The poll's answer is the proof.
+ */
+function notePing(approval: Approval, authReqId: string): void {
+  const polling = approval.run.polling;
+  if (authReqId !== polling?.authReqId) return;
+  const last = approval.pingPoll;
+  if (last?.authReqId === authReqId && Date.now() - last.atMs < polling.intervalSeconds * 1000) return;
+  approval.pinged = authReqId;
+}
+
+/** The timer before a poll, cut short by a ping for this ask (the timer is then cancelled). */
+async function sleepUnlessPinged(
+  approval: Approval,
+  authReqId: string,
+  ms: number,
+  options: { summary: string },
+): Promise<void> {
+  const pinged = () => approval.pinged === authReqId;
+  if (!pinged()) {
+    await CancellationScope.cancellable(async () => {
+      const timer = sleep(ms, options);
+      const ping = condition(pinged);
+      await Promise.race([timer, ping]);
+      // End whichever still waits: the timer (a ping came first) or the wait for a ping (no command either way).
+      CancellationScope.current().cancel();
+      await Promise.allSettled([timer, ping]);
+    });
+  }
+  if (pinged()) {
+    approval.pinged = undefined;
+    approval.pingPoll = { authReqId, atMs: Date.now() };
+  }
 }
 
 /** An ask ended undecided (expired, or its answer lost): schedule the next ask, or end the approval. */
