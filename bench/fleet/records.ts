@@ -1,0 +1,67 @@
+/** What one run records, filled in by run.ts, temporal-fleet.ts and baseline.ts, and read by analysis.ts. */
+import type { RequestLogEntry } from '../../provider/request-log';
+import type { PerRole } from './measure';
+import type { Mode } from './modes';
+
+/** One approval, as the client and the scripted device saw it (epoch ms, this machine's clock). */
+export interface ApprovalRecord {
+  bindingMessage: string;
+  workflowId?: string;
+  /** Just before the start call (Temporal: ApprovalClient.start; baseline: the backchannel request). */
+  startCallMs: number;
+  /** The start was acknowledged (Temporal: start() returned; baseline: the provider answered bc-authorize). */
+  startAckMs?: number;
+  /** The device's approve call returned. */
+  decidedMs?: number;
+  /** The result was there (Temporal: the workflow's close time on the server; baseline: the token response). */
+  resultMs?: number;
+  /** 'approved', else the failure type or error. */
+  outcome?: string;
+}
+
+export interface Phases {
+  burstStartMs: number;
+  burstEndMs: number;
+  allPendingMs: number;
+  /** Steady waiting (every approval asked, recorded, polling) from here to decideStartMs. */
+  steadyFromMs: number;
+  decideStartMs: number;
+  decideEndMs: number;
+  doneMs: number;
+}
+
+/** Counted from Temporal (temporal modes only). */
+export interface TemporalCounts {
+  /** History events per approval, all of them (visibility's historyLength, summed over continued runs). */
+  historyEvents: number[];
+  runsPerApproval: number[];
+  /** Histories fetched in full. */
+  sampled: number;
+  /** Billable actions per type counted in the sampled histories (estimate; see analysis.ts). */
+  sampleActions: Map<string, number>;
+  /** Of those, per type, actions whose event time lies in the steady waiting window (steadyFromMs to decideStartMs). */
+  sampleActionsWhileWaiting: Map<string, number>;
+  /** Per sampled approval, when its actions of steady waiting happened (analysis.ts counts them per polling cycle). */
+  sampleWaitingActionTimes: Array<{ bindingMessage: string; times: number[] }>;
+  /** The server's `action` counter over the whole run and over the waiting window (all approvals). */
+  serverActions: Map<string, number>;
+  serverActionsWhileWaiting: Map<string, number>;
+}
+
+export interface RunRecord {
+  mode: Mode;
+  n: number;
+  intervalSeconds: number;
+  skipped?: string;
+  approvals: ApprovalRecord[];
+  phases?: Phases;
+  /** CPU seconds used per process from the burst to the last result. */
+  cpu: PerRole<number>;
+  peakRssMiB: PerRole<number>;
+  /** VmHWM at the end: the peak over the process's whole life (a worker's includes bundling the workflow code). */
+  lifetimePeakRssMiB: PerRole<number>;
+  /** Busiest 5 s of each process, in cores; `all`: of all measured processes together. */
+  busiestCores: PerRole<number> & { all?: number };
+  providerLog: RequestLogEntry[];
+  temporal?: TemporalCounts;
+}

@@ -1,0 +1,284 @@
+/** The figures as tables: plain text on stdout, Markdown in BENCHMARKS.md. */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../../devstack/ts-process';
+import type { Figures, Spread } from './analysis';
+import { sum, type PerRole, type Role } from './measure';
+
+type Row = [figure: string, ...cells: string[]];
+interface Table {
+  head: string[];
+  rows: Row[];
+}
+
+const dash = '–';
+const num = (v: number | undefined, digits = 0) => (v === undefined || !Number.isFinite(v) ? dash : v.toFixed(digits));
+const secs = (s: Spread, keys: Array<keyof Spread> = ['p50', 'p95', 'p99']) =>
+  keys.every((k) => s[k] === undefined)
+    ? dash
+    : keys.map((k) => num(s[k] === undefined ? undefined : s[k]! / 1000, 2)).join(' / ');
+const msCell = (s: Spread, keys: Array<keyof Spread>) =>
+  keys.every((k) => s[k] === undefined) ? dash : keys.map((k) => num(s[k], 0)).join(' / ');
+const roles = (v: PerRole<number>, list: Role[], digits: number) => list.map((r) => num(v[r], digits)).join(' / ');
+
+function resultsTable(figures: Figures[]): Table {
+  const row = (name: string, cell: (f: Figures) => string): Row => [name, ...figures.map(cell)];
+  return {
+    head: ['figure', ...figures.map((f) => f.label)],
+    rows: [
+      row('approved / started', (f) => `${f.approved} / ${f.run.n}${f.ok ? '' : ' ✗'}`),
+      row('lost · re-asked · uncertain', (f) => `${f.lost} · ${f.reAsked} · ${f.uncertain}`),
+      row('other outcomes', (f) => [...f.otherOutcomes].map(([k, v]) => `${k}: ${v}`).join(', ') || dash),
+      row('decision → result p50/p95/p99 (s)', (f) => secs(f.decisionToResultMs)),
+      row('start → backchannel request p50/p95/p99 (s)', (f) => secs(f.startToAskMs)),
+      row('starts acknowledged per s (burst)', (f) => num(f.startsPerSecond, 1)),
+      row('backchannel requests answered per s (burst)', (f) => num(f.asksPerSecond, 1)),
+      row('poll lateness p50/p99 (ms)', (f) => msCell(f.pollLatenessMs, ['p50', 'p99'])),
+      row(
+        'polls per s while waiting: achieved / asked',
+        (f) => `${num(f.pollsPerSecond, 1)} / ${num(f.pollsPerSecondAsked, 1)}`,
+      ),
+      row(
+        'polls in all (per approval) · slow_down',
+        (f) => `${f.polls} (${num(f.polls / f.run.n, 1)}) · ${f.slowDowns}`,
+      ),
+      row('wall time burst → last result (s)', (f) => num(f.wallSeconds, 1)),
+      row('CPU s: worker / server / provider / bench', (f) =>
+        roles(f.cpuSeconds, ['worker', 'server', 'provider', 'bench'], 2),
+      ),
+      row('engine CPU per approval (ms)', (f) => num(f.engineCpuPerApprovalMs, 1)),
+      row('engine CPU per poll (ms)', (f) => num(f.engineCpuPerPollMs, 2)),
+      row('provider CPU per poll (ms)', (f) => num(f.providerCpuPerPollMs, 2)),
+      row(
+        'busiest 5 s in cores: worker / server / provider / all',
+        (f) =>
+          `${roles(f.run.busiestCores, ['worker', 'server', 'provider'], 2)} / ${num(f.run.busiestCores.all, 2)}` +
+          `${f.providerSaturated ? ' provider SATURATED' : ''}${f.machineSaturated ? ' machine SATURATED' : ''}`,
+      ),
+      row('machine busy over the run (all cores)', (f) =>
+        f.machineBusy === undefined ? dash : `${(f.machineBusy * 100).toFixed(0)} %`,
+      ),
+      row('RSS peak MiB: worker / server / provider / bench', (f) =>
+        roles(f.run.peakRssMiB, ['worker', 'server', 'provider', 'bench'], 0),
+      ),
+      row('worker RSS peak over its life (MiB)', (f) => num(f.run.lifetimePeakRssMiB.worker, 0)),
+      row('history events per approval (mean / max)', (f) =>
+        f.historyEvents ? `${num(f.historyEvents.mean, 1)} / ${f.historyEvents.max}` : dash,
+      ),
+      row(
+        'actions per approval: server count / history',
+        (f) => `${num(f.actionsPerApproval, 1)} / ${num(f.actionsPerApprovalFromHistory, 1)}`,
+      ),
+      row(
+        'actions per approval per hour waiting: server / history',
+        (f) => `${num(f.actionsPerWaitingHour, 0)} / ${num(f.actionsPerWaitingHourFromHistory, 0)}`,
+      ),
+    ],
+  };
+}
+
+/** Per run: actions per approval by type over the run (server count), and per hour of steady waiting (both ways). */
+function actionLines(figures: Figures[]): string[] {
+  const waitHours = (f: Figures) => (f.run.phases!.decideStartMs - f.run.phases!.steadyFromMs) / 3_600_000;
+  const list = (counts: Map<string, number>, divisor: number, digits: number) =>
+    [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([type, count]) => `${type.replace(/^(command_|grpc_)/, '')} ${num(count / divisor, digits)}`)
+      .join(', ') || dash;
+  return figures.flatMap((f) => {
+    const t = f.run.temporal;
+    if (!t || !f.run.phases) return [];
+    return [
+      `${f.label}: per approval, server count: ${list(t.serverActions, f.run.n, 1)}`,
+      `${f.label}: per approval per hour of steady waiting, server count: ${list(t.serverActionsWhileWaiting, f.run.n * waitHours(f), 0)}; ` +
+        `history sample: ${list(t.sampleActionsWhileWaiting, t.sampled * waitHours(f), 0)}`,
+    ];
+  });
+}
+
+/** Each mode's figure divided by the baseline's at the same size. */
+function ratioTable(figures: Figures[]): Table | undefined {
+  const pairs = figures.flatMap((f) => {
+    const base = figures.find((b) => b.run.mode.kind === 'baseline' && b.run.n === f.run.n);
+    return f.run.mode.kind === 'temporal' && base ? [{ f, base }] : [];
+  });
+  if (!pairs.length) return undefined;
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || Math.abs(b) < 1e-9 ? dash : `${(a / b).toFixed(2)}×`;
+  const row = (name: string, get: (f: Figures) => number | undefined): Row => [
+    name,
+    ...pairs.map(({ f, base }) => ratio(get(f), get(base))),
+  ];
+  const engineRss = (f: Figures) =>
+    f.run.mode.kind === 'baseline'
+      ? f.run.peakRssMiB.bench
+      : sum([f.run.peakRssMiB.worker ?? 0, f.run.peakRssMiB.server ?? 0]);
+  return {
+    head: ['mode ÷ baseline', ...pairs.map(({ f }) => f.label)],
+    rows: [
+      row('decision → result p50', (f) => f.decisionToResultMs.p50),
+      row('decision → result p99', (f) => f.decisionToResultMs.p99),
+      row('start → backchannel request p50', (f) => f.startToAskMs.p50),
+      row('start → backchannel request p99', (f) => f.startToAskMs.p99),
+      row('polls per s achieved', (f) => f.pollsPerSecond),
+      row('CPU per approval (worker + server ÷ bench process)', (f) => f.engineCpuPerApprovalMs),
+      row('CPU per poll', (f) => f.engineCpuPerPollMs),
+      row('provider CPU per poll', (f) => f.providerCpuPerPollMs),
+      row('RSS peak (worker + server ÷ bench process)', engineRss),
+    ],
+  };
+}
+
+function text({ head, rows }: Table): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+function markdown({ head, rows }: Table): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+export interface ReportContext {
+  command: string;
+  startedAt: Date;
+  loadAtStart: number[];
+  loadAtEnd: number[];
+  notes: string[];
+  settings: string;
+}
+
+export function notesFor(figures: Figures[]): string[] {
+  const notes: string[] = [];
+  const skips = new Map<string, string[]>();
+  for (const f of figures) {
+    if (f.run.skipped) {
+      const key = `${f.run.mode.name}: skipped: ${f.run.skipped}`;
+      skips.set(key, [...(skips.get(key) ?? []), `n=${f.run.n}`]);
+      continue;
+    }
+    if (f.providerSaturated)
+      notes.push(
+        `${f.label}: the local provider saturated first (${num(f.run.busiestCores.provider, 2)} cores over its busiest 5 s): ` +
+          'these figures measure the provider (one Node process that rewrites its state file on every change), not the engine.',
+      );
+    if (f.machineSaturated)
+      notes.push(
+        `${f.label}: the machine saturated (the measured processes used ${num(f.run.busiestCores.all, 2)} of ` +
+          `${os.cpus().length} cores over their busiest 5 s; other work on the machine not counted): latencies and ` +
+          "rates are this machine's limits, not the engine's; CPU per approval and per poll still compare.",
+      );
+    if (f.pollsPerSecond !== undefined && f.pollsPerSecond < 0.9 * f.pollsPerSecondAsked)
+      notes.push(
+        `${f.label}: polled at ${((f.pollsPerSecond / f.pollsPerSecondAsked) * 100).toFixed(0)} % of the asked rate ` +
+          `while waiting: it fell behind (busiest 5 s in cores: worker ${num(f.run.busiestCores.worker, 2)}, ` +
+          `server ${num(f.run.busiestCores.server, 2)}, provider ${num(f.run.busiestCores.provider, 2)}).`,
+      );
+    if (!f.ok) notes.push(`${f.label}: NOT every approval was approved exactly once (see the first rows).`);
+  }
+  for (const [note, sizes] of skips) notes.unshift(`${note} (${sizes.join(', ')})`);
+  return notes;
+}
+
+export function printReport(figures: Figures[], ctx: ReportContext): void {
+  const ran = figures.filter((f) => !f.run.skipped);
+  const out: string[] = ['', `${ctx.settings}`, ''];
+  if (ran.length) out.push(text(resultsTable(ran)), '');
+  const ratios = ratioTable(ran);
+  if (ratios) out.push(text(ratios), '');
+  out.push('Actions by type:', ...actionLines(ran).map((l) => `  ${l}`), '');
+  for (const note of ctx.notes) out.push(`* ${note}`);
+  console.log(out.join('\n'));
+}
+
+const load = (values: number[]) => values.map((l) => l.toFixed(2)).join(' / ');
+
+export function machine(): string {
+  const cpus = os.cpus();
+  return [
+    `CPU ${cpus[0]?.model.trim() ?? '?'}, ${cpus.length} cores`,
+    `RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `Node ${process.version}`,
+    `${os.type()} ${os.release()}`,
+  ].join(', ');
+}
+
+export async function writeMarkdown(file: string, figures: Figures[], ctx: ReportContext): Promise<string> {
+  const ran = figures.filter((f) => !f.run.skipped);
+  const ratios = ratioTable(ran);
+  const body = [
+    '# Benchmarks',
+    '',
+    '## Polling that scales: `npm run bench`',
+    '',
+    '`bench/fleet/` runs N concurrent approvals against the real local stack (Temporal dev server, the local CIBA',
+    'provider, a worker in its own process), lets them all wait pending, has a scripted device approve every one,',
+    "and compares each polling mode with a baseline in the same run: oauth4webapi's CIBA example loop",
+    '(backchannel request, then a token poll every interval, +5 s per slow_down) in the benchmark process, against the',
+    'same provider. This file is written by the benchmark; rerun it on your machine to compare.',
+    '',
+    `* Machine: ${machine()}`,
+    `* Load average (1/5/15 min, other work on the machine included): ${load(ctx.loadAtStart)} at start, ${load(ctx.loadAtEnd)} at the end`,
+    `* Date: ${ctx.startedAt.toISOString()}`,
+    `* Command: \`${ctx.command}\``,
+    `* Settings: ${ctx.settings}`,
+    '',
+    '### Results',
+    '',
+    ran.length ? markdown(resultsTable(ran)) : 'No run completed.',
+    '',
+    ...(ratios ? ['### Compared with the baseline', '', markdown(ratios), ''] : []),
+    ...(actionLines(ran).length ? ['### Actions by type', '', ...actionLines(ran).map((l) => `- ${l}`), ''] : []),
+    ...(ctx.notes.length ? ['### Notes', '', ...ctx.notes.map((n) => `- ${n}`), ''] : []),
+    '### How the figures are counted',
+    '',
+    "- **decision → result**: from the device's approve call returning to the result: the workflow's close time on the",
+    '  Temporal server (Temporal modes), the token response in the loop (baseline). All processes share one clock. The',
+    '  device spreads its decisions evenly over one polling interval, in random order, so every mode is sampled at every',
+    '  phase of its polling cycle (on average half an interval is the wait for the next poll).',
+    "- **start → backchannel request**: from the client's start call to the provider's request-log entry of its",
+    '  `/bc-authorize`. **Starts acknowledged per s**: approvals started ÷ time from the first start call to the last',
+    '  acknowledgement (Temporal: `ApprovalClient.start` returned; baseline: `/bc-authorize` answered).',
+    "- **poll lateness**: every gap between two polls of one `auth_req_id` in the provider's request log, minus the",
+    '  interval then in force (+5 s after a slow_down), within the first 5 minutes of the ask (the workflow polls every',
+    '  30 s after that). **Polls per s achieved**: during *steady waiting* (from one interval after all approvals were',
+    "  pending to the first decision), each `auth_req_id`'s polls over whole cycles ((k − 1) ÷ time from its first to",
+    '  its last poll in the window), summed; asked = N ÷ interval.',
+    '- **CPU**: utime + stime from `/proc/<pid>/stat` of the worker, the Temporal server and the provider, from just',
+    "  before the burst to the last result (the worker's start-up and workflow bundling excluded); `bench` is this",
+    '  process (`process.cpuUsage()`: the client, the scripted device, and in the baseline the poll loops themselves).',
+    '  **Engine** CPU = worker + server (Temporal modes) or the bench process (baseline). **RSS peak**: VmRSS sampled',
+    "  every second over the same span (the worker's VmHWM over its life, bundling included, is shown apart).",
+    '- **saturated**: the provider, when its busiest 5 s used 0.9 cores or more (Node runs it on one core); the',
+    '  machine, when the measured processes together used 90 % of all cores over their busiest 5 s.',
+    "- **history events**: visibility's history length of every approval (all runs, if it continued as new).",
+    "- **actions**: *server count* is the Temporal server's own `action` counter (Prometheus `/metrics`, by action",
+    '  type: workflow started, each command such as ScheduleActivityTask, StartTimer, UpsertWorkflowSearchAttributes,',
+    '  RecordMarker, and API calls such as heartbeats and signals), over the run ÷ N. *history* is an estimate from a',
+    '  sample of full histories: workflow started, continue-as-new, activity scheduled (+ attempt − 1 for retries),',
+    '  timer started, signal, search-attribute upsert, marker (patches, local activities, side effects), child',
+    '  workflow, cancel request, update; heartbeats are not in the history. *Per hour waiting*: server count over the',
+    '  steady-waiting window ÷ N, extrapolated to an hour (a window edge can cut a polling round: noisy for small N);',
+    '  history: per sampled approval, its actions between its first and its last poll of steady waiting (whole',
+    '  polling cycles) ÷ that time, extrapolated to an hour. Both hold for the first 5 minutes of an ask, where the',
+    '  workflow polls at the interval (every 30 s after that).',
+    '',
+  ].join('\n');
+  const target = path.resolve(REPO_ROOT, file);
+  writeFileSync(target, await prettyMarkdown(body, target));
+  return target;
+}
+
+/** Formatted as the repository's prettier would (npm run lint checks it), when prettier is installed. */
+async function prettyMarkdown(body: string, file: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(body, { ...config, filepath: file });
+  } catch {
+    return body;
+  }
+}
