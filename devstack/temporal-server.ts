@@ -162,6 +162,10 @@ async function startCli(
   if (dbFile) args.push('--db-filename', dbFile);
   args.push('--namespace', NAMESPACE, '--log-level', 'warn');
   for (const { name, type } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=${type}`);
+  // Eager activity execution: an activity scheduled by a workflow task comes back with that task's completion
+  // instead of through the task queue (fewer round trips per poll and per start). Production clusters: the same
+  // dynamic config key.
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   args.push(...settings.extraArgs);
 
   fs.mkdirSync(path.dirname(logFile), { recursive: true });

@@ -11,6 +11,7 @@ import {
   type CompactPollProgress,
   type TransientFault,
 } from '../activities/compact-polling';
+import { PingWakeups } from '../activities/ping-wakeups';
 import { recordPolls, firstRun, recordAsk } from '../workflows/approval-state';
 import { interpretPollAnswer, SLOW_DOWN_INCREMENT_SECONDS, type PollingState } from '../workflows/polling';
 
@@ -154,5 +155,27 @@ describe('recordPolls', () => {
     const after = recordPolls(asked, result, decision);
     expect(after).toMatchObject({ polls: 7, slowDowns: 2, lastPollOutcome: 'approved' });
     expect(after.lastPollAt).toBe(new Date(T0 + 60_000).toISOString());
+  });
+});
+
+describe('PingWakeups', () => {
+  it('wakes the loop of the named approval and ask, once', () => {
+    const wakeups = new PingWakeups();
+    const woken: string[] = [];
+    const unregister = wakeups.register('wf-1', 'req-1', () => woken.push('wf-1/req-1'));
+    wakeups.register('wf-2', 'req-1', () => woken.push('wf-2/req-1'));
+    expect(wakeups.wake('wf-1', 'req-2')).toBe(false); // another ask of that approval
+    expect(wakeups.wake('wf-1', 'req-1')).toBe(true);
+    expect(wakeups.wake('wf-1', 'req-1')).toBe(false); // a repeated ping
+    expect(woken).toEqual(['wf-1/req-1']);
+    unregister();
+    expect(wakeups.wake('wf-2', 'req-1')).toBe(true);
+  });
+
+  it('forgets a loop that ended', () => {
+    const wakeups = new PingWakeups();
+    const unregister = wakeups.register('wf-1', 'req-1', () => undefined);
+    unregister();
+    expect(wakeups.wake('wf-1', 'req-1')).toBe(false);
   });
 });

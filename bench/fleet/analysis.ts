@@ -44,6 +44,8 @@ export interface Figures {
   /** The machinery that polls: worker + Temporal server, or (baseline) this process. */
   engineCpuSeconds?: number;
   engineCpuPerPollMs?: number;
+  /** Worker + server CPU (baseline: the bench process) per poll in the steady waiting window: what a poll costs. */
+  waitingCpuPerPollMs?: number;
   engineCpuPerApprovalMs?: number;
   providerCpuPerPollMs?: number;
   /** All measured processes' CPU over the run, as a share of the machine's cores. */
@@ -187,6 +189,7 @@ export function analyse(run: RunRecord): Figures {
     engineCpuSeconds,
     engineCpuPerPollMs:
       engineCpuSeconds !== undefined && allPolls.length ? (engineCpuSeconds * 1000) / allPolls.length : undefined,
+    waitingCpuPerPollMs: waitingCpuPerPoll(run),
     engineCpuPerApprovalMs: engineCpuSeconds !== undefined ? (engineCpuSeconds * 1000) / n : undefined,
     providerCpuPerPollMs:
       cpu.provider !== undefined && allPolls.length ? (cpu.provider * 1000) / allPolls.length : undefined,
@@ -213,4 +216,16 @@ export function analyse(run: RunRecord): Figures {
           ) / t.sampled
         : undefined,
   };
+}
+
+/** Worker + server CPU (baseline: the bench process) per poll answered in the steady waiting window. */
+function waitingCpuPerPoll(run: RunRecord): number | undefined {
+  const cpu = run.waitingCpu;
+  const phases = run.phases;
+  if (!cpu || !phases) return undefined;
+  const engine = run.mode.kind === 'baseline' ? cpu.bench : (cpu.worker ?? 0) + (cpu.server ?? 0);
+  const polls = run.providerLog.filter(
+    (e) => e.endpoint === 'token' && e.atMs >= phases.steadyFromMs && e.atMs < phases.decideStartMs,
+  ).length;
+  return engine !== undefined && polls ? (engine * 1000) / polls : undefined;
 }

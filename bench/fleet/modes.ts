@@ -11,6 +11,8 @@ export interface TemporalMode {
   requestFields: Record<string, unknown>;
   /** Added to the worker's environment. */
   workerEnv: Record<string, string>;
+  /** CIBA ping delivery: the provider pings the worker's notification endpoint (ping.ts sets both up per run). */
+  ping?: boolean;
   /** Why the mode is not run yet (it is listed, and skipped with this message). */
   notConfigured?: string;
 }
@@ -41,12 +43,18 @@ export const MODES: readonly Mode[] = [
   {
     kind: 'temporal',
     name: 'ping',
-    what: 'CIBA ping delivery (worker waits for the notification)',
-    requestFields: {},
-    // TODO: the worker's ping settings, once ping mode exists (e.g. CIBA_CLIENT_ID: 'ciba-agent-ping' and the
-    // notification endpoint); then remove `notConfigured`.
+    what: 'CIBA ping delivery: timer mode, and the provider pings the worker when the user decides',
+    requestFields: { pollingMode: 'timer' },
     workerEnv: {},
-    notConfigured: 'ping mode is not configured yet (bench/fleet/modes.ts: workerEnv is a placeholder)',
+    ping: true,
+  },
+  {
+    kind: 'temporal',
+    name: 'compact-ping',
+    what: 'CIBA ping delivery with compact polling',
+    requestFields: { pollingMode: 'compact' },
+    workerEnv: {},
+    ping: true,
   },
   {
     kind: 'baseline',

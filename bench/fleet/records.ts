@@ -57,6 +57,8 @@ export interface RunRecord {
   phases?: Phases;
   /** CPU seconds used per process from the burst to the last result. */
   cpu: PerRole<number>;
+  /** CPU seconds in the steady waiting window only (steadyFromMs to decideStartMs): the marginal cost of polling. */
+  waitingCpu?: PerRole<number>;
   peakRssMiB: PerRole<number>;
   /** VmHWM at the end: the peak over the process's whole life (a worker's includes bundling the workflow code). */
   lifetimePeakRssMiB: PerRole<number>;

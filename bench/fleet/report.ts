@@ -48,7 +48,8 @@ function resultsTable(figures: Figures[]): Table {
         roles(f.cpuSeconds, ['worker', 'server', 'provider', 'bench'], 2),
       ),
       row('engine CPU per approval (ms)', (f) => num(f.engineCpuPerApprovalMs, 1)),
-      row('engine CPU per poll (ms)', (f) => num(f.engineCpuPerPollMs, 2)),
+      row('engine CPU per poll, whole run (ms)', (f) => num(f.engineCpuPerPollMs, 2)),
+      row('engine CPU per poll while waiting (ms)', (f) => num(f.waitingCpuPerPollMs, 2)),
       row('provider CPU per poll (ms)', (f) => num(f.providerCpuPerPollMs, 2)),
       row(
         'busiest 5 s in cores: worker / server / provider / all',
@@ -124,6 +125,7 @@ function ratioTable(figures: Figures[]): Table | undefined {
       row('polls per s achieved', (f) => f.pollsPerSecond),
       row('CPU per approval (worker + server ÷ bench process)', (f) => f.engineCpuPerApprovalMs),
       row('CPU per poll', (f) => f.engineCpuPerPollMs),
+      row('CPU per poll while waiting', (f) => f.waitingCpuPerPollMs),
       row('provider CPU per poll', (f) => f.providerCpuPerPollMs),
       row('RSS peak (worker + server ÷ bench process)', engineRss),
     ],

@@ -22,6 +22,7 @@ import {
 import type { Mode } from './modes';
 import type { FleetOptions } from './options';
 import type { ApprovalRecord, Phases, RunRecord, TemporalCounts } from './records';
+import { pingSetup } from './ping';
 import { ProviderApi, startProvider, type BenchServer } from './stack';
 
 /** What a mode does in each phase (temporal-fleet.ts, baseline.ts). */
@@ -69,12 +70,17 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
   };
   if (mode.kind === 'temporal' && mode.notConfigured) return { ...record, skipped: mode.notConfigured };
 
-  const provider = await startProvider(options.intervalSeconds);
+  const ping = mode.kind === 'temporal' && mode.ping ? await pingSetup() : undefined;
+  const provider = await startProvider(options.intervalSeconds, ping?.providerEnv);
   const api = new ProviderApi(provider.issuer);
   let fleet: Fleet | undefined;
   let sampler: Sampler | undefined;
   try {
-    fleet = await ctx.fleet(mode, provider.issuer, runId);
+    fleet = await ctx.fleet(
+      mode.kind === 'temporal' && ping ? { ...mode, workerEnv: { ...mode.workerEnv, ...ping.workerEnv } } : mode,
+      provider.issuer,
+      runId,
+    );
     const pids: PerRole<number> = { ...fleet.pids, provider: provider.pid, server: server.pid };
     sampler = new Sampler(pids);
     const cpuBefore = cpuSnapshot(pids);
@@ -124,9 +130,11 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
     // Steady waiting is measured from one interval on: by then every approval has recorded its ask and polls.
     await sleep(Math.min(options.intervalSeconds, options.waitSeconds / 2) * 1000);
     const steadyFromMs = Date.now();
+    const cpuWaitStart = cpuSnapshot(pids);
     const actionsWaitStart = await scrapeActions(server.metricsUrl);
     await sleep(Math.max(0, allPendingMs + options.waitSeconds * 1000 - Date.now()));
     const actionsWaitEnd = await scrapeActions(server.metricsUrl);
+    record.waitingCpu = cpuDelta(cpuWaitStart, cpuSnapshot(pids));
 
     const byMessage = new Map(record.approvals.map((r) => [r.bindingMessage, r]));
     const decideStartMs = Date.now();

@@ -113,12 +113,15 @@ export interface BenchProvider extends Child {
 }
 
 /** A fresh local provider (own data folder, so no run inherits another's state). */
-export async function startProvider(intervalSeconds: number): Promise<BenchProvider> {
+export async function startProvider(
+  intervalSeconds: number,
+  extraEnv: Record<string, string> = {},
+): Promise<BenchProvider> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ciba-fleet-idp-'));
   const child = await startChild(
     'provider',
     'provider/main.ts',
-    { IDP_PORT: '0', IDP_POLL_INTERVAL: String(intervalSeconds), IDP_DATA_DIR: dataDir },
+    { IDP_PORT: '0', IDP_POLL_INTERVAL: String(intervalSeconds), IDP_DATA_DIR: dataDir, ...extraEnv },
     /"event":"ready"/,
     async () => rmSync(dataDir, { recursive: true, force: true }),
   );
