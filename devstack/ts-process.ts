@@ -27,6 +27,8 @@ export interface TsProcessOptions {
   /** Also copy output to this process's stderr, each line prefixed with `[name]`. */
   echo?: boolean;
   timeoutMs?: number;
+  /** Extra arguments for node (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 export async function startTsProcess(
@@ -34,7 +36,7 @@ export async function startTsProcess(
   entry: string,
   env: Record<string, string>,
   ready: RegExp,
-  { logDir, echo = false, timeoutMs = 60_000 }: TsProcessOptions,
+  { logDir, echo = false, timeoutMs = 60_000, nodeArgs = [] }: TsProcessOptions,
 ): Promise<ManagedProcess> {
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}-${Date.now()}.log`);
@@ -47,7 +49,7 @@ export async function startTsProcess(
     },
     end: () => file.end(),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -79,6 +79,10 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     dataConverter: workerDataConverter(config.temporal),
     interceptors: workerInterceptors,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    // New approvals arrive on the task queue's non-sticky part: by default 2 of 10 pollers wait there, and a burst of
+    // starts queues behind them (about 30 first workflow tasks a second, whatever the CPU). Half of 20 here.
+    maxConcurrentWorkflowTaskPolls: 20,
+    nonStickyToStickyPollRatio: 0.5,
     // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
     // in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',

@@ -95,8 +95,13 @@ async function startChild(
   env: Record<string, string>,
   ready: RegExp,
   cleanup?: () => Promise<void>,
+  nodeArgs: string[] = [],
 ): Promise<Child & { readyLine: string }> {
-  const started = await startTsProcess(name, entry, env, ready, { logDir: LOG_DIR, timeoutMs: START_TIMEOUT_MS });
+  const started = await startTsProcess(name, entry, env, ready, {
+    logDir: LOG_DIR,
+    timeoutMs: START_TIMEOUT_MS,
+    nodeArgs,
+  });
   children.add(started.child);
   const stop = onCleanup(name, async () => {
     const hard = setTimeout(() => started.child.kill('SIGKILL'), 30_000); // a worker drains activities for up to 20 s
@@ -154,7 +159,10 @@ export function stackEnv(
 }
 
 export async function startWorker(env: Record<string, string>): Promise<Child> {
-  return startChild('worker', 'worker/main.ts', env, /ciba worker: task queue/);
+  // CIBA_BENCH_PROFILE_DIR: CPU profiles of the worker (main and workflow threads), for `node --cpu-prof`'s viewers.
+  const profileDir = process.env.CIBA_BENCH_PROFILE_DIR;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return startChild('worker', 'worker/main.ts', env, /ciba worker: task queue/, undefined, nodeArgs);
 }
 
 /** A pending request as the device API lists it. */
