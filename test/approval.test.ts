@@ -10,6 +10,7 @@ import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { paymentAgent, type PaymentAgentInput } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
+import { openProxiedProvider } from './support/proxied-provider';
 import {
   Device,
   providerLog,
@@ -96,7 +97,8 @@ describe('the sample payment agent', () => {
     }
     // The only search attribute the approval sets (BuildIds is Temporal's own) holds only the status word.
     const { searchAttributes } = await fixture.temporal.workflow.getHandle(approvalId).describe();
-    const { BuildIds: _system, ...custom } = searchAttributes;
+    // Temporal's own: BuildIds, and TemporalChangeVersion (the patches the run took, e.g. "polling-modes").
+    const { BuildIds: _buildIds, TemporalChangeVersion: _patches, ...custom } = searchAttributes;
     expect(custom).toEqual({ CibaApprovalStatus: ['approved'] });
   });
 
@@ -114,7 +116,8 @@ describe('the sample payment agent', () => {
     const { handle, approvalId } = await startPaymentAgent('expire', {
       approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } },
     });
-    await waitForApprovalState(fixture.temporal, approvalId, isPending);
+    // Asked (pending, or already expired: the 3 s may be over before a slow test looks).
+    await waitForApprovalState(fixture.temporal, approvalId, (s) => s.asks.length === 1);
 
     const failure = await approvalFailureOf(handle.result());
     expect(failure.type).toBe('ApprovalExpired');
@@ -145,24 +148,57 @@ describe('the sample payment agent', () => {
   });
 
   it('asks again when a request expires before the approval deadline, and the second request can be approved', async () => {
-    const { handle, approvalId } = await startPaymentAgent('ask-again', {
-      approval: { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } },
+    // The first request expires when the test says, not on the provider's clock (a request short enough to expire
+    // during the test could as well expire before a slow test approves the next one): a proxy turns the provider's
+    // answer to a poll of it into expired_token. The second request lives its whole lifetime.
+    const { proxied, proxy, device: proxiedDevice } = await openProxiedProvider();
+    const env = stackEnv(uniqueTaskQueue('ask-again'), { CIBA_ISSUER: proxied.issuer });
+    const running = await startWorkerWithClients(env, 'worker-ask-again').catch(async (error: unknown) => {
+      await proxied.close();
+      throw error;
     });
-    const first = await waitForApprovalState(fixture.temporal, approvalId, isPending);
-    const second = await waitForApprovalState(fixture.temporal, approvalId, (s) => s.asks.length === 2 && isPending(s));
-    expect(second.authReqId).not.toBe(first.authReqId);
-    await device.decide(second.authReqId!, 'approve');
-    expect(await handle.result()).toMatchObject({ status: 'executed' });
+    try {
+      const workflowId = `ask-again-${Date.now()}`;
+      const handle = await running.temporal.workflow.start(paymentAgent, {
+        workflowId,
+        taskQueue: env.CIBA_TASK_QUEUE!,
+        args: [
+          { loginHint: 'alice@example.com', payment, approval: { askAgain: { maxAsks: 3, delayBetweenAsks: 1 } } },
+        ],
+      });
+      const approvalId = `${workflowId}/approval/payment`;
+      const first = await waitForApprovalState(running.temporal, approvalId, isPending);
+      proxy.failNext({
+        endpoint: 'token',
+        fault: { kind: 'edit-json', set: { error: 'expired_token', error_description: 'the request has expired' } },
+        onlyIfError: 'authorization_pending',
+        match: (request) => request.form.get('auth_req_id') === first.authReqId,
+      });
+      const second = await waitForApprovalState(
+        running.temporal,
+        approvalId,
+        (s) => s.asks.length === 2 && isPending(s),
+      );
+      expect(second.authReqId).not.toBe(first.authReqId);
+      await proxiedDevice.decide(second.authReqId!, 'approve');
+      expect(await handle.result()).toMatchObject({ status: 'executed' });
 
-    const { asks } = await waitForApprovalState(fixture.temporal, approvalId, (s) => s.status === 'approved');
-    expect(asks.map((ask) => [ask.reason, ask.outcome])).toEqual([
-      ['first', 'expired'],
-      ['expired', 'approved'],
-    ]);
-    const initiations = (await providerLog(stack.issuer, { bindingMessage: paymentBindingMessage(payment) })).filter(
-      (e) => e.endpoint === 'bc-authorize' && (e.authReqId === first.authReqId || e.authReqId === second.authReqId),
-    );
-    expect(initiations).toHaveLength(2);
+      const { asks } = await waitForApprovalState(running.temporal, approvalId, (s) => s.status === 'approved');
+      expect(asks.map((ask) => [ask.reason, ask.outcome])).toEqual([
+        ['first', 'expired'],
+        ['expired', 'approved'],
+      ]);
+      const initiations = (
+        await providerLog(proxied.providerUrl, { bindingMessage: paymentBindingMessage(payment) })
+      ).filter((e) => e.endpoint === 'bc-authorize');
+      expect(initiations.map((e) => [e.status, e.authReqId])).toEqual([
+        [200, first.authReqId],
+        [200, second.authReqId],
+      ]);
+    } finally {
+      await stopWorkerWithClients(running);
+      await proxied.close();
+    }
   });
 
   it('gives up with ApprovalExpired after asking the configured number of times', async () => {
