@@ -47,6 +47,8 @@ export interface CibaClientConfig {
    * provider sees a queue in the worker instead of requests that time out after it processed them.
    */
   maxConcurrentRequests?: number;
+  /** How long a request may wait for its turn before it gives up unsent (default MAX_TURN_WAIT_MS). */
+  maxTurnWaitMs?: number;
 }
 
 export class ProviderError extends Error {
@@ -282,7 +284,15 @@ export class CibaClient {
    * a transport fault (the request reached the provider), not an invalid answer, and must be classified as one.
    */
   private async send(request: () => Promise<Response>): Promise<Response> {
-    const done = await this.turns.take();
+    const maxWaitMs = this.config.maxTurnWaitMs ?? MAX_TURN_WAIT_MS;
+    const done = await this.turns.take(maxWaitMs).catch(() => {
+      // Not sent: the initiation may be sent again (InitiationNotSent), a poll is retried.
+      throw new TransportError(
+        `not sent: ${maxWaitMs / 1000} s without a free connection to the provider (worker overloaded)`,
+        false,
+        'CIBA_NO_TURN',
+      );
+    });
     try {
       return await this.sendNow(request);
     } finally {
@@ -348,6 +358,13 @@ export class CibaClient {
   }
 }
 
+/**
+ * How long a request may wait for its turn (CibaClientConfig.maxConcurrentRequests) before it gives up unsent: with
+ * the HTTP timeout after it, well inside the activities' 30 s, so that no activity times out with its request unsent
+ * (an initiation that timed out would end uncertain).
+ */
+export const MAX_TURN_WAIT_MS = 15_000;
+
 /** At most `limit` holders at once; the others wait in order. */
 class Turns {
   private holders = 0;
@@ -355,10 +372,21 @@ class Turns {
 
   constructor(private readonly limit: number) {}
 
-  /** Resolves when it is the caller's turn, with the function that ends it. */
-  async take(): Promise<() => void> {
-    if (this.holders >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.holders++;
+  /** Resolves when it is the caller's turn, with the function that ends it; rejects after `maxWaitMs` without one. */
+  async take(maxWaitMs: number): Promise<() => void> {
+    if (this.holders >= this.limit) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(granted), 1);
+          reject(new Error('no turn'));
+        }, maxWaitMs);
+        const granted = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.waiting.push(granted);
+      });
+    } else this.holders++;
     let ended = false;
     return () => {
       if (ended) return;
