@@ -1,6 +1,6 @@
 /**
  * The activities the benchmark's worker registers: the simulated provider's two CIBA activities (the names the
- * approval workflow calls) plus `pollUntilDecided` for the retry-based reference loop.
+ * approval workflow calls) plus `pollByRetries` for the retry-based reference loop.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PollOutcome } from '../activities/ciba-protocol';
@@ -15,7 +15,7 @@ export function createBenchActivities(provider: SimulatedProvider) {
      * backoff = the interval) schedules the next one. slow_down carries its grown interval to later attempts in the
      * heartbeat details and asks for it with nextRetryDelay.
      */
-    async pollUntilDecided(input: { authReqId: string; intervalSeconds: number }): Promise<PollOutcome> {
+    async pollByRetries(input: { authReqId: string; intervalSeconds: number }): Promise<PollOutcome> {
       const info = Context.current().info;
       const interval = (info.heartbeatDetails as number | undefined) ?? input.intervalSeconds;
       const outcome = await provider.activities.pollToken({ authReqId: input.authReqId, intervalSeconds: interval });

@@ -77,7 +77,7 @@ export async function retryPollingLoop(input: ReferenceLoopInput): Promise<Token
         startToCloseTimeout: '30s',
         scheduleToCloseTimeout: ack.expiresIn * 1000 + interval * 1000,
         retry: { initialInterval: `${interval}s`, backoffCoefficient: 1 },
-      }).pollUntilDecided({ authReqId: ack.authReqId, intervalSeconds: interval });
+      }).pollByRetries({ authReqId: ack.authReqId, intervalSeconds: interval });
     } catch (error) {
       if (!(error instanceof ActivityFailure && error.cause instanceof TimeoutFailure)) throw error;
       outcome = { kind: 'expired_token' };

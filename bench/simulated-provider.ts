@@ -11,6 +11,7 @@
  * Used by bench/history.ts and test/time-skipping.test.ts. Activity code: runs in the worker, not in workflows.
  */
 import type { ApprovalRequest } from '../common/approval';
+import { createWorkerSettingsActivities } from '../activities/activities';
 import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
 
 export interface SimulatedProviderOptions {
@@ -69,8 +70,12 @@ export class SimulatedProvider {
     return first === undefined || !this.options.decision ? undefined : first + this.options.decision.afterMs;
   }
 
-  /** The two CIBA activities, under the names the workflow calls them by. */
+  /**
+   * The two CIBA activities, under the names the workflow calls them by, and the worker's settings (timer mode: the
+   * measured loop is the default one).
+   */
   readonly activities = {
+    ...createWorkerSettingsActivities({ pollingMode: 'timer' }),
     requestBackchannelAuthentication: async (request: ApprovalRequest): Promise<BackchannelAcknowledgment> => {
       const now = await this.clock();
       const lifetime =
