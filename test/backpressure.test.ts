@@ -18,15 +18,13 @@ let tokenRequests = 0;
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     if (req.url === '/.well-known/openid-configuration') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            issuer,
-            token_endpoint: `${issuer}/token`,
-            backchannel_authentication_endpoint: `${issuer}/bc`,
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          issuer,
+          token_endpoint: `${issuer}/token`,
+          backchannel_authentication_endpoint: `${issuer}/bc`,
+        }),
+      );
       return;
     }
     tokenRequests++;
