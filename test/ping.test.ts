@@ -3,14 +3,11 @@
  * user decides, and the approval polls at once. The provider's interval is an hour, so any poll before the approval's
  * end was caused by a ping: the provider's log counts them.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { mintNotificationToken, notificationKeyFrom } from '../common/notification-token';
 import type { ApprovalRequestInput, PollingMode } from '../common/approval';
-import { ensureLocalTls, type LocalTls } from '../devstack/local-tls';
-import { getFreePort } from '../devstack/ports';
+import { pingSetup } from '../devstack/local-ping';
+import type { LocalTls } from '../devstack/local-tls';
 import { isPending, waitForApprovalState } from './support/approvals';
 import {
   Device,
@@ -29,32 +26,21 @@ jest.setTimeout(4 * HANG_DETECTOR_MS);
 
 const stack = sharedStack();
 let tls: LocalTls;
-let port: number;
+let endpoint: string;
 let provider: StartedProvider;
 let running: WorkerWithClients;
 let device: Device;
 let trustingAgent: Agent;
 
 beforeAll(async () => {
-  tls = await ensureLocalTls(mkdtempSync(path.join(os.tmpdir(), 'ciba-ping-tls-')));
+  const ping = await pingSetup();
+  tls = ping.tls;
+  endpoint = ping.endpoint;
   trustingAgent = new Agent({ connect: { ca: tls.ca } });
-  port = await getFreePort();
-  provider = await startProvider({
-    IDP_POLL_INTERVAL: '3600',
-    IDP_PING_NOTIFICATION_ENDPOINT: `https://localhost:${port}/ciba/notify`,
-    IDP_PING_CA_FILE: tls.caFile,
-  });
+  provider = await startProvider({ IDP_POLL_INTERVAL: '3600', ...ping.providerEnv });
   device = new Device(provider.issuer);
   running = await startWorkerWithClients(
-    stackEnv(uniqueTaskQueue('ping'), {
-      CIBA_ISSUER: provider.issuer,
-      CIBA_CLIENT_ID: 'ciba-agent-ping',
-      CIBA_PROVIDER_PROFILE: 'generic',
-      CIBA_TOKEN_DELIVERY_MODE: 'ping',
-      CIBA_NOTIFICATION_PORT: String(port),
-      CIBA_NOTIFICATION_TLS_CERT_FILE: tls.certFile,
-      CIBA_NOTIFICATION_TLS_KEY_FILE: tls.keyFile,
-    }),
+    stackEnv(uniqueTaskQueue('ping'), { CIBA_ISSUER: provider.issuer, ...ping.workerEnv }),
     'worker-ping',
   );
 });
@@ -76,7 +62,7 @@ async function tokenRequests(authReqId: string) {
 /** A ping as the provider sends it; `token` minted with the worker's key unless given. */
 async function ping(workflowId: string, authReqId: string, token?: string): Promise<number> {
   const key = notificationKeyFrom(Buffer.from(stack.payloadKey, 'base64'));
-  const response = await undiciFetch(`https://localhost:${port}/ciba/notify`, {
+  const response = await undiciFetch(endpoint, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token ?? mintNotificationToken(key, workflowId)}`,

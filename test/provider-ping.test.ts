@@ -1,17 +1,15 @@
 /**
  * CIBA ping delivery (CIBA Core 10.2) by the local provider to an https endpoint on this machine: the test runs the
- * client's notification endpoint on 127.0.0.1 with a certificate from a CA it makes, and starts the provider with
+ * client's notification endpoint on 127.0.0.1 with a certificate from the dev stack's local CA, and starts the provider with
  * IDP_PING_NOTIFICATION_ENDPOINT pointing there and IDP_PING_CA_FILE naming that CA.
  */
-import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs a Reflect metadata polyfill.
-import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import * as x509 from '@peculiar/x509';
+import { ensureLocalTls, type LocalTls } from '../devstack/local-tls';
 
 import { startProvider, type StartedProvider } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
@@ -23,63 +21,6 @@ const SECRET = 'ciba-agent-secret';
 const CIBA = 'urn:openid:params:grant-type:ciba';
 const BINDING = 'Approve payment of 12.00 USD to PingCorp';
 
-interface TestCa {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-/** A CA and a server certificate it signed for 127.0.0.1 and localhost (ECDSA P-256, valid for a day). */
-async function makeCa(): Promise<TestCa> {
-  x509.cryptoProvider.set(webcrypto);
-  const ec = { name: 'ECDSA', namedCurve: 'P-256' };
-  const signing = { name: 'ECDSA', hash: 'SHA-256' };
-  const notBefore = new Date(Date.now() - 5 * 60_000);
-  const notAfter = new Date(Date.now() + 24 * 3600_000);
-  const serial = () => {
-    const bytes = randomBytes(16);
-    bytes[0] = bytes[0]! & 0x7f;
-    return bytes.toString('hex');
-  };
-  const caKeys = (await webcrypto.subtle.generateKey(ec, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: 'CN=provider-ping test CA',
-    notBefore,
-    notAfter,
-    keys: caKeys,
-    signingAlgorithm: signing,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-  const serverKeys = (await webcrypto.subtle.generateKey(ec, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const serverCert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: 'CN=localhost',
-    issuer: caCert.subject,
-    notBefore,
-    notAfter,
-    publicKey: serverKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: signing,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'dns', value: 'localhost' },
-        { type: 'ip', value: '127.0.0.1' },
-      ]),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-  const key = KeyObject.from(serverKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { ca: caCert.toString('pem'), cert: serverCert.toString('pem'), key };
-}
-
 interface Ping {
   method: string;
   path: string;
@@ -89,7 +30,9 @@ interface Ping {
 }
 
 /** The client's notification endpoint: records every request; answers 500 to the bearer `fail-me`, else 204. */
-async function startNotificationEndpoint(tls: TestCa): Promise<{ url: string; pings: Ping[]; close(): Promise<void> }> {
+async function startNotificationEndpoint(
+  tls: LocalTls,
+): Promise<{ url: string; pings: Ping[]; close(): Promise<void> }> {
   const pings: Ping[] = [];
   const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     let raw = '';
@@ -172,18 +115,18 @@ async function pollUntilDecided(
 
 const providerLog = (idp: StartedProvider) => fs.readFileSync(idp.logFile, 'utf8');
 
-let tls: TestCa;
+let tls: LocalTls;
 let endpoint: Awaited<ReturnType<typeof startNotificationEndpoint>>;
 let caFile: string;
 let tmpDir: string;
 const providers: StartedProvider[] = [];
 
 beforeAll(async () => {
-  tls = await makeCa();
-  endpoint = await startNotificationEndpoint(tls);
+  // The dev stack's local CA and a certificate for localhost / 127.0.0.1 (devstack/local-tls.ts).
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-ping-'));
-  caFile = path.join(tmpDir, 'ca.pem');
-  fs.writeFileSync(caFile, tls.ca, { mode: 0o600 });
+  tls = await ensureLocalTls(tmpDir);
+  caFile = tls.caFile;
+  endpoint = await startNotificationEndpoint(tls);
 });
 
 afterAll(async () => {

@@ -22,7 +22,7 @@ import {
 import type { Mode } from './modes';
 import type { FleetOptions } from './options';
 import type { ApprovalRecord, Phases, RunRecord, TemporalCounts } from './records';
-import { pingSetup } from './ping';
+import { pingSetup } from '../../devstack/local-ping';
 import { ProviderApi, startProvider, type BenchServer } from './stack';
 
 /** What a mode does in each phase (temporal-fleet.ts, baseline.ts). */

@@ -1,24 +1,30 @@
 /**
- * What ping mode needs for a run: a local CA and certificate for the worker's notification endpoint, a free port, the
+ * CIBA ping on this machine (the benchmark, the tests). What ping mode needs: a local CA and certificate for the worker's notification endpoint, a free port, the
  * provider pinging that endpoint (trusting the CA), and the worker on the ping client with the endpoint's settings.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureLocalTls } from '../../devstack/local-tls';
-import { getFreePort } from '../../devstack/ports';
+import { ensureLocalTls, type LocalTls } from './local-tls';
+import { getFreePort } from './ports';
 
 export interface PingSetup {
   providerEnv: Record<string, string>;
   workerEnv: Record<string, string>;
+  tls: LocalTls;
+  /** The worker's notification endpoint: https://localhost:PORT/ciba/notify. */
+  endpoint: string;
 }
 
 export async function pingSetup(): Promise<PingSetup> {
-  const tls = await ensureLocalTls(mkdtempSync(path.join(os.tmpdir(), 'ciba-fleet-tls-')));
+  const tls = await ensureLocalTls(mkdtempSync(path.join(os.tmpdir(), 'ciba-ping-tls-')));
   const port = await getFreePort();
+  const endpoint = `https://localhost:${port}/ciba/notify`;
   return {
+    tls,
+    endpoint,
     providerEnv: {
-      IDP_PING_NOTIFICATION_ENDPOINT: `https://localhost:${port}/ciba/notify`,
+      IDP_PING_NOTIFICATION_ENDPOINT: endpoint,
       IDP_PING_CA_FILE: tls.caFile,
     },
     workerEnv: {
