@@ -59,6 +59,12 @@ it('approved: one polling activity per ask polls at the interval, and the status
   const { workflowId } = await fixture.approvals.start(input);
   const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
   await polledAtLeast(authReqId!, 3);
+  // The status shows the polling activity's progress from its heartbeats (throttled by the SDK: wait for one).
+  const { compactPolling } = await waitUntil(async () => {
+    const report = await fixture.approvals.status(workflowId);
+    return (report.compactPolling?.polls ?? 0) >= 1 && report;
+  }, 'a heartbeat with polls');
+  expect(compactPolling).toMatchObject({ attempt: 1, intervalSeconds: 1, lastAnswer: 'authorization_pending' });
   await device.decide(authReqId!, 'approve');
 
   const result = await fixture.approvals.result(workflowId);
