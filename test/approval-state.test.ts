@@ -20,21 +20,12 @@ import {
 } from '../workflows/approval-state';
 import type { PollingState } from '../workflows/polling';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
+import { pollingState } from './support/polling-state';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function polling(overrides: Partial<PollingState> = {}): PollingState {
-  return {
-    authReqId: 'req-1',
-    intervalSeconds: 5,
-    askedAtMs: T0,
-    expiresAtMs: T0 + 300_000,
-    polls: 0,
-    slowDowns: 0,
-    ...overrides,
-  };
-}
+const polling = (overrides: Partial<PollingState> = {}) => pollingState(T0, overrides);
 
 /** An approval with one pending ask, as recordAsk leaves it. */
 function asked(): ApprovalCarryOver {

@@ -14,22 +14,13 @@ import {
 import { PingWakeups } from '../activities/ping-wakeups';
 import { recordPolls, firstRun, recordAsk } from '../workflows/approval-state';
 import { interpretPollAnswer, SLOW_DOWN_INCREMENT_SECONDS, type PollingState } from '../workflows/polling';
+import { pollingState } from './support/polling-state';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 const DEADLINE = T0 + 86_400_000;
 const tokens = { tokenType: 'bearer', accessToken: 'at' };
 
-function polling(overrides: Partial<PollingState> = {}): PollingState {
-  return {
-    authReqId: 'req-1',
-    intervalSeconds: 5,
-    askedAtMs: T0,
-    expiresAtMs: T0 + 300_000,
-    polls: 0,
-    slowDowns: 0,
-    ...overrides,
-  };
-}
+const polling = (overrides: Partial<PollingState> = {}) => pollingState(T0, overrides);
 
 type Answer = PollOutcome | { kind: 'fault'; fault: TransientFault };
 

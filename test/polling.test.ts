@@ -10,6 +10,7 @@ import {
   type PollingState,
 } from '../workflows/polling';
 import { ApprovalFailureType } from '../common/outcomes';
+import { pollingState } from './support/polling-state';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -18,17 +19,7 @@ const tokens = { tokenType: 'bearer', accessToken: 'at' };
 const policy = { maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false };
 const reasking = { ...policy, afterLostAnswer: true };
 
-function state(overrides: Partial<PollingState> = {}): PollingState {
-  return {
-    authReqId: 'req-1',
-    intervalSeconds: 5,
-    askedAtMs: T0,
-    expiresAtMs: T0 + 300_000,
-    polls: 0,
-    slowDowns: 0,
-    ...overrides,
-  };
-}
+const state = (overrides: Partial<PollingState> = {}) => pollingState(T0, overrides);
 
 describe('startPolling', () => {
   it('uses the provider interval and computes the expiry from expires_in', () => {
