@@ -60,6 +60,31 @@ export interface Figures {
   /** Per approval per hour of waiting (the waiting phase, all approvals pending, extrapolated to an hour). */
   actionsPerWaitingHour?: number;
   actionsPerWaitingHourFromHistory?: number;
+  /** Where the time from start call to backchannel request goes, step by step (sampled histories). */
+  startSteps?: Array<{ step: string; ms: Spread }>;
+}
+
+/** Each step of a start, from the client's call to the provider's log of the first /bc-authorize. */
+function startStepSpreads(run: RunRecord, firstAskMs: (bindingMessage: string) => number | undefined) {
+  const samples = run.temporal?.startSteps ?? [];
+  if (!samples.length) return undefined;
+  const startCall = new Map(run.approvals.map((a) => [a.bindingMessage, a.startCallMs]));
+  const steps: Array<[string, (s: (typeof samples)[number]) => [number | undefined, number | undefined]]> = [
+    ['start call → workflow started', (s) => [startCall.get(s.bindingMessage), s.workflowStartedMs]],
+    ['→ first workflow task picked up', (s) => [s.workflowStartedMs, s.firstTaskStartedMs]],
+    ['→ first workflow task completed', (s) => [s.firstTaskStartedMs, s.firstTaskCompletedMs]],
+    ['→ initiation activity picked up', (s) => [s.initiationScheduledMs, s.initiationStartedMs]],
+    ['→ request at the provider', (s) => [s.initiationStartedMs, firstAskMs(s.bindingMessage)]],
+  ];
+  return steps.map(([step, span]) => ({
+    step,
+    ms: spread(
+      samples.flatMap((s) => {
+        const [from, to] = span(s);
+        return from !== undefined && to !== undefined ? [to - from] : [];
+      }),
+    ),
+  }));
 }
 
 /**
@@ -119,6 +144,7 @@ export function analyse(run: RunRecord): Figures {
   );
   const firstAsk = (a: (typeof approvals)[number]) => bcByMessage.get(a.bindingMessage)?.[0];
   const startToAskMs = spread(approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs - a.startCallMs] : [])));
+  const startSteps = startStepSpreads(run, (message) => bcByMessage.get(message)?.[0]?.atMs);
   const firstCall = Math.min(...approvals.map((a) => a.startCallMs));
   const acks = approvals.flatMap((a) => (a.startAckMs ? [a.startAckMs] : []));
   const askTimes = approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs] : []));
@@ -215,6 +241,7 @@ export function analyse(run: RunRecord): Figures {
             }),
           ) / t.sampled
         : undefined,
+    startSteps,
   };
 }
 

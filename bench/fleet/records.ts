@@ -46,6 +46,21 @@ export interface TemporalCounts {
   /** The server's `action` counter over the whole run and over the waiting window (all approvals). */
   serverActions: Map<string, number>;
   serverActionsWhileWaiting: Map<string, number>;
+  /** Per sampled approval, its first run's start in server event times (where start → request goes). */
+  startSteps: StartSteps[];
+}
+
+/** One approval's way from the start call to its first backchannel request, as its history shows it (epoch ms). */
+export interface StartSteps {
+  bindingMessage: string;
+  /** WorkflowExecutionStarted. */
+  workflowStartedMs: number;
+  /** The first workflow task picked up by the worker, and completed. */
+  firstTaskStartedMs?: number;
+  firstTaskCompletedMs?: number;
+  /** The first requestBackchannelAuthentication activity: scheduled, and picked up by the worker. */
+  initiationScheduledMs?: number;
+  initiationStartedMs?: number;
 }
 
 export interface RunRecord {

@@ -98,6 +98,18 @@ function actionLines(figures: Figures[]): string[] {
   });
 }
 
+/** Where start → backchannel request goes, per Temporal run (p50 / p99 ms of each step, sampled histories). */
+function startStepLines(figures: Figures[]): string[] {
+  return figures.flatMap((f) =>
+    f.startSteps
+      ? [
+          `${f.label} (${f.run.temporal!.startSteps.length} sampled): ` +
+            f.startSteps.map(({ step, ms }) => `${step} ${msCell(ms, ['p50', 'p99'])}`).join(', '),
+        ]
+      : [],
+  );
+}
+
 /** Each mode's figure divided by the baseline's at the same size. */
 function ratioTable(figures: Figures[]): Table | undefined {
   const pairs = figures.flatMap((f) => {
@@ -192,6 +204,7 @@ export function printReport(figures: Figures[], ctx: ReportContext): void {
   const ratios = ratioTable(ran);
   if (ratios) out.push(text(ratios), '');
   out.push('Actions by type:', ...actionLines(ran).map((l) => `  ${l}`), '');
+  out.push('Where a start goes (p50 / p99 ms):', ...startStepLines(ran).map((l) => `  ${l}`), '');
   for (const note of ctx.notes) out.push(`* ${note}`);
   console.log(out.join('\n'));
 }
@@ -234,6 +247,9 @@ export async function writeMarkdown(file: string, figures: Figures[], ctx: Repor
     '',
     ...(ratios ? ['### Compared with the baseline', '', markdown(ratios), ''] : []),
     ...(actionLines(ran).length ? ['### Actions by type', '', ...actionLines(ran).map((l) => `- ${l}`), ''] : []),
+    ...(startStepLines(ran).length
+      ? ['### Where a start goes (p50 / p99 ms per step)', '', ...startStepLines(ran).map((l) => `- ${l}`), '']
+      : []),
     ...(ctx.notes.length ? ['### Notes', '', ...ctx.notes.map((n) => `- ${n}`), ''] : []),
     '### How the figures are counted',
     '',

@@ -10,7 +10,7 @@ import { temporalSettings } from '../../common/config';
 import { ApprovalFailureType } from '../../common/outcomes';
 import { log, mapLimit, waitUntil } from './measure';
 import type { TemporalMode } from './modes';
-import type { ApprovalRecord, Phases } from './records';
+import type { ApprovalRecord, Phases, StartSteps } from './records';
 import type { Fleet } from './run';
 import { stackEnv, startWorker, type BenchServer } from './stack';
 
@@ -71,6 +71,32 @@ export function actionsIn(events: HistoryEvent[]): Array<{ type: string; atMs: n
     }
   }
   return actions;
+}
+
+/** Where one approval's start went, from its first run's history. */
+export function startStepsIn(bindingMessage: string, events: HistoryEvent[]): StartSteps {
+  const first = (type: number, where: (e: HistoryEvent) => boolean = () => true) => {
+    const event = events.find((e) => e.eventType === type && where(e));
+    return event ? ms(event.eventTime) : undefined;
+  };
+  const initiation = events.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+      e.activityTaskScheduledEventAttributes?.activityType?.name === 'requestBackchannelAuthentication',
+  );
+  return {
+    bindingMessage,
+    workflowStartedMs: first(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED) ?? 0,
+    firstTaskStartedMs: first(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+    firstTaskCompletedMs: first(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+    initiationScheduledMs: initiation ? ms(initiation.eventTime) : undefined,
+    initiationStartedMs: initiation
+      ? first(
+          EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+          (e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(initiation.eventId),
+        )
+      : undefined,
+  };
 }
 
 export async function temporalFleet(
@@ -209,10 +235,14 @@ export async function temporalFleet(
       const sampleActions = new Map<string, number>();
       const sampleActionsWhileWaiting = new Map<string, number>();
       const sampleWaitingActionTimes: Array<{ bindingMessage: string; times: number[] }> = [];
+      const startSteps: StartSteps[] = [];
       await mapLimit(sample, 5, async (record) => {
         const times: number[] = [];
         for (const run of runsByWorkflow.get(record.workflowId!)!) {
           const history = await client.workflow.getHandle(record.workflowId!, run.runId).fetchHistory();
+          const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+          if (started && !started.continuedExecutionRunId)
+            startSteps.push(startStepsIn(record.bindingMessage, history.events ?? []));
           for (const action of actionsIn(history.events ?? [])) {
             sampleActions.set(action.type, (sampleActions.get(action.type) ?? 0) + action.count);
             if (action.atMs < phases.steadyFromMs || action.atMs >= phases.decideStartMs) continue;
@@ -230,6 +260,7 @@ export async function temporalFleet(
         sampleActions,
         sampleActionsWhileWaiting,
         sampleWaitingActionTimes,
+        startSteps,
       };
     },
 
