@@ -74,6 +74,8 @@ export interface RunRecord {
   cpu: PerRole<number>;
   /** CPU seconds in the steady waiting window only (steadyFromMs to decideStartMs): the marginal cost of polling. */
   waitingCpu?: PerRole<number>;
+  /** CPU seconds from the burst until every approval was pending at the provider: what starting N costs. */
+  startCpu?: PerRole<number>;
   peakRssMiB: PerRole<number>;
   /** VmHWM at the end: the peak over the process's whole life (a worker's includes bundling the workflow code). */
   lifetimePeakRssMiB: PerRole<number>;

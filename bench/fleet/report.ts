@@ -22,6 +22,9 @@ const msCell = (s: Spread, keys: Array<keyof Spread>) =>
   keys.every((k) => s[k] === undefined) ? dash : keys.map((k) => num(s[k], 0)).join(' / ');
 const roles = (v: PerRole<number>, list: Role[], digits: number) => list.map((r) => num(v[r], digits)).join(' / ');
 
+const perApproval = (cpu: PerRole<number>, n: number): PerRole<number> =>
+  Object.fromEntries(Object.entries(cpu).map(([role, seconds]) => [role, (seconds * 1000) / n]));
+
 function resultsTable(figures: Figures[]): Table {
   const row = (name: string, cell: (f: Figures) => string): Row => [name, ...figures.map(cell)];
   return {
@@ -46,6 +49,11 @@ function resultsTable(figures: Figures[]): Table {
       row('wall time burst → last result (s)', (f) => num(f.wallSeconds, 1)),
       row('CPU s: worker / server / provider / bench', (f) =>
         roles(f.cpuSeconds, ['worker', 'server', 'provider', 'bench'], 2),
+      ),
+      row('CPU per start, burst → all asked (ms): worker / server / provider / bench', (f) =>
+        f.run.startCpu
+          ? roles(perApproval(f.run.startCpu, f.run.n), ['worker', 'server', 'provider', 'bench'], 1)
+          : dash,
       ),
       row('engine CPU per approval (ms)', (f) => num(f.engineCpuPerApprovalMs, 1)),
       row('engine CPU per poll, whole run (ms)', (f) => num(f.engineCpuPerPollMs, 2)),

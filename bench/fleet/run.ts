@@ -126,6 +126,7 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
       return { ...record, skipped: allPending.refused };
     }
     const allPendingMs = Date.now();
+    record.startCpu = cpuDelta(cpuBefore, cpuSnapshot(pids));
     log(`${mode.name} n=${n}: all pending; waiting ${options.waitSeconds} s`);
     // Steady waiting is measured from one interval on: by then every approval has recorded its ask and polls.
     await sleep(Math.min(options.intervalSeconds, options.waitSeconds / 2) * 1000);
