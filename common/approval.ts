@@ -117,18 +117,22 @@ const LoginHintSchema = NonEmpty.superRefine((hint, ctx) => {
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const DURATION_RULE = 'whole seconds (a number) or a whole number with s, m, h or d, such as "90s", "15m", "24h", "3d"';
 /** A duration as whole seconds, or a string such as "90s", "15m", "24h", "3d"; normalised to seconds. */
+const notDuration = (issue: { input?: unknown }) =>
+  `${JSON.stringify(issue.input) ?? String(issue.input)} is not a duration: use ${DURATION_RULE}`;
 const DurationSeconds = z
-  .custom<number | string>(() => true)
-  .transform((value: unknown, ctx): number => {
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-    const match = typeof value === 'string' ? /^(\d{1,9})([smhd])$/.exec(value.trim()) : null;
-    if (match) return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
-    ctx.addIssue({
-      code: 'custom',
-      message: `${JSON.stringify(value) ?? String(value)} is not a duration: use ${DURATION_RULE}`,
-    });
-    return z.NEVER;
-  });
+  .union(
+    [
+      z.int({ error: notDuration }).min(0, { error: notDuration }),
+      z.string({ error: notDuration }).regex(/^\s*\d{1,9}[smhd]\s*$/, { error: notDuration }),
+    ],
+    { error: notDuration },
+  )
+  .transform((value): number => {
+    if (typeof value === 'number') return value;
+    const match = /^(\d{1,9})([smhd])$/.exec(value.trim())!;
+    return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS];
+  })
+  .meta({ description: `A duration: ${DURATION_RULE}.` });
 
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
@@ -217,23 +221,8 @@ export type ApprovalRequestInput = z.input<typeof ApprovalRequestSchema>;
 /** A validated, normalised request (scope contains `openid`). */
 export type ApprovalRequest = z.output<typeof ApprovalRequestSchema>;
 
-/**
- * The tokens an approval hands back: the provider's token response (TokenSet, activities/ciba-protocol.ts) and when
- * it came. Lives only in (encrypted) payloads, never in search attributes or logs.
- */
-export interface ApprovalResult {
-  tokenType: string;
-  accessToken: string;
-  idToken?: string;
-  refreshToken?: string;
-  /** Access token lifetime in seconds, as the provider reported it. */
-  expiresIn?: number;
-  scope?: string;
-  /** What the provider granted (RFC 9396), which may differ from what was asked. */
-  authorizationDetails?: AuthorizationDetail[];
-  /** When the approving token response was received (ISO 8601, workflow time). */
-  approvedAt: string;
-}
+/** The tokens an approval hands back: its schema is ApprovalResultSchema (common/approval-result.ts). */
+export type { ApprovalResult } from './approval-result';
 
 /** Details attached to failures that come from the provider's own error response. */
 export interface ProviderErrorDetails {
