@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { temporalSettings } from '../common/config';
 import { startCodecServer } from './codec-server';
-import { ENV_FILE, prepareLocalConfig } from './local-config';
+import { ENV_FILE, LOCAL_API_KEYS_FILE, localApiKey, prepareLocalConfig } from './local-config';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from './ts-process';
 
@@ -77,21 +77,63 @@ async function main(): Promise<void> {
       }
     });
 
+    // The HTTP API (api/main.ts); without CIBA_API_KEYS(_FILE) in .env (one made before the API), the local key file.
+    const ownKeys = Boolean(process.env.CIBA_API_KEYS || process.env.CIBA_API_KEYS_FILE);
+    const api = await startTsProcess(
+      'api',
+      'api/main.ts',
+      { TEMPORAL_ADDRESS: temporal.address, ...(ownKeys ? {} : { CIBA_API_KEYS_FILE: LOCAL_API_KEYS_FILE }) },
+      /ciba api: listening on/,
+      { logDir: LOG_DIR, echo: true },
+    );
+    running.push(stoppable(api));
+    const apiUrl = /listening on (\S+)/.exec(api.readyLine)?.[1] ?? '';
+    const usesLocalKey =
+      !process.env.CIBA_API_KEYS &&
+      path.resolve(process.env.CIBA_API_KEYS_FILE ?? LOCAL_API_KEYS_FILE) === LOCAL_API_KEYS_FILE;
+    const apiKey = (usesLocalKey && localApiKey()) || 'ID:SECRET';
+
+    // The sample AI agent's worker (agents/pay-invoice), on Node 24 (`ai` 7 needs Node >= 22.12); optional.
+    const agent = await startTsProcess(
+      'agent',
+      'agents/pay-invoice/worker-node24.ts',
+      { TEMPORAL_ADDRESS: temporal.address },
+      /pay-invoice agent worker: task queue/,
+      { logDir: LOG_DIR, echo: true, timeoutMs: 300_000 },
+    ).catch((error: unknown) => {
+      console.error(`the pay-invoice agent worker did not start (the rest runs): ${(error as Error).message}`);
+      return undefined;
+    });
+    if (agent) running.push(stoppable(agent));
+
     console.log(`
 The local stack is up.
   Temporal gRPC     ${temporal.address}${temporal.reused ? ' (already running, reused)' : ''}
   Temporal Web UI   ${temporal.uiUrl ?? '(headless)'}   (payloads decrypted by ${codecServer.url})
   CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
   Device page       ${ready.deviceUrl}   (approve or deny requests here)
+  HTTP API          ${apiUrl}   (${apiUrl}/openapi.json; local key ${apiKey})
   Logs              ${LOG_DIR}
 
 Ask Alice to approve a payment (in another terminal), then approve it on the device page:
   npm run ciba -- request --login-hint alice@example.com --binding-message "Pay 50.00 USD to ExampleCorp" \\
     --authorization-details '[{"type":"payment_initiation","instructedAmount":{"currency":"USD","amount":"50.00"},"creditorName":"ExampleCorp"}]' --wait
 
+Or through the HTTP API (then GET ${apiUrl}/approvals/ID/result):
+  curl -u '${apiKey}' -H 'Idempotency-Key: order-4711' -H 'Content-Type: application/json' ${apiUrl}/approvals \\
+    -d '{"loginHint":"alice@example.com","bindingMessage":"Pay 50.00 USD to ExampleCorp"}'
+
 Or run the sample payment agent end to end:
   npm run demo
-
+${
+  agent
+    ? `
+Or ask the pay-invoice AI agent (AI SDK on Temporal, Node 24; a scripted model unless OPENAI_API_KEY is set), then
+approve its payment on the device page:
+  npm run agent -- "Pay invoice INV-1001: 50.00 USD to ExampleCorp"
+`
+    : ''
+}
 Ctrl-C stops everything.`);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -1,0 +1,1 @@
+"""Sample agents built on ciba_temporal (needs the ``agents`` extra)."""
