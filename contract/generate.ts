@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ApprovalRequestSchema } from '../common/approval';
 import { ApprovalResultSchema } from '../common/approval-result';
+import { approvalDetails, approvalSummary, type SummarySource } from '../common/approval-summary';
 import { DEFAULT_TASK_QUEUE } from '../common/config';
 import { FAILURE_OUTCOMES } from '../common/outcomes';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../common/payload-codec';
@@ -22,6 +23,45 @@ const USER_HINTS = ['loginHint', 'loginHintToken', 'idTokenHint'] as const;
 function schemaOf(schema: z.ZodType, io: 'input' | 'output', title: string, description: string): unknown {
   return { title, description, ...z.toJSONSchema(schema, { io, unrepresentable: 'throw', target: 'draft-2020-12' }) };
 }
+
+/** Requests whose summary and details every client library must write exactly as common/approval-summary.ts does. */
+const SUMMARY_CASES: SummarySource[] = [
+  {
+    loginHint: 'alice@example.com',
+    bindingMessage: 'Pay 50.00 USD to ExampleCorp',
+    authorizationDetails: [
+      {
+        type: 'payment_initiation',
+        actions: ['initiate'],
+        instructedAmount: { currency: 'USD', amount: '50.00' },
+        creditorName: 'ExampleCorp',
+      },
+    ],
+  },
+  {
+    loginHint: 'bob',
+    bindingMessage: 'Two things',
+    authorizationDetails: [
+      { type: 'account_information', actions: ['read', 'list'], locations: ['https://bank.example/'] },
+      {
+        type: 'custom_thing',
+        limits: { max: 3, currency: null },
+        tags: ['a|b', '<script>', '*x*'],
+        empty: [],
+        flag: true,
+      },
+    ],
+  },
+  { loginHint: 'user-123456', bindingMessage: 'Deploy release 4.2 to production' },
+  { loginHint: '{"format":"iss_sub","iss":"https://i.example/","sub":"s-1"}', bindingMessage: 'x' },
+  {
+    loginHintToken: 'token',
+    bindingMessage: 'Rotate keys',
+    authorizationDetails: [{ type: 'key_rotation', ids: [1, 2.5] }],
+  },
+  { idTokenHint: 'eyJ...', bindingMessage: 'y'.repeat(250) },
+  { bindingMessage: 'Line\nbreak (and [link](x))', authorizationDetails: 'not a list' } as unknown as SummarySource,
+];
 
 /** Every generated file of contract/, by file name, as it must be committed. */
 export function contractFiles(): Record<string, string> {
@@ -44,6 +84,13 @@ export function contractFiles(): Record<string, string> {
         'ApprovalResult',
         'The result of a cibaApproval workflow that ended approved.',
       ),
+    ),
+    'vectors/summaries.json': json(
+      SUMMARY_CASES.map((request) => ({
+        request,
+        summary: approvalSummary(request),
+        details: approvalDetails(request),
+      })),
     ),
     'contract.json': json({
       workflowType: 'cibaApproval',

@@ -33,6 +33,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from .codec import EncryptionCodec, PayloadKeyMismatchError, key_mismatch_message, parse_payload_key
 from .errors import ApprovalFailed, InvalidApprovalRequestError, PayloadKeyMismatch, approval_failure
+from .summary import approval_details, approval_summary
 from .types import ApprovalRequest, ApprovalResult, ApprovalState, check_request
 
 APPROVAL_WORKFLOW_TYPE = "cibaApproval"
@@ -155,7 +156,8 @@ class ApprovalClient:
                 # the server lets exactly one through.
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Approval: {request['bindingMessage']}",
+                static_summary=approval_summary(request),
+                static_details=approval_details(request),
             )
             return StartedApproval(workflow_id, True)
         except WorkflowAlreadyStartedError:

@@ -7,7 +7,7 @@ The approval runs as a child workflow of type ``cibaApproval`` on the approval w
 workflows/request-approval.ts starts it: workflow id ``<this workflow's id>/approval/<key or a deterministic uuid>``,
 parent close policy REQUEST_CANCEL (if this workflow ends while the approval waits, the approval is cancelled and
 stops polling), cancellation type WAIT_CANCELLATION_COMPLETED (cancelling the awaiting task cancels the approval and
-waits until it has stopped), static summary ``Approval: <binding message>``.
+waits until it has stopped), static summary and details as ``common/approval-summary.ts`` writes them.
 
 A failed approval raises a typed ``ApprovalFailed`` (ApprovalDenied, ApprovalExpired, ApprovalCancelled, ...). They
 are non-retryable ApplicationErrors: uncaught, they fail this workflow with the same type.
@@ -32,6 +32,8 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 with workflow.unsafe.imports_passed_through():
     from .errors import ApprovalCancelled, ApprovalFailed, approval_failure
     from .types import ApprovalRequest, ApprovalResult
+
+from .summary import approval_details, approval_summary
 
 APPROVAL_WORKFLOW_TYPE = "cibaApproval"
 
@@ -73,7 +75,8 @@ async def request_approval(
             parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             cancellation_type=workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
             execution_timeout=execution_timeout,
-            static_summary=f"Approval: {request['bindingMessage']}",
+            static_summary=approval_summary(request),
+            static_details=approval_details(request),
         )
     except ChildWorkflowError as error:
         raise failure_of_child(error, child_id) from error

@@ -59,7 +59,7 @@ async def test_approved_returns_the_tokens(
     assert child.workflow_type == "cibaApproval"
     assert child.parent_id == parent_id
     assert child.task_queue == approval_task_queue
-    assert await child.static_summary() == f"Approval: {message}"
+    assert await child.static_summary() == "Pay 7.00 USD to Child Corp · alice@…"
 
 
 async def test_denied_raises_approval_denied_in_the_workflow(
