@@ -10,6 +10,7 @@
  *   than the polling interval.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { noopMetricMeter, type MetricMeter } from '@temporalio/common';
 import type { ApprovalRequest, AskReason, PollingMode, ProviderErrorDetails } from '../common/approval';
 import { ActivityFailureType, ApprovalFailureType } from '../common/outcomes';
 import { profileViolations, repeatBindingMessage, type ProviderProfile } from '../common/provider-profile';
@@ -76,7 +77,12 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
         // A fresh token per ask, bound to this approval; only its holder (the provider) can ping for it.
         const clientNotificationToken =
           ping && mintNotificationToken(ping.notificationKey, approvalIdOf(Context.current()));
-        return await ciba.requestBackchannelAuthentication({ ...request, bindingMessage }, { clientNotificationToken });
+        const ack = await ciba.requestBackchannelAuthentication(
+          { ...request, bindingMessage },
+          { clientNotificationToken },
+        );
+        countAsk(ask?.reason ?? 'first');
+        return { ...ack, issuer: ciba.issuer };
       } catch (error) {
         throw initiationFailure(error, profile);
       }
@@ -85,7 +91,7 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
     /** One poll of the token endpoint for `authReqId`. */
     async pollToken(input: PollTokenInput): Promise<PollOutcome> {
       try {
-        return await ciba.pollToken(input.authReqId);
+        return await countedPoll('timer', () => ciba.pollToken(input.authReqId));
       } catch (error) {
         throw pollFailure(error, input.intervalSeconds, profile);
       }
@@ -122,7 +128,7 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
           heartbeat: (progress) => context.heartbeat(progress),
           poll: async (authReqId) => {
             try {
-              return await ciba.pollToken(authReqId);
+              return await countedPoll('compact', () => ciba.pollToken(authReqId));
             } catch (error) {
               if (error instanceof ProviderUnavailableError || error instanceof TransportError) {
                 return {
@@ -151,6 +157,58 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
 }
 
 export type CibaActivities = ReturnType<typeof createCibaActivities>;
+
+/**
+ * The activities' metrics (the workflow's own are in workflows/metrics.ts), exported with the SDK's through the
+ * worker's runtime (CIBA_METRICS_ADDRESS). Labels are closed sets: never a token, auth_req_id, user or message.
+ */
+export const ACTIVITY_METRICS = {
+  /** Backchannel requests the provider acknowledged (one auth_req_id, one notification each), by `reason`. */
+  asks: 'ciba_asks',
+  /** Polls of the token endpoint, by the provider's `answer` and the polling `mode` (timer, compact). */
+  polls: 'ciba_polls',
+} as const;
+
+/** Answers a poll is counted under besides PollOutcome's kinds. */
+export const POLL_FAULT_ANSWERS = {
+  /** No answer: a transient fault (5xx, 429, timeout, reset), retried. */
+  unavailable: 'provider_unavailable',
+  /** The provider rejected the poll (e.g. invalid_client), or answered something not OAuth. */
+  error: 'error',
+} as const;
+
+/** The running activity's metric meter (tagged with namespace, task queue, activity type); a no-op outside one. */
+function activityMeter(): MetricMeter {
+  try {
+    return Context.current().metricMeter;
+  } catch {
+    return noopMetricMeter;
+  }
+}
+
+function countAsk(reason: AskReason): void {
+  activityMeter()
+    .createCounter(ACTIVITY_METRICS.asks, undefined, 'Backchannel requests acknowledged by the provider, by reason')
+    .add(1, { reason });
+}
+
+/** One poll, counted by the provider's answer once it is known. */
+async function countedPoll(mode: PollingMode, poll: () => Promise<PollOutcome>): Promise<PollOutcome> {
+  let answer: string = POLL_FAULT_ANSWERS.error;
+  try {
+    const outcome = await poll();
+    answer = outcome.kind;
+    return outcome;
+  } catch (error) {
+    if (error instanceof ProviderUnavailableError || error instanceof TransportError)
+      answer = POLL_FAULT_ANSWERS.unavailable;
+    throw error;
+  } finally {
+    activityMeter()
+      .createCounter(ACTIVITY_METRICS.polls, undefined, "Polls of the token endpoint, by the provider's answer")
+      .add(1, { answer, mode });
+  }
+}
 
 /** What a worker decides for the approvals it runs, asked once per approval (as a local activity). */
 export function createWorkerSettingsActivities(settings: { pollingMode: PollingMode }) {

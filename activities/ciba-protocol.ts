@@ -96,6 +96,8 @@ export interface BackchannelAcknowledgment {
   expiresIn: number;
   /** Seconds to wait between polls, when the provider says (CIBA: absent means 5). */
   interval?: number;
+  /** The provider that acknowledged: its issuer URL (absent in histories recorded before it was added). */
+  issuer?: string;
 }
 
 /**
@@ -138,6 +140,11 @@ export class CibaClient {
   /** private_key_jwt: the key imported once (async), then reused for every assertion. */
   private signer?: Promise<oauth.ClientAuth>;
   private readonly turns: Turns;
+
+  /** The provider's issuer URL. */
+  get issuer(): string {
+    return this.config.issuer.href;
+  }
 
   constructor(private readonly config: CibaClientConfig) {
     this.agent = new Agent({

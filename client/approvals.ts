@@ -27,9 +27,11 @@ import {
   type ApprovalResult,
   type ApprovalState,
 } from '../common/approval';
-import { ApprovalFailureType } from '../common/outcomes';
+import { approvalDetails, approvalSummary } from '../common/approval-summary';
+import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
-import { temporalSettings, type TemporalSettings } from '../common/config';
+import { DEFAULT_TEMPORAL_UI_URL, temporalSettings, temporalUiLink, type TemporalSettings } from '../common/config';
+import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
 import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
@@ -117,17 +119,123 @@ export interface CompactPollingReport {
   lastPollAt?: string;
 }
 
+/** Status words an approval can be listed by (`ciba list --status`). */
+export const LISTABLE_STATUSES = [
+  'initiating',
+  'pending',
+  'approved',
+  'denied',
+  'expired',
+  'failed',
+  'cancelled',
+] as const satisfies readonly ApprovalStatus[];
+
+/** One approval in a list: from the visibility store, and its static summary (decrypted). Never a token. */
+export interface ListedApproval {
+  workflowId: string;
+  /** The CibaApprovalStatus search attribute (absent before the first workflow task ran). */
+  status?: string;
+  /** Temporal's view: RUNNING, COMPLETED, FAILED, ... */
+  execution: WorkflowExecutionStatusName;
+  startedAt: string;
+  closedAt?: string;
+  /** The workflow's static summary (common/approval-summary.ts), decrypted; absent when this client cannot read it. */
+  summary?: string;
+}
+
+/** Where a waiting approval stands, for a progress line: the status query, and compact polling's heartbeat. */
+export interface ApprovalProgress {
+  status: ApprovalStatus;
+  askCount: number;
+  /** The current ask's expiry (ISO), while one is pending. */
+  expiresAt?: string;
+  approvalDeadline: string;
+  /** Polls of the approval so far (compact mode: with the polls of the current ask not recorded yet). */
+  polls: number;
+  lastPollOutcome?: string;
+}
+
 export class ApprovalClient {
   constructor(
     readonly client: Client,
     readonly taskQueue: string,
     /** When set (CIBA_PROVIDER_PROFILE), requests are checked against the provider's rules before anything starts. */
     readonly providerProfile?: ProviderProfileName,
+    /** TEMPORAL_UI_URL: where links to an approval's run point. */
+    readonly uiUrl: string = DEFAULT_TEMPORAL_UI_URL,
   ) {}
 
   /** Connects with the settings from the environment (see common/config.ts). */
   static async connect(settings: TemporalSettings = temporalSettings()): Promise<ApprovalClient> {
-    return new ApprovalClient(await connectTemporalClient(settings), settings.taskQueue, settings.providerProfile);
+    return new ApprovalClient(
+      await connectTemporalClient(settings),
+      settings.taskQueue,
+      settings.providerProfile,
+      settings.uiUrl,
+    );
+  }
+
+  /** The approval's run in the Temporal UI. */
+  uiLink(workflowId: string): string {
+    return temporalUiLink(this.uiUrl, this.client.options.namespace, workflowId);
+  }
+
+  /**
+   * Approvals on this client's task queue, newest first, through a visibility query on the CibaApprovalStatus search
+   * attribute (visibility is eventually consistent: a status changed a moment ago may not be listed yet).
+   */
+  async list(options: { status?: ApprovalStatus; limit?: number } = {}): Promise<ListedApproval[]> {
+    const limit = options.limit ?? 20;
+    const query = approvalListQuery(this.taskQueue, options.status);
+    const listed: ListedApproval[] = [];
+    for await (const info of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+      listed.push({
+        workflowId: info.workflowId,
+        status: info.typedSearchAttributes.get(CIBA_APPROVAL_STATUS),
+        execution: info.status.name,
+        startedAt: info.startTime.toISOString(),
+        closedAt: info.closeTime?.toISOString(),
+      });
+      if (listed.length >= limit) break;
+    }
+    // The list API carries no user metadata: the summary comes from each run's description (decrypted by the codec).
+    await Promise.all(
+      listed.map(async (approval) => {
+        const summary = await this.client.workflow
+          .getHandle(approval.workflowId)
+          .describe()
+          .then((description) => description.staticSummary())
+          .catch(() => undefined);
+        if (summary !== undefined) approval.summary = summary;
+      }),
+    );
+    return listed;
+  }
+
+  /** The status query, with compact polling's heartbeated polls; undefined when no worker answers it (yet). */
+  async progress(workflowId: string): Promise<ApprovalProgress | undefined> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    const state = await handle.query(approvalStatusQuery).catch((error: unknown) => {
+      if (payloadKeyMismatchIn(error)) throw clientKeyMismatch(workflowId, error, 'the status of') ?? error;
+      return undefined;
+    });
+    if (!state) return undefined;
+    let polls = state.polls;
+    if (state.status === 'pending') {
+      const compact = await handle
+        .describe()
+        .then((description) => this.compactPolling(description))
+        .catch(() => undefined);
+      if (compact) polls += compact.polls;
+    }
+    return {
+      status: state.status,
+      askCount: state.askCount,
+      expiresAt: state.expiresAt,
+      approvalDeadline: state.approvalDeadline,
+      polls,
+      lastPollOutcome: state.lastPollOutcome,
+    };
   }
 
   /** Validates, then starts the approval workflow; the same `key` gives the same approval. */
@@ -156,7 +264,8 @@ export class ApprovalClient {
         // the server lets exactly one through. (USE_EXISTING would hand every racer the run as if it had started it.)
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        staticSummary: `Approval: ${request.data.bindingMessage}`,
+        staticSummary: approvalSummary(request.data),
+        staticDetails: approvalDetails(request.data),
       });
       return { workflowId, started: true };
     } catch (error) {
@@ -240,6 +349,16 @@ export class ApprovalClient {
 export async function connectTemporalClient(settings: TemporalSettings = temporalSettings()): Promise<Client> {
   const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
   return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
+}
+
+/** The visibility query of `list`: approvals (workflow type, task queue), by status word when given. */
+export function approvalListQuery(taskQueue: string, status?: ApprovalStatus): string {
+  const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
+  return [
+    `WorkflowType = ${quote(cibaApproval.name)}`,
+    `TaskQueue = ${quote(taskQueue)}`,
+    ...(status ? [`${CIBA_APPROVAL_STATUS.name} = ${quote(status)}`] : []),
+  ].join(' AND ');
 }
 
 export function approvalWorkflowId(key: string): string {

@@ -4,21 +4,26 @@
  *   ciba request --login-hint H --binding-message M [...]   (see USAGE below)
  *   ciba status ID [--json]
  *   ciba wait ID [--json] [--show-tokens]
- *   ciba cancel ID
+ *   ciba cancel ID [--json]
+ *   ciba list [--status S] [--limit N] [--json]
  *
- * Tokens are redacted in the output unless --show-tokens. Exit codes: see ExitCode and FAILURE_OUTCOMES
+ * Tokens are redacted in the output unless --show-tokens. With --json every command prints one JSON document on
+ * stdout, errors included ({"error": {...}, "exitCode": N}). Exit codes: see ExitCode and FAILURE_OUTCOMES
  * (common/outcomes.ts); `ciba --help` lists them.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ConfigError } from '../common/config';
-import { ExitCode, exitCodeList, failureOutcome } from '../common/outcomes';
+import { ExitCode, exitCodeList, exitCodeTable, failureOutcome, type ApprovalStatus } from '../common/outcomes';
 import {
   ApprovalClient,
   ApprovalFailedError,
   ApprovalKeyMismatchError,
   InvalidApprovalRequestError,
+  LISTABLE_STATUSES,
+  type ApprovalProgress,
+  type ListedApproval,
 } from './approvals';
 
 const USAGE = `usage:
@@ -28,11 +33,16 @@ const USAGE = `usage:
                [--id KEY] [--wait] [--json] [--show-tokens]
   ciba status ID [--json]
   ciba wait ID [--json] [--show-tokens]
-  ciba cancel ID
+  ciba cancel ID [--json]
+  ciba list [--status ${LISTABLE_STATUSES.join('|')}] [--limit N] [--json]
+
+--json: one JSON document on stdout, errors included ({"error": {"type", "message"}, "exitCode"}).
+On a terminal, \`wait\` redraws a progress line; otherwise it prints a line when the approval's state changes.
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.
-Also: CIBA_TASK_QUEUE, and the payload key: CIBA_PAYLOAD_KEY or CIBA_PAYLOAD_KEY_FILE.
-Exit codes: ${exitCodeList()}.`;
+Also: CIBA_TASK_QUEUE, the payload key (CIBA_PAYLOAD_KEY or CIBA_PAYLOAD_KEY_FILE), and TEMPORAL_UI_URL (links).
+Exit codes: ${exitCodeList()}.
+${exitCodeTable()}`;
 
 class UsageError extends Error {}
 
@@ -53,12 +63,33 @@ const OPTIONS = {
   wait: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   'show-tokens': { type: 'boolean', default: false },
+  status: { type: 'string' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-export async function main(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+/** Where `ciba wait` draws its progress: a terminal gets a line redrawn in place, anything else plain lines. */
+export interface Terminal {
+  isTTY: boolean;
+  write(text: string): void;
+}
+
+const STDOUT: Terminal = {
+  get isTTY() {
+    return process.stdout.isTTY === true;
+  },
+  write: (text) => void process.stdout.write(text),
+};
+
+type Print = (human: string, json: unknown) => void;
+
+export async function main(
+  argv: string[],
+  out: (line: string) => void = console.log,
+  terminal: Terminal = STDOUT,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -72,24 +103,38 @@ export async function main(argv: string[], out: (line: string) => void = console
     return values.help ? ExitCode.Ok : ExitCode.Usage;
   }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  const print = (human: string, json: unknown) => out(values.json ? JSON.stringify(json, null, 2) : human);
+  const print: Print = (human, json) => out(values.json ? JSON.stringify(json, null, 2) : human);
 
   if (command === 'request') {
     if (id) throw new UsageError(`unexpected argument: ${id}`);
     const request = requestFromOptions(values);
     return withClient(async (client) => {
       const started = await client.start(request, { key: values.id });
+      const said = `${started.started ? 'started' : 'exists already'}: ${started.workflowId}`;
       if (!values.wait) {
         print(
-          `${started.started ? 'started' : 'exists already'}: ${started.workflowId}\n  ciba wait ${started.workflowId}`,
+          `${said}\n  ciba wait ${started.workflowId}\n  Temporal UI: ${client.uiLink(started.workflowId)}`,
           started,
         );
         return ExitCode.Ok;
       }
-      if (!values.json)
-        out(`${started.started ? 'started' : 'exists already'}: ${started.workflowId}, waiting for the user...`);
-      return printOutcome(client, started.workflowId, values, print);
+      if (!values.json) out(`${said}, waiting for the user...\n  Temporal UI: ${client.uiLink(started.workflowId)}`);
+      return printOutcome(client, started.workflowId, values, print, terminal);
     });
+  }
+  if (command === 'list') {
+    if (id) throw new UsageError(`unexpected argument: ${id}`);
+    const status = listStatus(values.status);
+    const limit = wholeNumber('--limit', values.limit) ?? 20;
+    if (limit < 1 || limit > 1000) throw new UsageError('--limit takes a whole number from 1 to 1000');
+    return withClient(async (client) => {
+      const approvals = await client.list({ status, limit });
+      print(listTable(approvals), { status: status ?? null, limit, approvals });
+      return ExitCode.Ok;
+    });
+  }
+  if (values.status !== undefined || values.limit !== undefined) {
+    throw new UsageError('--status and --limit are options of ciba list');
   }
   if (!id) throw new UsageError(`${command} needs an approval ID`);
   switch (command) {
@@ -121,6 +166,7 @@ export async function main(argv: string[], out: (line: string) => void = console
                   : ''),
             approval?.failure && `  failure: ${approval.failure.type}: ${approval.failure.message}`,
             !approval && report.failure && `  failure: ${report.failure.type}: ${report.failure.message}`,
+            `  Temporal UI: ${client.uiLink(report.workflowId)}`,
           ]
             .filter(Boolean)
             .join('\n'),
@@ -129,7 +175,10 @@ export async function main(argv: string[], out: (line: string) => void = console
         return ExitCode.Ok;
       });
     case 'wait':
-      return withClient((client) => printOutcome(client, id, values, print));
+      return withClient((client) => {
+        if (!values.json) out(`waiting for ${id}\n  Temporal UI: ${client.uiLink(id)}`);
+        return printOutcome(client, id, values, print, terminal);
+      });
     case 'cancel':
       return withClient(async (client) => {
         await client.cancel(id);
@@ -145,29 +194,146 @@ async function printOutcome(
   client: ApprovalClient,
   workflowId: string,
   values: Values,
-  print: (human: string, json: unknown) => void,
+  print: Print,
+  terminal: Terminal,
 ): Promise<number> {
+  // --json prints one document: no progress then.
+  const progress = values.json ? undefined : watchProgress(client, workflowId, terminal);
+  let outcome: { result: ApprovalResult } | { error: unknown };
   try {
-    const result = await client.result(workflowId);
-    const shown = values['show-tokens'] ? result : redactTokens(result);
+    outcome = { result: await client.result(workflowId) };
+  } catch (error) {
+    outcome = { error };
+  } finally {
+    await progress?.stop();
+  }
+  if ('result' in outcome) {
+    const shown = values['show-tokens'] ? outcome.result : redactTokens(outcome.result);
     print(`approved: ${workflowId}\n${JSON.stringify(shown, null, 2)}`, {
       workflowId,
       outcome: 'approved',
       result: shown,
     });
     return ExitCode.Ok;
-  } catch (error) {
-    if (!(error instanceof ApprovalFailedError)) throw error;
-    // A key mismatch is not the approval's outcome to show, but a setup error: one line on stderr (see run()).
-    if (error instanceof ApprovalKeyMismatchError && !values.json) throw error;
-    print(`${error.type}: ${workflowId}\n  ${error.message}`, {
-      workflowId,
-      outcome: error.type,
-      message: error.message,
-      details: error.details,
-    });
-    return failureOutcome(error.type)?.exitCode ?? ExitCode.Failed;
   }
+  const error = outcome.error;
+  if (!(error instanceof ApprovalFailedError)) throw error;
+  // A key mismatch is not the approval's outcome to show, but a setup error: one line on stderr (see run()).
+  if (error instanceof ApprovalKeyMismatchError && !values.json) throw error;
+  print(`${error.type}: ${workflowId}\n  ${error.message}`, {
+    workflowId,
+    outcome: error.type,
+    message: error.message,
+    details: error.details,
+  });
+  return failureOutcome(error.type)?.exitCode ?? ExitCode.Failed;
+}
+
+/** How often `ciba wait` asks the approval where it stands (its status query). */
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * `ciba wait`'s progress until stop(): on a terminal one line, redrawn in place every second (status, ask, time left,
+ * polls); otherwise a plain line each time the approval's state changes (not for the countdown alone).
+ */
+function watchProgress(client: ApprovalClient, workflowId: string, terminal: Terminal): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let drawn = false;
+  let lastKey: string | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      const progress = await client.progress(workflowId).catch(() => undefined);
+      if (stopped) break;
+      if (progress) {
+        if (terminal.isTTY) {
+          terminal.write(`\r${progressLine(progress, Date.now())}\x1b[K`);
+          drawn = true;
+        } else {
+          const key = progressKey(progress);
+          if (key !== lastKey) terminal.write(`${progressLine(progress)}\n`);
+          lastKey = key;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, PROGRESS_EVERY_MS).unref();
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      if (drawn) terminal.write('\r\x1b[K'); // the result replaces the progress line
+    },
+  };
+}
+
+/** What makes a plain (non-terminal) progress line worth printing again. */
+function progressKey(progress: ApprovalProgress): string {
+  return JSON.stringify([progress.status, progress.askCount, progress.expiresAt, progress.lastPollOutcome]);
+}
+
+/**
+ * "pending · ask 1 · ask expires in 4m 57s · deadline in 23h 59m · 3 polls (authorization_pending)". With `nowMs`
+ * (a terminal) the times are left as countdowns; without, as instants, so that the line only changes with the state.
+ */
+export function progressLine(progress: ApprovalProgress, nowMs?: number): string {
+  const when = (iso: string) => (nowMs === undefined ? `at ${iso}` : `in ${timeLeft(Date.parse(iso) - nowMs)}`);
+  const waiting = progress.status === 'initiating' || progress.status === 'pending';
+  return [
+    progress.status,
+    progress.askCount > 0 && `ask ${progress.askCount}`,
+    waiting && progress.expiresAt && `ask expires ${when(progress.expiresAt)}`,
+    waiting && `deadline ${when(progress.approvalDeadline)}`,
+    `${progress.polls} poll${progress.polls === 1 ? '' : 's'}` +
+      (progress.lastPollOutcome ? ` (last: ${progress.lastPollOutcome})` : ''),
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** "3d 4h", "2h 5m", "4m 7s", "9s", "0s". */
+export function timeLeft(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const [d, h, m, s] = [
+    Math.floor(seconds / 86_400),
+    Math.floor(seconds / 3600) % 24,
+    Math.floor(seconds / 60) % 60,
+    seconds % 60,
+  ];
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+function listStatus(value: string | undefined): ApprovalStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!(LISTABLE_STATUSES as readonly string[]).includes(value)) {
+    throw new UsageError(`--status takes one of ${LISTABLE_STATUSES.join(', ')}`);
+  }
+  return value as ApprovalStatus;
+}
+
+/** id, status, started, summary: one approval a line, in columns. */
+function listTable(approvals: ListedApproval[]): string {
+  if (!approvals.length) return 'no approvals';
+  const rows = [
+    ['ID', 'STATUS', 'STARTED', 'SUMMARY'],
+    ...approvals.map((a) => [a.workflowId, a.status ?? a.execution.toLowerCase(), a.startedAt, a.summary ?? '']),
+  ];
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function requestFromOptions(values: Values): ApprovalRequestInput {
@@ -245,27 +411,31 @@ async function withClient(run: (client: ApprovalClient) => Promise<number>): Pro
 
 /** Runs the CLI and exits the process with its exit code. */
 export function run(argv: string[]): void {
+  // Errors too are one JSON document on stdout with --json (the exit code is the same as without).
+  const json = argv.includes('--json');
+  const fail = (code: ExitCode, type: string, message: string, human: string): never => {
+    if (json) console.log(JSON.stringify({ error: { type, message }, exitCode: code }, null, 2));
+    else console.error(human);
+    process.exit(code);
+  };
   main(argv).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      if (error instanceof UsageError) {
-        console.error(`ciba: ${error.message}\n\n${USAGE}`);
-        process.exit(ExitCode.Usage);
-      }
+      if (error instanceof UsageError)
+        fail(ExitCode.Usage, 'UsageError', error.message, `ciba: ${error.message}\n\n${USAGE}`);
       if (error instanceof ApprovalKeyMismatchError) {
-        console.error(
+        const message =
           error.unreadableBy === 'worker'
-            ? `ciba: ${error.workflowId} failed, ${error.type}: ${error.reason}`
-            : `ciba: ${error.reason} (use the worker's CIBA_PAYLOAD_KEY)`,
-        );
-        process.exit(ExitCode.Failed);
+            ? `${error.workflowId} failed, ${error.type}: ${error.reason}`
+            : `${error.reason} (use the worker's CIBA_PAYLOAD_KEY)`;
+        fail(ExitCode.Failed, error.type, message, `ciba: ${message}`);
       }
-      if (error instanceof InvalidApprovalRequestError || error instanceof ConfigError) {
-        console.error(`ciba: ${error.message}`);
-        process.exit(ExitCode.Usage);
-      }
-      console.error(`ciba: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(ExitCode.Failed);
+      if (error instanceof InvalidApprovalRequestError)
+        fail(ExitCode.Usage, 'InvalidApprovalRequest', error.message, `ciba: ${error.message}`);
+      if (error instanceof ConfigError) fail(ExitCode.Usage, 'ConfigError', error.message, `ciba: ${error.message}`);
+      const message = error instanceof Error ? error.message : String(error);
+      const type = error instanceof Error ? error.name : 'Error';
+      fail(ExitCode.Failed, type, message, `ciba: ${message}`);
     },
   );
 }

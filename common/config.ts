@@ -12,6 +12,8 @@ import { EncryptionCodec, type PayloadKey } from './payload-codec';
 import { PROVIDER_PROFILE_NAMES, type ProviderProfileName } from './provider-profile';
 
 export const DEFAULT_TASK_QUEUE = 'ciba-approvals';
+/** The Temporal UI of the local stack (`npm start`, `temporal server start-dev`). */
+export const DEFAULT_TEMPORAL_UI_URL = 'http://localhost:8233';
 
 const PayloadKeySchema = z
   .string()
@@ -29,6 +31,13 @@ const LEGACY_KEY_ID = /^[\w.-]{1,64}$/;
 export const TemporalConfigSchema = z
   .object({
     CIBA_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /** The Temporal UI's base URL, for links to an approval's run (`<base>/namespaces/<ns>/workflows/<id>`). */
+    TEMPORAL_UI_URL: z.preprocess(
+      blankAsUnset,
+      z
+        .url({ protocol: /^https?$/, error: 'must be the Temporal UI URL, e.g. http://localhost:8233' })
+        .default(DEFAULT_TEMPORAL_UI_URL),
+    ),
     /**
      * The provider's rules (common/provider-profile.ts): generic, auth0 or keycloak. The worker checks every request
      * against it (default: from the issuer); a client that sets it refuses a request before starting anything.
@@ -108,6 +117,8 @@ export interface TemporalSettings {
   payloadCodec: EncryptionCodec;
   /** CIBA_PROVIDER_PROFILE, when set. */
   providerProfile?: ProviderProfileName;
+  /** TEMPORAL_UI_URL: the Temporal UI's base URL, without a trailing slash. */
+  uiUrl: string;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
@@ -123,7 +134,13 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
     dataConverter: { payloadCodecs: [codec] },
     payloadCodec: codec,
     providerProfile: config.CIBA_PROVIDER_PROFILE,
+    uiUrl: config.TEMPORAL_UI_URL.replace(/\/+$/, ''),
   };
+}
+
+/** The approval's run in the Temporal UI: `<ui>/namespaces/<namespace>/workflows/<workflow id>`. */
+export function temporalUiLink(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /**

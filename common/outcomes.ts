@@ -35,6 +35,49 @@ export function exitCodeList(): string {
     .join(', ');
 }
 
+/** The exit codes, one row each: the code, what it means, and the outcomes (failure types) that end with it. */
+export interface ExitCodeRow {
+  code: ExitCode;
+  meaning: string;
+  /** 'tokens' for the approval, then the failure types with this exit code, in FAILURE_OUTCOMES order. */
+  outcomes: string[];
+}
+
+export function exitCodeRows(): ExitCodeRow[] {
+  return (Object.keys(EXIT_CODE_MEANINGS).map(Number) as ExitCode[]).map((code) => ({
+    code,
+    meaning: EXIT_CODE_MEANINGS[code],
+    outcomes: [
+      ...(code === ExitCode.Ok ? ['tokens'] : []),
+      ...Object.entries(FAILURE_OUTCOMES)
+        .filter(([, outcome]) => outcome.exitCode === code)
+        .map(([type]) => type),
+    ],
+  }));
+}
+
+/**
+ * The exit codes as a markdown table: the README's block between `<!-- exit-codes -->` and `<!-- /exit-codes -->` is
+ * exactly this (test/exit-codes.test.ts).
+ */
+export function exitCodeMarkdown(): string {
+  const cell = (row: ExitCodeRow) =>
+    row.outcomes.length ? row.outcomes.map((o) => (o === 'tokens' ? 'tokens' : `\`${o}\``)).join(', ') : '—';
+  return [
+    '| exit code | meaning | outcomes |',
+    '|---|---|---|',
+    ...exitCodeRows().map((row) => `| ${row.code} | ${row.meaning} | ${cell(row)} |`),
+  ].join('\n');
+}
+
+/** The exit codes as plain text for `ciba --help`: one line per code. */
+export function exitCodeTable(): string {
+  const rows = exitCodeRows();
+  return rows
+    .map((row) => `  ${row.code}  ${row.meaning}${row.outcomes.length ? `: ${row.outcomes.join(', ')}` : ''}`)
+    .join('\n');
+}
+
 export interface FailureOutcome {
   /**
    * The status word of an approval that ended so. Absent when the approval was stopped from outside (terminated,

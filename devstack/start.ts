@@ -6,6 +6,7 @@
  * Settings for the parts come from .env (created from .env.example on first start): the worker and the CLI read
  * the same file, so `npm run ciba` talks to this stack with no further setup.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporalSettings } from '../common/config';
 import { startCodecServer } from './codec-server';
@@ -70,6 +71,9 @@ async function main(): Promise<void> {
       { logDir: LOG_DIR, echo: true },
     );
     running.push(stoppable(worker));
+    // The worker says where its Prometheus endpoint is (or why it has none) before it says it is ready.
+    const metricsLine = /ciba worker: (metrics at \S+|no metrics .*)/.exec(readFileSync(worker.logFile, 'utf8'));
+    const metrics = metricsLine?.[1]?.replace(/^metrics at /, '') ?? '(see the worker log)';
     worker.child.once('exit', (code) => {
       if (!stopping) {
         console.error(`the worker exited (${code}); see ${worker.logFile}`);
@@ -113,6 +117,7 @@ The local stack is up.
   CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
   Device page       ${ready.deviceUrl}   (approve or deny requests here)
   HTTP API          ${apiUrl}   (${apiUrl}/openapi.json; local key ${apiKey})
+  Worker metrics    ${metrics}   (Prometheus)
   Logs              ${LOG_DIR}
 
 Ask Alice to approve a payment (in another terminal), then approve it on the device page:

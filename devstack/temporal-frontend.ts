@@ -18,6 +18,7 @@ const GRPC_ALREADY_EXISTS = 6;
 /** The operator API's type for each `--search-attribute` type name in SEARCH_ATTRIBUTES. */
 const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTES)[number]['type'], SearchAttributeType> = {
   Keyword: SearchAttributeType.KEYWORD,
+  Datetime: SearchAttributeType.DATETIME,
 };
 
 async function withConnection<T>(

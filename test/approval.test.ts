@@ -65,6 +65,17 @@ describe('the sample payment agent', () => {
 
     const onDevice = (await device.pending()).find((r) => r.auth_req_id === state.authReqId);
     expect(onDevice?.authorization_details).toEqual(paymentAuthorizationDetails(payment));
+
+    // The Temporal UI's story (decoded here as the UI decodes it through the codec server): the summary in the list,
+    // the details table, and the current details while it waits.
+    const approvalHandle = fixture.temporal.workflow.getHandle(approvalId);
+    const description = await approvalHandle.describe();
+    expect(await description.staticSummary()).toBe('Pay 50.00 USD to ExampleCorp · alice@…');
+    expect(await description.staticDetails()).toContain('| instructedAmount.currency | USD |');
+    const metadata = await approvalHandle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(/^\*\*pending\*\*/);
+    expect(metadata.currentDetails).toContain('ask 1 of at most 3 (the first ask)');
+    expect(metadata.currentDetails).toMatch(/next poll \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(every 1 s\)/);
     await device.decide(state.authReqId!, 'approve');
 
     const receipt = await handle.result();
@@ -95,11 +106,16 @@ describe('the sample payment agent', () => {
       }
       expect(history.includes('eyJ')).toBe(false);
     }
-    // The only search attribute the approval sets (BuildIds is Temporal's own) holds only the status word.
+    // The search attributes the approval sets hold nothing secret or personal: the status word, the provider's issuer,
+    // the ask's expiry.
     const { searchAttributes } = await fixture.temporal.workflow.getHandle(approvalId).describe();
     // Temporal's own: BuildIds, and TemporalChangeVersion (the patches the run took, e.g. "polling-modes").
     const { BuildIds: _buildIds, TemporalChangeVersion: _patches, ...custom } = searchAttributes;
-    expect(custom).toEqual({ CibaApprovalStatus: ['approved'] });
+    expect(custom).toEqual({
+      CibaApprovalStatus: ['approved'],
+      CibaProvider: [new URL(fixture.env.CIBA_ISSUER!).href],
+      CibaRequestExpiresAt: [expect.any(Date)],
+    });
   });
 
   it('fails with ApprovalDenied as the cause when the user denies', async () => {

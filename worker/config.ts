@@ -17,6 +17,10 @@ import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingA
 import { POLLING_MODES, type PollingMode } from '../common/approval';
 import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
 
+/** The Prometheus endpoint of the local stack's worker. */
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
+const METRICS_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/;
+
 const WorkerEnvSchema = z
   .object({
     /** The provider's issuer URL; endpoints come from its OpenID discovery document. */
@@ -70,6 +74,19 @@ const WorkerEnvSchema = z
     /** Ping: the endpoint's TLS certificate (PEM, chain) and private key (PEM); CIBA requires https. */
     CIBA_NOTIFICATION_TLS_CERT_FILE: unsetIfEmpty(z.string()),
     CIBA_NOTIFICATION_TLS_KEY_FILE: unsetIfEmpty(z.string()),
+    /**
+     * Where the worker serves Prometheus metrics (GET /metrics): the SDK's runtime metrics and the service's own
+     * (ciba_*). host:port; empty turns the endpoint off. Default: 127.0.0.1:9464 (this machine only).
+     */
+    CIBA_METRICS_ADDRESS: z
+      .string()
+      .trim()
+      .default(DEFAULT_METRICS_ADDRESS)
+      .refine(
+        (v) => v === '' || METRICS_ADDRESS.test(v),
+        'must be host:port (e.g. 127.0.0.1:9464, [::1]:9464), or empty for no metrics',
+      )
+      .transform((v) => (v === '' ? undefined : v)),
     /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
     DEMO_PAYMENTS_API_URL: z.url().optional(),
   })
@@ -88,6 +105,8 @@ export interface WorkerConfig {
   notificationEndpoint?: NotificationEndpointConfig;
   pollingMode: PollingMode;
   maxConcurrentActivities: number;
+  /** CIBA_METRICS_ADDRESS: where Prometheus metrics are served; undefined: no metrics endpoint. */
+  metricsAddress?: string;
   ciba: CibaClientConfig;
   providerProfile: ProviderProfile;
   paymentsApiUrl: URL;
@@ -104,6 +123,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       parsed.CIBA_TOKEN_DELIVERY_MODE === 'ping' ? notificationEndpoint(parsed, providerProfile) : undefined,
     pollingMode: parsed.CIBA_POLLING_MODE,
     maxConcurrentActivities: parsed.CIBA_MAX_CONCURRENT_ACTIVITIES,
+    metricsAddress: parsed.CIBA_METRICS_ADDRESS,
     ciba: {
       issuer,
       clientId: parsed.CIBA_CLIENT_ID,

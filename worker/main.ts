@@ -4,10 +4,15 @@
  */
 import { ConfigError } from '../common/config';
 import { loadWorkerConfig } from './config';
-import { createWorker } from './worker';
+import { createWorker, installMetrics } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  // Before any connection: the runtime (and its Prometheus endpoint) is installed once, for the process.
+  const metrics = installMetrics(config.metricsAddress);
+  console.error(
+    'url' in metrics ? `ciba worker: metrics at ${metrics.url}` : `ciba worker: no metrics (${metrics.off})`,
+  );
   const { worker, run, notificationUrl } = await createWorker(config);
   console.error(
     `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}` +

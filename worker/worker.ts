@@ -2,7 +2,7 @@
  * Builds the worker: the approval and sample agent workflows, and the activities wired to one CIBA client.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { createCibaActivities, createWorkerSettingsActivities, type PingSettings } from '../activities/activities';
 import { PingWakeups } from '../activities/ping-wakeups';
 import { notificationKeyFrom } from '../common/notification-token';
@@ -15,6 +15,7 @@ import { workerDataConverter } from '../common/config';
 import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import type { WorkerConfig } from './config';
+import { WORKFLOW_METRICS } from '../workflows/metrics';
 
 /**
  * Only holders of the payload key can make this worker act. Its codec (workerDataConverter) replaces a payload that
@@ -48,6 +49,42 @@ export const workerInterceptors: WorkerInterceptors = {
     }),
   ],
 };
+
+/** Histogram buckets (seconds) of the service's own histograms (workflows/metrics.ts). */
+export const HISTOGRAM_BUCKETS: Record<string, number[]> = {
+  // An ask lives minutes (Auth0: 5 min by default) up to 72 h (e-mail).
+  [WORKFLOW_METRICS.timeToDecision]: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 14_400, 86_400, 259_200],
+  // About the polling interval, plus Temporal's latency.
+  [WORKFLOW_METRICS.decisionToResult]: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300],
+};
+
+/** The metrics endpoint, or why there is none. */
+export type MetricsEndpoint = { url: string } | { off: string };
+
+/**
+ * Installs the SDK's runtime with a Prometheus endpoint at `bindAddress` (GET /metrics): the SDK's metrics, and the
+ * service's own (ciba_*: workflows/metrics.ts, and the activities'), counters with Prometheus' `_total` suffix. Must run
+ * before any connection or worker exists. When the address cannot be bound (another worker on this machine has it),
+ * the worker runs without the endpoint and says so, rather than not at all.
+ */
+export function installMetrics(bindAddress: string | undefined): MetricsEndpoint {
+  if (!bindAddress) return { off: 'CIBA_METRICS_ADDRESS is empty' };
+  try {
+    Runtime.install({
+      telemetryOptions: {
+        metrics: {
+          prometheus: { bindAddress, countersTotalSuffix: true, histogramBucketOverrides: HISTOGRAM_BUCKETS },
+        },
+      },
+    });
+  } catch (error) {
+    return { off: `cannot serve metrics at ${bindAddress}: ${(error as Error).message}` };
+  }
+  const host = bindAddress.replace(/:\d+$/, '');
+  const port = /:(\d+)$/.exec(bindAddress)![1];
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return { url: `http://${shown}:${port}/metrics` };
+}
 
 export interface RunningWorker {
   worker: Worker;

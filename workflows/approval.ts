@@ -18,6 +18,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   TimeoutFailure,
@@ -25,6 +26,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CibaActivities, WorkerSettingsActivities } from '../activities/activities';
 import type { CompactPollResult } from '../activities/compact-polling';
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
@@ -40,7 +42,7 @@ import {
   type PollingMode,
 } from '../common/approval';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
-import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
+import { CIBA_APPROVAL_STATUS, CIBA_PROVIDER, CIBA_REQUEST_EXPIRES_AT } from '../common/search-attributes';
 import {
   firstRun,
   forNextRun,
@@ -56,9 +58,11 @@ import {
   type LegacyCarryOver,
   type NextAsk,
 } from './approval-state';
+import { currentDetails } from './current-details';
 import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
 import { checkGrantedAuthorizationDetails } from './granted';
 import { pingSignal } from './signals';
+import { countApprovalEnded, countApprovalStarted, observeDecision, observeResult } from './metrics';
 import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
@@ -71,6 +75,9 @@ const LOST_ANSWER_NOT_ASKED_AGAIN = 'lost-answer-not-asked-again-by-default';
 
 /** Runs started before polling modes existed poll with timers, and ask the worker nothing. */
 const POLLING_MODES = 'polling-modes';
+
+/** Runs started before these search attributes existed upsert only the status (their histories say so). */
+const ASK_SEARCH_ATTRIBUTES = 'ask-search-attributes';
 
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
@@ -108,6 +115,7 @@ export async function cibaApproval(
   carried?: ApprovalCarryOver | LegacyCarryOver,
 ): Promise<ApprovalResult> {
   const request = validate(input);
+  if (!carried) countApprovalStarted(); // continued-as-new runs are the same approval
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
   const approval: Approval = {
     request,
@@ -119,6 +127,7 @@ export async function cibaApproval(
   );
   setHandler(pingSignal, ({ authReqId }) => notePing(approval, authReqId));
   upsertStatus(approval.status);
+  showDetails(approval);
   try {
     await choosePollingMode(approval);
     const tokens = await waitForDecision(approval);
@@ -129,6 +138,7 @@ export async function cibaApproval(
     const ended = endedWith(failure);
     approval.failure = ended.failure;
     setStatus(approval, ended.status);
+    countApprovalEnded(ended.status, ended.failure?.type);
     throw failure;
   }
 }
@@ -149,6 +159,7 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
     if (approval.run.nextAsk) await ask(approval, approval.run.nextAsk);
     await continueAsNewWhenLarge(approval);
     decision = approval.run.pollingMode === 'compact' ? await pollUntilDecided(approval) : await pollOnce(approval);
+    observeDecision(approval.run, decision);
     if (decision.kind === 'denied') {
       approval.run = recordAskOutcome(approval.run, 'denied');
       throw approvalFailure(ApprovalFailureType.Denied, decision.message);
@@ -163,7 +174,15 @@ async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void>
   if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
   const ack = await sendBackchannelRequest(approval.request, approval.run.askCount + 1, reason);
   approval.run = recordAsk(approval.run, reason, ack, Date.now());
-  setStatus(approval, 'pending');
+  // What people filter on besides the status: this ask's expiry, and the provider (not secret, not personal).
+  const searchable: SearchAttributeUpdatePair[] = patched(ASK_SEARCH_ATTRIBUTES)
+    ? [
+        { key: CIBA_REQUEST_EXPIRES_AT, value: new Date(approval.run.polling!.expiresAtMs) },
+        ...(ack.issuer ? [{ key: CIBA_PROVIDER, value: ack.issuer }] : []),
+      ]
+    : [];
+  setStatus(approval, 'pending', searchable);
+  showDetails(approval);
 }
 
 /** A safe point between polls: hand the whole state to a fresh run before the history grows large. */
@@ -179,6 +198,7 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
   const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs);
+  showDetails(approval, Date.now() + delay * 1000);
   await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
     summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
   });
@@ -196,6 +216,7 @@ async function pollUntilDecided(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
   const untilEnd = Math.max(0, Math.min(polling.expiresAtMs, approvalDeadlineMs) - Date.now());
+  showDetails(approval);
   let result: CompactPollResult;
   try {
     result = await ciba.pollUntilDecided.executeWithOptions(
@@ -300,18 +321,39 @@ function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
   }
   approval.run = recordAskOutcome(approval.run, 'approved');
   setStatus(approval, 'approved');
+  countApprovalEnded('approved');
+  observeResult(tokens);
   return { ...tokens, approvedAt: new Date().toISOString() };
 }
 
-/** The status word changes: in the status query and the search attribute (an upsert is a history event: only on change). */
-function setStatus(approval: Approval, next: ApprovalStatus): void {
-  if (next === approval.status) return;
+/**
+ * The status word changes: in the status query, the search attribute (an upsert is a history event: only on change,
+ * in one upsert with any other attributes that change with it) and the UI's current details.
+ */
+function setStatus(approval: Approval, next: ApprovalStatus, alsoUpsert: SearchAttributeUpdatePair[] = []): void {
+  const changed = next !== approval.status;
   approval.status = next;
-  upsertStatus(next);
+  if (changed || alsoUpsert.length) {
+    upsertSearchAttributes([...(changed ? [{ key: CIBA_APPROVAL_STATUS, value: next }] : []), ...alsoUpsert]);
+  }
+  if (changed) showDetails(approval);
 }
 
 function upsertStatus(status: ApprovalStatus): void {
   upsertSearchAttributes([{ key: CIBA_APPROVAL_STATUS, value: status }]);
+}
+
+/** The UI's current details (not a history event), told from the status query's answer. */
+function showDetails(approval: Approval, nextPollAtMs?: number): void {
+  const state = statusAnswer(approval.request.bindingMessage, approval.run, approval.status, approval.failure);
+  setCurrentDetails(
+    currentDetails(state, {
+      nextPollAtMs,
+      pollingMode: approval.run.pollingMode,
+      intervalSeconds: approval.run.polling?.intervalSeconds,
+      maxAsks: approval.request.askAgain.maxAsks,
+    }),
+  );
 }
 
 /** Sends the backchannel request, again only when the provider cannot have seen the previous sending. */

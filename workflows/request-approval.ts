@@ -22,6 +22,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { approvalDetails, approvalSummary } from '../common/approval-summary';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ApprovalFailureType } from '../common/outcomes';
 import { cibaApproval } from './approval';
@@ -43,7 +44,8 @@ export async function requestApproval(
     taskQueue: options.taskQueue,
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-    staticSummary: `Approval: ${request.bindingMessage}`,
+    staticSummary: approvalSummary(request),
+    staticDetails: approvalDetails(request),
   });
 }
 

@@ -1,0 +1,139 @@
+/**
+ * The worker's Prometheus endpoint (CIBA_METRICS_ADDRESS): a scripted run — two approvals approved (one in timer
+ * mode, one in compact mode), one denied — and the endpoint's values: approvals started and ended by outcome, asks by
+ * reason, polls by the provider's answer (equal to the provider's own request log), histogram counts; the SDK's own
+ * metrics on the same endpoint; no personal data or token in any label.
+ */
+import { getFreePort } from '../devstack/ports';
+import { ApprovalFailedError } from '../client/approvals';
+import { isPending, waitForApprovalState } from './support/approvals';
+import { Device, providerLog, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
+import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
+
+jest.setTimeout(3 * HANG_DETECTOR_MS);
+
+const stack = sharedStack();
+const device = new Device(stack.issuer);
+let fixture: WorkerWithClients;
+let metricsUrl: string;
+
+beforeAll(async () => {
+  const port = await getFreePort();
+  metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  fixture = await startWorkerWithClients(
+    stackEnv(uniqueTaskQueue('metrics'), { CIBA_METRICS_ADDRESS: `127.0.0.1:${port}` }),
+    'worker-metrics',
+  );
+});
+afterAll(() => fixture && stopWorkerWithClients(fixture));
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+async function scrape(): Promise<{ text: string; samples: Sample[] }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const samples = text
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match) throw new Error(`not a Prometheus sample: ${line}`);
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
+      );
+      return { name: match[1]!, labels, value: Number(match[3]) };
+    });
+  return { text, samples };
+}
+
+/** The sum of a metric's samples whose labels include `labels`. */
+function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+/** Every value of one label of a metric, with the sum of its samples. */
+function byLabel(samples: Sample[], name: string, label: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of samples.filter((x) => x.name === name)) {
+    const key = s.labels[label] ?? '';
+    counts[key] = (counts[key] ?? 0) + s.value;
+  }
+  return counts;
+}
+
+it('serves approvals, asks, polls and decision times that match what happened at the provider', async () => {
+  const runs = [
+    { label: 'Metrics approve timer', decision: 'approve', pollingMode: 'timer' },
+    { label: 'Metrics approve compact', decision: 'approve', pollingMode: 'compact' },
+    { label: 'Metrics deny', decision: 'deny', pollingMode: 'timer' },
+  ] as const;
+  const authReqIds: string[] = [];
+  const messages: string[] = [];
+  for (const run of runs) {
+    const bindingMessage = uniqueBindingMessage(run.label);
+    messages.push(bindingMessage);
+    const { workflowId } = await fixture.approvals.start({
+      loginHint: 'alice@example.com',
+      bindingMessage,
+      pollingMode: run.pollingMode,
+    });
+    const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
+    // Let it poll at least once before the user decides (the provider's log then has a pending answer too).
+    await waitUntil(
+      async () => (await providerLog(stack.issuer, { authReqId })).some((e) => e.endpoint === 'token'),
+      `a poll of ${run.label}`,
+    );
+    await device.decide(authReqId!, run.decision);
+    const outcome = await fixture.approvals.result(workflowId).then(
+      () => 'approved',
+      (error: unknown) => (error instanceof ApprovalFailedError ? error.type : String(error)),
+    );
+    expect(outcome).toBe(run.decision === 'approve' ? 'approved' : 'ApprovalDenied');
+    authReqIds.push(authReqId!);
+  }
+
+  // What the provider answered to this worker's polls, by answer: its request log.
+  const expectedPolls: Record<string, number> = {};
+  let asks = 0;
+  for (const authReqId of authReqIds) {
+    for (const entry of await providerLog(stack.issuer, { authReqId })) {
+      if (entry.endpoint === 'bc-authorize') asks++;
+      if (entry.endpoint !== 'token') continue;
+      const answer = entry.status === 200 ? 'approved' : entry.error!;
+      expectedPolls[answer] = (expectedPolls[answer] ?? 0) + 1;
+    }
+  }
+  expect(asks).toBe(3);
+  expect(expectedPolls).toMatchObject({ approved: 2, access_denied: 1 });
+  expect(expectedPolls.authorization_pending).toBeGreaterThanOrEqual(3);
+
+  // Workflow metrics reach the endpoint once their workflow task completed: wait for the counts, then compare all.
+  const { text, samples } = await waitUntil(async () => {
+    const scraped = await scrape();
+    return total(scraped.samples, 'ciba_approvals_ended_total') === 3 && scraped;
+  }, 'three approvals ended on the metrics endpoint');
+
+  expect(total(samples, 'ciba_approvals_started_total')).toBe(3);
+  expect(byLabel(samples, 'ciba_approvals_ended_total', 'outcome')).toEqual({ approved: 2, denied: 1 });
+  expect(total(samples, 'ciba_approvals_ended_total', { outcome: 'denied', failure_type: 'ApprovalDenied' })).toBe(1);
+  expect(byLabel(samples, 'ciba_asks_total', 'reason')).toEqual({ first: 3 });
+  expect(byLabel(samples, 'ciba_polls_total', 'answer')).toEqual(expectedPolls);
+  expect(total(samples, 'ciba_polls_total', { mode: 'compact', answer: 'approved' })).toBe(1);
+  expect(total(samples, 'ciba_polls_total', { mode: 'timer', answer: 'approved' })).toBe(1);
+  expect(total(samples, 'ciba_time_to_decision_seconds_count')).toBe(3);
+  expect(total(samples, 'ciba_time_to_decision_seconds_count', { answer: 'denied' })).toBe(1);
+  expect(total(samples, 'ciba_time_to_decision_seconds_sum')).toBeGreaterThan(0);
+  expect(total(samples, 'ciba_decision_to_result_seconds_count')).toBe(2);
+  expect(total(samples, 'ciba_time_to_decision_seconds_bucket', { answer: 'approved', le: '+Inf' })).toBe(2);
+
+  // The SDK's own metrics are on the same endpoint.
+  expect(samples.some((s) => s.name.startsWith('temporal_'))).toBe(true);
+  // No personal data, binding message or auth_req_id anywhere in it.
+  for (const secret of [...authReqIds, ...messages, 'alice']) expect(text).not.toContain(secret);
+});
