@@ -157,6 +157,7 @@ export function stackEnv(
     CIBA_PROVIDER_PROFILE: 'auth0',
     // The default, said out loud; the baseline uses the same.
     CIBA_HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS),
+    CIBA_METRICS_ADDRESS: '', // no Prometheus endpoint: the bench reads the server's own metrics
     ...extra,
   };
 }

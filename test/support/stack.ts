@@ -55,6 +55,8 @@ export function stackEnv(
     CIBA_PAYLOAD_KEY: stack.payloadKey,
     // The local provider follows Auth0's rules.
     CIBA_PROVIDER_PROFILE: 'auth0',
+    // No Prometheus endpoint unless a test asks for one (test/metrics.test.ts): workers would share one port.
+    CIBA_METRICS_ADDRESS: '',
     ...overrides,
   };
 }
