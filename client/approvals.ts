@@ -27,11 +27,11 @@ import {
   type ApprovalResult,
   type ApprovalState,
 } from '../common/approval';
-import { approvalDetails, approvalSummary } from '../common/approval-summary';
+import { approvalDetails, approvalSummary, listSummary } from '../common/approval-summary';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
 import { DEFAULT_TEMPORAL_UI_URL, temporalSettings, temporalUiLink, type TemporalSettings } from '../common/config';
-import { CIBA_APPROVAL_STATUS } from '../common/search-attributes';
+import { CIBA_APPROVAL_STATUS, CIBA_SUMMARY } from '../common/search-attributes';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
 import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
@@ -163,6 +163,8 @@ export class ApprovalClient {
     readonly providerProfile?: ProviderProfileName,
     /** TEMPORAL_UI_URL: where links to an approval's run point. */
     readonly uiUrl: string = DEFAULT_TEMPORAL_UI_URL,
+    /** CIBA_SUMMARY_SEARCH_ATTRIBUTE: approvals started here carry CibaSummary (plaintext on the server). */
+    readonly summarySearchAttribute = false,
   ) {}
 
   /** Connects with the settings from the environment (see common/config.ts). */
@@ -172,6 +174,7 @@ export class ApprovalClient {
       settings.taskQueue,
       settings.providerProfile,
       settings.uiUrl,
+      settings.summarySearchAttribute,
     );
   }
 
@@ -266,6 +269,9 @@ export class ApprovalClient {
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         staticSummary: approvalSummary(request.data),
         staticDetails: approvalDetails(request.data),
+        ...(this.summarySearchAttribute && {
+          typedSearchAttributes: [{ key: CIBA_SUMMARY, value: listSummary(request.data) }],
+        }),
       });
       return { workflowId, started: true };
     } catch (error) {

@@ -24,8 +24,26 @@ function entries(source: SummarySource): AuthorizationDetail[] {
   return Array.isArray(details) ? details.filter((d): d is AuthorizationDetail => isRecord(d)) : [];
 }
 
-/** The UI trims summaries; keep within its limit. */
-const MAX_SUMMARY = 200;
+/** The UI's limit for a summary, in UTF-8 bytes. */
+const MAX_SUMMARY_BYTES = 200;
+
+/** UTF-8 length of one code point. */
+const utf8Bytes = (codePoint: number) => (codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4);
+
+/** `text` within `maxBytes` of UTF-8, ending in "…" when cut (whole characters only). */
+function clip(text: string, maxBytes: number): string {
+  const chars = [...text];
+  const total = chars.reduce((n, c) => n + utf8Bytes(c.codePointAt(0)!), 0);
+  if (total <= maxBytes) return text;
+  let kept = '';
+  let bytes = 3; // the "…"
+  for (const c of chars) {
+    bytes += utf8Bytes(c.codePointAt(0)!);
+    if (bytes > maxBytes) break;
+    kept += c;
+  }
+  return `${kept}…`;
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -60,14 +78,25 @@ export function maskedUser(source: SummarySource): string {
   return 'no user';
 }
 
-/** "Pay 50.00 USD to ExampleCorp · alice@…"; without authorization_details, the binding message. */
-export function approvalSummary(source: SummarySource): string {
+/** What is asked, in words: the first authorization_details entry (and how many more), else the binding message. */
+function whatIsAsked(source: SummarySource): string {
   const details = entries(source);
-  const what = details.length
+  return details.length
     ? `${describeAuthorizationDetail(details[0]!)}${details.length > 1 ? ` (+${details.length - 1} more)` : ''}`
     : String(source.bindingMessage);
-  const line = `${what} · ${maskedUser(source)}`;
-  return line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY - 1)}…` : line;
+}
+
+/** "Pay 50.00 USD to ExampleCorp · alice@…" (at most 200 bytes): the run's summary (encrypted, like every payload). */
+export function approvalSummary(source: SummarySource): string {
+  return clip(`${whatIsAsked(source)} · ${maskedUser(source)}`, MAX_SUMMARY_BYTES);
+}
+
+/**
+ * "Pay 50.00 USD to ExampleCorp": what is asked without the user, for the CibaSummary search attribute (plaintext on
+ * the server; opt-in).
+ */
+export function listSummary(source: SummarySource): string {
+  return clip(whatIsAsked(source), MAX_SUMMARY_BYTES);
 }
 
 /** Markdown (the UI renders it): the binding message, the user in part, and each authorization_details entry as a table. */

@@ -39,6 +39,11 @@ export const TemporalConfigSchema = z
         .default(DEFAULT_TEMPORAL_UI_URL),
     ),
     /**
+     * true: approvals this client starts carry their summary without the user ("Pay 50.00 USD to ExampleCorp") in the
+     * CibaSummary search attribute, a column the Temporal UI's list can show. Plaintext on the server: off by default.
+     */
+    CIBA_SUMMARY_SEARCH_ATTRIBUTE: z.preprocess(blankAsUnset, z.stringbool().default(false)),
+    /**
      * The provider's rules (common/provider-profile.ts): generic, auth0 or keycloak. The worker checks every request
      * against it (default: from the issuer); a client that sets it refuses a request before starting anything.
      */
@@ -119,6 +124,8 @@ export interface TemporalSettings {
   providerProfile?: ProviderProfileName;
   /** TEMPORAL_UI_URL: the Temporal UI's base URL, without a trailing slash. */
   uiUrl: string;
+  /** CIBA_SUMMARY_SEARCH_ATTRIBUTE: set CibaSummary at start (plaintext on the server). */
+  summarySearchAttribute: boolean;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
@@ -135,6 +142,7 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
     payloadCodec: codec,
     providerProfile: config.CIBA_PROVIDER_PROFILE,
     uiUrl: config.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    summarySearchAttribute: config.CIBA_SUMMARY_SEARCH_ATTRIBUTE,
   };
 }
 

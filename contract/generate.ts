@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ApprovalRequestSchema } from '../common/approval';
 import { ApprovalResultSchema } from '../common/approval-result';
-import { approvalDetails, approvalSummary, type SummarySource } from '../common/approval-summary';
+import { approvalDetails, approvalSummary, listSummary, type SummarySource } from '../common/approval-summary';
 import { DEFAULT_TASK_QUEUE } from '../common/config';
 import { FAILURE_OUTCOMES } from '../common/outcomes';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../common/payload-codec';
@@ -60,6 +60,7 @@ const SUMMARY_CASES: SummarySource[] = [
     authorizationDetails: [{ type: 'key_rotation', ids: [1, 2.5] }],
   },
   { idTokenHint: 'eyJ...', bindingMessage: 'y'.repeat(250) },
+  { loginHint: 'zoë@example.com', bindingMessage: 'Überweisung ✓ '.repeat(20) },
   { bindingMessage: 'Line\nbreak (and [link](x))', authorizationDetails: 'not a list' } as unknown as SummarySource,
 ];
 
@@ -89,6 +90,7 @@ export function contractFiles(): Record<string, string> {
       SUMMARY_CASES.map((request) => ({
         request,
         summary: approvalSummary(request),
+        listSummary: listSummary(request),
         details: approvalDetails(request),
       })),
     ),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { IDP_BEHAVIOURS } from './behaviour';
 import { ClientJwksJson, clientJwksFromEnv, type ClientJwks } from './client-keys';
 import { DEFAULT_PING_NOTIFICATION_ENDPOINT } from './provider';
+import { EXTRA_TYPE_NAME } from './rar';
 import type { ProviderOptions } from './server';
 
 /** The repository root (this file lives in <root>/provider). */
@@ -39,6 +40,13 @@ export const ProviderEnvSchema = z.object({
   IDP_PING_NOTIFICATION_ENDPOINT: optional(z.url({ protocol: /^https$/ })).default(DEFAULT_PING_NOTIFICATION_ENDPOINT),
   /** A PEM file with the CA certificate(s) of that endpoint, trusted besides Node's CAs (e.g. a local dev CA). */
   IDP_PING_CA_FILE: optional(z.string()),
+  /** More authorization_details types to accept (comma-separated), with any members; the device shows them as tables. */
+  IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES: optional(
+    z
+      .string()
+      .transform((list) => [...new Set(list.split(',').map((name) => name.trim()))].filter(Boolean))
+      .pipe(z.array(z.string().regex(EXTRA_TYPE_NAME, 'each type must be a printable name without spaces'))),
+  ),
 });
 
 /** Reads provider options from the environment; throws an Error naming each bad variable. */
@@ -64,6 +72,7 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     behaviour: e.IDP_BEHAVIOUR,
     pingNotificationEndpoint: e.IDP_PING_NOTIFICATION_ENDPOINT,
     pingCa: e.IDP_PING_CA_FILE === undefined ? undefined : readCaFile(e.IDP_PING_CA_FILE),
+    extraAuthorizationDetailsTypes: e.IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES,
   };
 }
 

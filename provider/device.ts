@@ -9,29 +9,38 @@ import { errors, type AdapterPayload, type AuthorizationDetail } from 'oidc-prov
 import type { IdpBehaviour } from './behaviour';
 import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
-import { notFound } from './http';
+import { notFound, sendError } from './http';
 import { markNotified } from './pacing';
 import { OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
-import { describeAuthorizationDetail } from './rar';
+import { authorizationDetailView, describeAuthorizationDetail, type AuthorizationDetailView } from './rar';
 import { findUser } from './users';
 
 const REQUEST_MODEL = 'BackchannelAuthenticationRequest';
 const PROVIDER_SCOPES = new Set(OIDC_SCOPES);
 const RESOURCE_SCOPES = new Set(RESOURCE_SCOPE.split(' '));
 
-/** What the authentication device shows for one undecided request. */
-export interface PendingRequestView {
+/** Where a request stands: undecided, decided (by anyone, on any page), or expired undecided. */
+export type DeviceRequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+/** What the authentication device shows for one request. */
+export interface DeviceRequestView {
   auth_req_id: string;
   client_id: string;
   user: string;
   login_hint: string | null;
   binding_message: string | null;
   authorization_details: AuthorizationDetail[] | null;
-  /** Readable lines for authorization_details, e.g. "Pay 50.00 USD to ExampleCorp". */
+  /** Readable lines for authorization_details, e.g. "Pay 50.00 USD to ExampleCorp" (never JSON). */
   summary: string[];
+  /** Each authorization_details entry as the page shows it: a line, or a table of an unknown type's members. */
+  details_view: AuthorizationDetailView[];
   scope: string;
   expires_at: string;
+  status: DeviceRequestStatus;
 }
+
+/** What the authentication device shows for one undecided request. */
+export type PendingRequestView = DeviceRequestView;
 
 function parseDetails(raw: unknown): AuthorizationDetail[] | undefined {
   if (typeof raw !== 'string') return undefined;
@@ -39,30 +48,60 @@ function parseDetails(raw: unknown): AuthorizationDetail[] | undefined {
   return parsed.length ? parsed : undefined;
 }
 
-/** Pending = accepted by /bc-authorize, not yet approved/denied/redeemed, not expired. */
-export function listPending(store: FileStore, user?: string): PendingRequestView[] {
+/** A decision counts, whatever happened since (redeemed, expired); an undecided request past its expiry is expired. */
+function statusOf(payload: AdapterPayload, nowS: number): DeviceRequestStatus {
+  if (payload.grantId) return 'approved';
+  if (payload.error || payload.consumed) return 'denied'; // consumed undecided: never happens (oidc-provider)
+  return (payload.exp ?? 0) > nowS ? 'pending' : 'expired';
+}
+
+function requestView(p: AdapterPayload, status: DeviceRequestStatus): DeviceRequestView {
+  const details = parseDetails(p.params?.authorization_details);
+  return {
+    auth_req_id: p.jti!,
+    client_id: p.clientId!,
+    user: p.accountId!,
+    login_hint: typeof p.params?.login_hint === 'string' ? p.params.login_hint : null,
+    binding_message: typeof p.params?.binding_message === 'string' ? p.params.binding_message : null,
+    authorization_details: details ?? null,
+    summary: (details ?? []).map(describeAuthorizationDetail),
+    details_view: (details ?? []).map(authorizationDetailView),
+    scope: p.scope ?? '',
+    expires_at: new Date((p.exp ?? 0) * 1000).toISOString(),
+    status,
+  };
+}
+
+export interface ListRequestsOptions {
+  /** A user's e-mail, name or sub: only their requests. Default: everyone's. */
+  user?: string;
+  /**
+   * 'pending' (default): undecided and unexpired only. 'all': also the decided and expired ones the provider still
+   * keeps (a request is kept until 15 s after its expiry), so a page can say what became of a request it showed.
+   */
+  status?: 'pending' | 'all';
+}
+
+/** The requests the device shows, oldest first. */
+export function listRequests(
+  store: FileStore,
+  { user, status = 'pending' }: ListRequestsOptions = {},
+): DeviceRequestView[] {
   const nowS = Date.now() / 1000;
   const sub = user === undefined ? undefined : (findUser(user)?.sub ?? user);
   return store
     .list<AdapterPayload>(FileAdapter.keyPrefix(REQUEST_MODEL))
     .map(([, p]) => p)
-    .filter((p) => !p.consumed && !p.grantId && !p.error && (p.exp ?? 0) > nowS)
     .filter((p) => sub === undefined || p.accountId === sub)
     .sort((a, b) => (a.iat ?? 0) - (b.iat ?? 0))
-    .map((p) => {
-      const details = parseDetails(p.params?.authorization_details);
-      return {
-        auth_req_id: p.jti!,
-        client_id: p.clientId!,
-        user: p.accountId!,
-        login_hint: typeof p.params?.login_hint === 'string' ? p.params.login_hint : null,
-        binding_message: typeof p.params?.binding_message === 'string' ? p.params.binding_message : null,
-        authorization_details: details ?? null,
-        summary: (details ?? []).map(describeAuthorizationDetail),
-        scope: p.scope ?? '',
-        expires_at: new Date((p.exp ?? 0) * 1000).toISOString(),
-      };
-    });
+    .map((p) => ({ p, now: statusOf(p, nowS) }))
+    .filter(({ now }) => status === 'all' || now === 'pending')
+    .map(({ p, now }) => requestView(p, now));
+}
+
+/** Pending = accepted by /bc-authorize, not yet approved/denied/redeemed, not expired. */
+export function listPending(store: FileStore, user?: string): PendingRequestView[] {
+  return listRequests(store, { user, status: 'pending' });
 }
 
 type Decision = 'approve' | 'deny';
@@ -82,9 +121,17 @@ async function recordDecision(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const request = await provider.BackchannelAuthenticationRequest.find(authReqId, { ignoreExpiration: true });
   if (!request) return { status: 404, body: { error: 'not_found', error_description: 'unknown auth_req_id' } };
-  if (request.isExpired) return { status: 409, body: { error: 'expired', error_description: 'request expired' } };
+  // `status` tells a page what became of the request (decided on another page or device, or expired), so that it
+  // can show that instead of an error. A decision made before the expiry is what the user meets, so it comes first.
   if (request.grantId || request.error || request.consumed) {
-    return { status: 409, body: { error: 'already_decided', error_description: 'request already decided' } };
+    const status = request.grantId ? 'approved' : 'denied';
+    return {
+      status: 409,
+      body: { error: 'already_decided', error_description: `request already ${status}`, status },
+    };
+  }
+  if (request.isExpired) {
+    return { status: 409, body: { error: 'expired', error_description: 'request expired', status: 'expired' } };
   }
 
   let result: InstanceType<Provider['Grant']> | errors.AccessDenied;
@@ -152,14 +199,33 @@ export function deviceRoutes(router: Router, { provider, store, behaviour, log }
     ctx.body = page.html;
   });
   router.get('/device/requests', (ctx) => {
-    ctx.body = listPending(store, new URLSearchParams(ctx.querystring).get('user') ?? undefined);
+    const query = new URLSearchParams(ctx.querystring);
+    const status = query.get('status') ?? 'pending';
+    if (status !== 'pending' && status !== 'all') {
+      sendError(ctx, 400, 'invalid_request', 'status must be pending or all');
+      return;
+    }
+    ctx.body = listRequests(store, { user: query.get('user') ?? undefined, status });
   });
+  // One decision at a time per request: of two clicks on two pages at once, the second sees the first's decision
+  // (409 already_decided) instead of both passing the "still undecided" check.
+  const deciding = new Map<string, Promise<unknown>>();
   for (const decision of ['approve', 'deny'] as const) {
     router.post(`/device/requests/:authReqId/${decision}`, async (ctx) => {
       ctx.req.resume(); // no body expected
-      const { status, body } = await recordDecision(provider, store, ctx.params.authReqId!, decision, behaviour, log);
-      ctx.status = status;
-      ctx.body = body;
+      const authReqId = ctx.params.authReqId!;
+      const before = deciding.get(authReqId) ?? Promise.resolve();
+      const mine = before
+        .catch(() => undefined)
+        .then(() => recordDecision(provider, store, authReqId, decision, behaviour, log));
+      deciding.set(authReqId, mine);
+      try {
+        const { status, body } = await mine;
+        ctx.status = status;
+        ctx.body = body;
+      } finally {
+        if (deciding.get(authReqId) === mine) deciding.delete(authReqId);
+      }
     });
   }
   router.all('/device/{*rest}', notFound('no such device endpoint'));

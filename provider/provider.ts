@@ -42,6 +42,8 @@ export interface OidcProviderSettings {
   behaviour: IdpBehaviour;
   /** The ping client's backchannel_client_notification_endpoint (https). */
   pingNotificationEndpoint?: string;
+  /** authorization_details types accepted besides the known ones (rar.ts). */
+  extraAuthorizationDetailsTypes?: readonly string[];
   /** The provider's outgoing fetch (pings); default oidc-provider's, which refuses loopback targets. */
   fetch?: Configuration['fetch'];
   /** Called when a backchannel request was accepted: the "push notification" to the user's device. */
@@ -53,6 +55,7 @@ export function staticClients(
   clientId: string,
   clientSecret: string,
   pingNotificationEndpoint = DEFAULT_PING_NOTIFICATION_ENDPOINT,
+  detailTypes: readonly string[] = Object.keys(authorizationDetailsTypes()),
 ): ClientMetadata[] {
   const common = {
     client_secret: clientSecret,
@@ -62,7 +65,7 @@ export function staticClients(
     // oidc-provider allows one method per client; Auth0 also accepts client_secret_post.
     token_endpoint_auth_method: 'client_secret_basic',
     // oidc-provider's default for this metadata is [] (no RAR at all): allow every configured type.
-    authorization_details_types: Object.keys(authorizationDetailsTypes),
+    authorization_details_types: [...detailTypes],
   } satisfies Partial<ClientMetadata>;
   return [
     { ...common, client_id: clientId, backchannel_token_delivery_mode: 'poll' },
@@ -81,7 +84,11 @@ export function staticClients(
  * The private_key_jwt client `<clientId>-jwt` (RFC 7523, OIDC Core 9): poll mode, the same grants and RAR types as
  * the secret clients; it proves its identity with a JWT signed by a key of `jwks`.
  */
-export function privateKeyJwtClient(clientId: string, jwks: ClientJwks): ClientMetadata {
+export function privateKeyJwtClient(
+  clientId: string,
+  jwks: ClientJwks,
+  detailTypes: readonly string[] = Object.keys(authorizationDetailsTypes()),
+): ClientMetadata {
   return {
     client_id: `${clientId}-jwt`,
     grant_types: [CIBA_GRANT_TYPE, 'refresh_token'],
@@ -90,7 +97,7 @@ export function privateKeyJwtClient(clientId: string, jwks: ClientJwks): ClientM
     token_endpoint_auth_method: 'private_key_jwt',
     jwks,
     backchannel_token_delivery_mode: 'poll',
-    authorization_details_types: Object.keys(authorizationDetailsTypes),
+    authorization_details_types: [...detailTypes],
   };
 }
 
@@ -100,12 +107,18 @@ const CLIENT_AUTH_SIGNING_ALGS = ASYMMETRIC_JWS_ALGS;
 
 export function createOidcProvider(settings: OidcProviderSettings): Provider {
   const { issuer, resource, keys, store, behaviour } = settings;
+  const detailTypes = authorizationDetailsTypes(settings.extraAuthorizationDetailsTypes);
 
   const configuration: Configuration = {
     adapter: (model: string) => new FileAdapter(model, store),
     clients: [
-      ...staticClients(settings.clientId, settings.clientSecret, settings.pingNotificationEndpoint),
-      privateKeyJwtClient(settings.clientId, settings.clientJwks),
+      ...staticClients(
+        settings.clientId,
+        settings.clientSecret,
+        settings.pingNotificationEndpoint,
+        Object.keys(detailTypes),
+      ),
+      privateKeyJwtClient(settings.clientId, settings.clientJwks, Object.keys(detailTypes)),
     ],
     clientAuthMethods: CLIENT_AUTH_METHODS,
     enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
@@ -192,7 +205,7 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       },
       richAuthorizationRequests: {
         enabled: true,
-        types: authorizationDetailsTypes,
+        types: detailTypes,
         // Only for authorization code / device flows, which no client here can use: CIBA requests get their
         // details from backchannelResult({ rar }) when the user approves.
         authorizationDetailsForGrantSource: () => undefined,

@@ -54,6 +54,8 @@ export interface ProviderOptions {
   pingNotificationEndpoint?: string;
   /** PEM CA certificate(s) trusted for pings besides Node's CAs (e.g. a local dev CA). Default: none. */
   pingCa?: string;
+  /** authorization_details types accepted besides the known ones, with any members. Default: none. */
+  extraAuthorizationDetailsTypes?: string[];
   /** Log sink (one line per call, never personal data: users by sub); default stderr. */
   log?: (line: string) => void;
 }
@@ -128,6 +130,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       store,
       behaviour,
       pingNotificationEndpoint: options.pingNotificationEndpoint,
+      extraAuthorizationDetailsTypes: options.extraAuthorizationDetailsTypes,
       fetch: outgoing.fetch,
       onAuthenticationRequest: (_authReqId, accountId, client) =>
         log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),

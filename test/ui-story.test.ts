@@ -2,7 +2,7 @@
  * How an approval reads in the Temporal UI: the list's summary, the details table, and the current details (pure
  * functions; test/approval.test.ts checks them on a real run, decoded as the UI decodes them).
  */
-import { approvalDetails, approvalSummary, maskedUser } from '../common/approval-summary';
+import { approvalDetails, approvalSummary, listSummary, maskedUser } from '../common/approval-summary';
 import type { ApprovalState } from '../common/approval';
 import { currentDetails } from '../workflows/current-details';
 
@@ -44,8 +44,14 @@ describe('the summary in the list', () => {
     expect(approvalDetails(odd)).toBe('**x** · no user');
   });
 
-  it('is at most 200 characters', () => {
-    expect(approvalSummary({ loginHint: 'a@b', bindingMessage: 'y'.repeat(500) })).toHaveLength(200);
+  it('is at most 200 bytes of UTF-8 (the UI limit), cut at a whole character', () => {
+    const summary = approvalSummary({ loginHint: 'a@b', bindingMessage: 'Überweisung ✓ '.repeat(30) });
+    expect(Buffer.byteLength(summary)).toBeLessThanOrEqual(200);
+    expect(Buffer.byteLength(summary)).toBeGreaterThan(195);
+    expect(summary.endsWith('…')).toBe(true);
+    expect(listSummary({ loginHint: 'alice@example.com', bindingMessage: 'x', authorizationDetails: [payment] })).toBe(
+      'Pay 50.00 USD to ExampleCorp',
+    );
   });
 });
 
@@ -99,6 +105,7 @@ describe('the current details', () => {
     });
     expect(text.split('\n')).toEqual([
       '**pending**: waiting for the user to decide',
+      '',
       '- ask 2 of at most 3 (sent again: the previous ask expired undecided), sent 2026-11-26 10:05:00 UTC',
       '- the ask expires 2026-11-26 10:10:00 UTC',
       '- next poll 2026-11-26 10:06:10 UTC (every 10 s)',

@@ -31,6 +31,7 @@ export function currentDetails(state: ApprovalState, now: WaitingNow): string {
   if (state.status === 'initiating') lines.push('**initiating**: sending the backchannel request');
   else if (state.status === 'pending') lines.push('**pending**: waiting for the user to decide');
   else lines.push(`**${state.status}**${state.failure ? `: ${state.failure.message}` : ''}`);
+  lines.push(''); // Markdown: a list needs a blank line before it
   if (ask) {
     lines.push(`- ask ${ask.number} of at most ${now.maxAsks} (${WHY[ask.reason]}), sent ${when(ask.askedAt)}`);
     if (state.status === 'pending' && ask.expiresAt) lines.push(`- the ask expires ${when(ask.expiresAt)}`);

@@ -22,7 +22,8 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { approvalDetails, approvalSummary } from '../common/approval-summary';
+import { approvalDetails, approvalSummary, listSummary } from '../common/approval-summary';
+import { CIBA_SUMMARY } from '../common/search-attributes';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ApprovalFailureType } from '../common/outcomes';
 import { cibaApproval } from './approval';
@@ -32,6 +33,11 @@ export interface RequestApprovalOptions {
   key?: string;
   /** Task queue of the approval worker; default: the agent's own. */
   taskQueue?: string;
+  /**
+   * Also give the approval the CibaSummary search attribute ("Pay 50.00 USD to ExampleCorp", without the user), a
+   * column the Temporal UI's list can show. Plaintext on the Temporal server: off by default.
+   */
+  summarySearchAttribute?: boolean;
 }
 
 export async function requestApproval(
@@ -46,6 +52,9 @@ export async function requestApproval(
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     staticSummary: approvalSummary(request),
     staticDetails: approvalDetails(request),
+    ...(options.summarySearchAttribute && {
+      typedSearchAttributes: [{ key: CIBA_SUMMARY, value: listSummary(request) }],
+    }),
   });
 }
 

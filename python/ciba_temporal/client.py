@@ -20,7 +20,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio.client import Client, Plugin, WorkflowFailureError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import (
@@ -33,7 +39,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from .codec import EncryptionCodec, PayloadKeyMismatchError, key_mismatch_message, parse_payload_key
 from .errors import ApprovalFailed, InvalidApprovalRequestError, PayloadKeyMismatch, approval_failure
-from .summary import approval_details, approval_summary
+from .summary import approval_details, approval_summary, list_summary
 from .types import ApprovalRequest, ApprovalResult, ApprovalState, check_request
 
 APPROVAL_WORKFLOW_TYPE = "cibaApproval"
@@ -108,12 +114,30 @@ class ApprovalStatusReport:
     """How a FAILED approval ended when its status query could not say: ``{"type", "message"}``."""
 
 
+CIBA_SUMMARY = SearchAttributeKey.for_keyword("CibaSummary")
+
+
+def _env_bool(value: str | None) -> bool:
+    """As zod's stringbool: true/1/yes/on and false/0/no/off (any case); unset or blank is false."""
+    text = (value or "").strip().lower()
+    if text in ("", "false", "0", "no", "off", "n", "disabled"):
+        return False
+    if text in ("true", "1", "yes", "on", "y", "enabled"):
+        return True
+    raise ValueError(f"CIBA_SUMMARY_SEARCH_ATTRIBUTE: {value!r} is not a boolean (true or false)")
+
+
 class ApprovalClient:
     """Start, watch, await and cancel approvals (see the module docstring)."""
 
-    def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+    def __init__(
+        self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE, *, summary_search_attribute: bool = False
+    ) -> None:
         self.client = client
         self.task_queue = task_queue
+        # CIBA_SUMMARY_SEARCH_ATTRIBUTE: approvals started here carry CibaSummary, a list column in the Temporal UI
+        # ("Pay 50.00 USD to ExampleCorp", no user): plaintext on the Temporal server, so off by default.
+        self.summary_search_attribute = summary_search_attribute
 
     @classmethod
     async def connect(
@@ -131,7 +155,11 @@ class ApprovalClient:
         client = await connect_temporal_client(
             address=address, namespace=namespace, payload_key=payload_key, env=environment, **connect_options
         )
-        return cls(client, task_queue or environment.get("CIBA_TASK_QUEUE") or DEFAULT_TASK_QUEUE)
+        return cls(
+            client,
+            task_queue or environment.get("CIBA_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
+            summary_search_attribute=_env_bool(environment.get("CIBA_SUMMARY_SEARCH_ATTRIBUTE")),
+        )
 
     async def start(self, request: ApprovalRequest, *, key: str | None = None) -> StartedApproval:
         """Starts the approval workflow; the same ``key`` gives the same approval.
@@ -158,6 +186,9 @@ class ApprovalClient:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=approval_summary(request),
                 static_details=approval_details(request),
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(CIBA_SUMMARY, list_summary(request))] if self.summary_search_attribute else []
+                ),
             )
             return StartedApproval(workflow_id, True)
         except WorkflowAlreadyStartedError:

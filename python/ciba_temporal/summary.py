@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, Mapping
 
-MAX_SUMMARY = 200
+MAX_SUMMARY_BYTES = 200
 
 
 def _field(source: Mapping[str, Any], key: str) -> str:
@@ -69,17 +69,35 @@ def masked_user(source: Mapping[str, Any]) -> str:
     return "no user"
 
 
-def approval_summary(source: Mapping[str, Any]) -> str:
-    """"Pay 50.00 USD to ExampleCorp · alice@…"; without authorization_details, the binding message."""
+def _clip(text: str, max_bytes: int) -> str:
+    """``text`` within ``max_bytes`` of UTF-8, ending in "…" when cut (whole characters only)."""
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    kept, used = "", 3  # the "…"
+    for char in text:
+        used += len(char.encode("utf-8"))
+        if used > max_bytes:
+            break
+        kept += char
+    return f"{kept}…"
+
+
+def _what_is_asked(source: Mapping[str, Any]) -> str:
     details = _entries(source)
     if details:
         more = f" (+{len(details) - 1} more)" if len(details) > 1 else ""
-        what = f"{describe_authorization_detail(details[0])}{more}"
-    else:
-        what = _field(source, "bindingMessage")
-    line = f"{what} · {masked_user(source)}"
-    # JavaScript counts UTF-16 code units; the summary's own characters are all in the BMP.
-    return f"{line[: MAX_SUMMARY - 1]}…" if len(line) > MAX_SUMMARY else line
+        return f"{describe_authorization_detail(details[0])}{more}"
+    return _field(source, "bindingMessage")
+
+
+def approval_summary(source: Mapping[str, Any]) -> str:
+    """"Pay 50.00 USD to ExampleCorp · alice@…" (at most 200 bytes); without authorization_details, the binding message."""
+    return _clip(f"{_what_is_asked(source)} · {masked_user(source)}", MAX_SUMMARY_BYTES)
+
+
+def list_summary(source: Mapping[str, Any]) -> str:
+    """"Pay 50.00 USD to ExampleCorp": without the user, for the opt-in CibaSummary search attribute."""
+    return _clip(_what_is_asked(source), MAX_SUMMARY_BYTES)
 
 
 _MARKDOWN = re.compile(r"[\\`*_{}\[\]()#+!|<>~]")

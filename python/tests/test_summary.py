@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ciba_temporal.summary import approval_details, approval_summary
+from ciba_temporal.summary import approval_details, approval_summary, list_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CASES: list[dict[str, Any]] = json.loads(
@@ -19,4 +19,5 @@ CASES: list[dict[str, Any]] = json.loads(
 @pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
 def test_summary_and_details_match_typescript(case: dict[str, Any]) -> None:
     assert approval_summary(case["request"]) == case["summary"]
+    assert list_summary(case["request"]) == case["listSummary"]
     assert approval_details(case["request"]) == case["details"]
