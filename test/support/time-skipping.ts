@@ -7,12 +7,18 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { SimulatedProvider, type SimulatedProviderOptions } from '../../bench/simulated-provider';
-import { CIBA_APPROVAL_STATUS } from '../../common/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { findTemporalTestServer, type Logger } from '../../devstack/temporal-cli';
 
 const EventType = temporal.api.enums.v1.EventType;
 
-/** Starts the test server, with the project's search attribute registered. */
+const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
+const INDEXED: Record<(typeof SEARCH_ATTRIBUTES)[number]['type'], temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Datetime: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+};
+
+/** Starts the test server, with the project's search attributes registered. */
 export async function startTimeSkippingEnv(log: Logger = () => undefined): Promise<TestWorkflowEnvironment> {
   const serverPath = await findTemporalTestServer({ log });
   if (!serverPath) throw new Error('temporal-test-server not found (devstack/temporal-cli.ts installs it from PyPI)');
@@ -20,14 +26,12 @@ export async function startTimeSkippingEnv(log: Logger = () => undefined): Promi
     server: { executable: { type: 'existing-path', path: serverPath } },
   });
   // The test server knows no custom search attribute until one is added through the operator service (createTimeSkipping
-  // takes none). Without CibaApprovalStatus every workflow task fails ("search attribute CibaApprovalStatus is not
+  // takes none). Without them every workflow task that upserts one fails ("search attribute CibaApprovalStatus is not
   // defined") and the approval never progresses.
   try {
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
-      searchAttributes: {
-        [CIBA_APPROVAL_STATUS.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      },
+      searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map(({ name, type }) => [name, INDEXED[type]])),
     });
   } catch (error) {
     await env.teardown();
