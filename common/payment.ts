@@ -14,6 +14,9 @@ export const PaymentSchema = z.strictObject({
 });
 export type Payment = z.infer<typeof PaymentSchema>;
 
+/** The example the docs, samples and shared test vectors use. */
+export const EXAMPLE_PAYMENT: Payment = { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' };
+
 export function paymentAuthorizationDetails(payment: Payment): AuthorizationDetail[] {
   return [
     {

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { EXAMPLE_PAYMENT, paymentAuthorizationDetails } from '../common/payment';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import {
   ENCRYPTED_ENCODING,
@@ -104,14 +105,7 @@ export function plaintextPayloads(): { name: string; payload: Payload }[] {
       payload: jsonPlain({
         loginHint: 'alice@example.com',
         bindingMessage: 'Pay 50.00 USD to ExampleCorp',
-        authorizationDetails: [
-          {
-            type: 'payment_initiation',
-            actions: ['initiate'],
-            instructedAmount: { currency: 'USD', amount: '50.00' },
-            creditorName: 'ExampleCorp',
-          },
-        ],
+        authorizationDetails: paymentAuthorizationDetails(EXAMPLE_PAYMENT),
       }),
     },
     { name: 'unicode string (json/plain)', payload: jsonPlain('Zahlung an Müller & Søn — 支付 ✓ 🚀 \u0000 end') },

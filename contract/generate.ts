@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { EXAMPLE_PAYMENT, paymentAuthorizationDetails } from '../common/payment';
 import { z } from 'zod';
 import { ApprovalRequestSchema } from '../common/approval';
 import { ApprovalResultSchema } from '../common/approval-result';
@@ -29,14 +30,7 @@ const SUMMARY_CASES: SummarySource[] = [
   {
     loginHint: 'alice@example.com',
     bindingMessage: 'Pay 50.00 USD to ExampleCorp',
-    authorizationDetails: [
-      {
-        type: 'payment_initiation',
-        actions: ['initiate'],
-        instructedAmount: { currency: 'USD', amount: '50.00' },
-        creditorName: 'ExampleCorp',
-      },
-    ],
+    authorizationDetails: paymentAuthorizationDetails(EXAMPLE_PAYMENT),
   },
   {
     loginHint: 'bob',
