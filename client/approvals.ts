@@ -37,6 +37,7 @@ import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
 import type { CompactPollProgress } from '../activities/compact-polling';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 
 /** Prefix of the workflow IDs this client gives approvals. */
 export const APPROVAL_ID_PREFIX = 'ciba-approval-';
@@ -354,7 +355,14 @@ export class ApprovalClient {
 /** A Temporal client with the project's connection settings and encrypting data converter. */
 export async function connectTemporalClient(settings: TemporalSettings = temporalSettings()): Promise<Client> {
   const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
-  return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
+  return new Client({
+    connection,
+    namespace: settings.namespace,
+    dataConverter: settings.dataConverter,
+    // Tracing on (an OTLP endpoint is set): workflows started here carry the caller's active trace context, so the
+    // caller's trace continues into the approval. Spans of the start go to the caller's own tracer provider.
+    ...(settings.tracing && { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } }),
+  });
 }
 
 /** The visibility query of `list`: approvals (workflow type, task queue), by status word when given. */

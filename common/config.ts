@@ -48,6 +48,12 @@ export const TemporalConfigSchema = z
      * against it (default: from the issuer); a client that sets it refuses a request before starting anything.
      */
     CIBA_PROVIDER_PROFILE: z.preprocess(blankAsUnset, z.enum(PROVIDER_PROFILE_NAMES).optional()),
+    /**
+     * OpenTelemetry: when either OTLP endpoint is set, clients pass the caller's active trace context to the approvals
+     * they start (Temporal headers), so the caller's trace continues into the approval. The worker validates them.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(blankAsUnset, z.string().optional()),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(blankAsUnset, z.string().optional()),
     /** The current payload encryption key (base64 of 32 bytes)... */
     CIBA_PAYLOAD_KEY: z.preprocess(blankAsUnset, PayloadKeySchema.optional()),
     /** ...or a file that holds it (e.g. a mounted secret). */
@@ -126,6 +132,8 @@ export interface TemporalSettings {
   uiUrl: string;
   /** CIBA_SUMMARY_SEARCH_ATTRIBUTE: set CibaSummary at start (plaintext on the server). */
   summarySearchAttribute: boolean;
+  /** An OTLP endpoint is set: clients propagate the caller's trace context into the workflows they start. */
+  tracing?: boolean;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
@@ -143,6 +151,7 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
     providerProfile: config.CIBA_PROVIDER_PROFILE,
     uiUrl: config.TEMPORAL_UI_URL.replace(/\/+$/, ''),
     summarySearchAttribute: config.CIBA_SUMMARY_SEARCH_ATTRIBUTE,
+    tracing: Boolean(config.OTEL_EXPORTER_OTLP_ENDPOINT ?? config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
   };
 }
 

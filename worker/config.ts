@@ -19,6 +19,8 @@ import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../co
 
 /** The Prometheus endpoint of the local stack's worker. */
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
+/** OTEL_SERVICE_NAME's default. */
+export const DEFAULT_OTEL_SERVICE_NAME = 'ciba-worker';
 const METRICS_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/;
 
 const WorkerEnvSchema = z
@@ -89,6 +91,14 @@ const WorkerEnvSchema = z
       .transform((v) => (v === '' ? undefined : v)),
     /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
     DEMO_PAYMENTS_API_URL: z.url().optional(),
+    /**
+     * OpenTelemetry tracing, off unless one of these is set (the standard OTLP variables): the collector's base URL
+     * (traces go to `<base>/v1/traces`), or the traces URL itself (wins). Spans are sent as OTLP/HTTP JSON.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: unsetIfEmpty(z.url({ protocol: /^https?$/ })),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(z.url({ protocol: /^https?$/ })),
+    /** The `service.name` of the worker's spans. */
+    OTEL_SERVICE_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().default(DEFAULT_OTEL_SERVICE_NAME)),
   })
   .transform(withClientAuthentication);
 
@@ -110,6 +120,15 @@ export interface WorkerConfig {
   ciba: CibaClientConfig;
   providerProfile: ProviderProfile;
   paymentsApiUrl: URL;
+  /** Set when an OTLP endpoint is configured: OpenTelemetry tracing (worker/tracing.ts); undefined: off. */
+  tracing?: TracingConfig;
+}
+
+/** Where the worker sends its spans (OTLP/HTTP JSON), and as which service. */
+export interface TracingConfig {
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  tracesUrl: string;
+  serviceName: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -134,7 +153,21 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     },
     providerProfile,
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
+    tracing: tracingConfig(parsed),
   };
+}
+
+/** Tracing is on when an OTLP endpoint is set; the traces URL as the OTLP specification derives it. */
+function tracingConfig(env: {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_SERVICE_NAME: string;
+}): TracingConfig | undefined {
+  const tracesUrl =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT &&
+      new URL('v1/traces', withTrailingSlash(new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT))).href);
+  return tracesUrl ? { tracesUrl, serviceName: env.OTEL_SERVICE_NAME } : undefined;
 }
 
 function notificationEndpoint(

@@ -16,6 +16,7 @@ import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload'
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import type { WorkerConfig } from './config';
 import { WORKFLOW_METRICS } from '../workflows/metrics';
+import { startTracing } from './tracing';
 
 /**
  * Only holders of the payload key can make this worker act. Its codec (workerDataConverter) replaces a payload that
@@ -103,6 +104,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     notificationKey: notificationKeys[0]!,
     wakeups: new PingWakeups(),
   };
+  // Opt-in (an OTLP endpoint is set): the SDK's OpenTelemetry interceptors after the worker's own, and their sink.
+  const tracing = config.tracing && startTracing(config.tracing);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -114,7 +117,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
     },
     dataConverter: workerDataConverter(config.temporal),
-    interceptors: workerInterceptors,
+    interceptors: tracing ? tracing.interceptors(workerInterceptors) : workerInterceptors,
+    ...(tracing && { sinks: tracing.sinks }),
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     // New approvals arrive on the task queue's non-sticky part: by default 2 of 10 pollers wait there, and a burst of
     // starts queues behind them (about 30 first workflow tasks a second, whatever the CPU). Half of 20 here.
@@ -153,6 +157,7 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
         await notifications?.close();
         await ciba.close();
         await connection.close();
+        await tracing?.shutdown(); // exports the spans still buffered
       }
     },
   };
