@@ -4,10 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseEnv } from '../common/config';
+import { blankAsUnset, parseEnv } from '../common/config';
 import { ApiKeys, parseApiKeyEntries } from './keys';
-
-const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 export const DEFAULT_API_HOST = '127.0.0.1';
 export const DEFAULT_API_PORT = 8235;

@@ -24,7 +24,7 @@ const PayloadKeySchema = z
   );
 
 /** An empty or blank variable (`CIBA_PAYLOAD_KEY_FILE=` in an .env file or a compose file) counts as unset. */
-const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+export const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 const LEGACY_KEY_ID = /^[\w.-]{1,64}$/;
 

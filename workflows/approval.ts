@@ -181,8 +181,7 @@ async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void>
         ...(ack.issuer ? [{ key: CIBA_PROVIDER, value: ack.issuer }] : []),
       ]
     : [];
-  setStatus(approval, 'pending', searchable);
-  showDetails(approval);
+  setStatus(approval, 'pending', searchable); // the current details follow at once, with the next poll
 }
 
 /** A safe point between polls: hand the whole state to a fresh run before the history grows large. */
