@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { ApprovalFailureType, ApprovalStatus } from './outcomes';
 import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetailsLimits } from './provider-profile';
+import { StartSealSchema } from './start-seal';
 
 /** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
 export const BINDING_MESSAGE_PATTERN = /^[\p{L}\p{N} +\-_.,:#]{1,64}$/u;
@@ -199,6 +200,11 @@ export const ApprovalRequestSchema = z
     pollingMode: z.enum(POLLING_MODES).optional(),
     /** Continue-as-new once the run's history has this many events (keeps any wait's history bounded). */
     continueAsNewAfterEvents: z.number().int().min(30).max(40_000).default(2_000),
+    /**
+     * Binds the input to the one workflow it was made for, once (common/start-seal.ts). ApprovalClient,
+     * `requestApproval`, the HTTP API, the CLI and the Python package add it; a new approval without it is refused.
+     */
+    seal: StartSealSchema.optional(),
   })
   .superRefine((request, ctx) => {
     const hints = (['loginHint', 'loginHintToken', 'idTokenHint'] as const).filter(

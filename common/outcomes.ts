@@ -152,6 +152,23 @@ export const FAILURE_OUTCOMES = {
     exitCode: ExitCode.Failed,
     meaning: 'a payload was encrypted with a key the reader does not have',
   },
+  InputNotSealed: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning: 'the input carries no valid start seal (it was not made by a client of this version); nothing was sent',
+  },
+  InputReplayed: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning:
+      'the input was made for another workflow ID, is older than the freshness window, or was used once already: a replay; nothing was sent',
+  },
+  // details[0] = { retryAt, limit: 'pending' | 'hourly', max } (workflows/user-asks.ts)
+  AskRateLimited: {
+    status: 'failed',
+    exitCode: ExitCode.Failed,
+    meaning: 'the user has too many pending asks, or was asked too often lately; retry after details[0].retryAt',
+  },
   ActivityFailed: {
     status: 'failed',
     exitCode: ExitCode.Failed,
@@ -190,6 +207,9 @@ export const ApprovalFailureType = {
   InvalidRequest: 'InvalidApprovalRequest',
   PayloadNotEncrypted: 'PayloadNotEncrypted',
   PayloadKeyMismatch: 'PayloadKeyMismatch',
+  InputNotSealed: 'InputNotSealed',
+  InputReplayed: 'InputReplayed',
+  AskRateLimited: 'AskRateLimited',
   ActivityFailed: 'ActivityFailed',
   Cancelled: 'ApprovalCancelled',
   Terminated: 'ApprovalTerminated',
