@@ -26,6 +26,12 @@ export const DEFAULT_PING_NOTIFICATION_ENDPOINT = 'https://localhost:8443/ciba/n
 const DEFAULT_REQUEST_EXPIRY_SECONDS = 300;
 
 export const RESOURCE_SCOPE = 'payments:write payments:read';
+/**
+ * A second API the provider issues JWT access tokens for: the Temporal UI's codec server in `jwt` mode
+ * (devstack/codec-server.ts; `audience` or `resource` = this, scope `codec`). Its tokens never reach the payments API.
+ */
+export const CODEC_RESOURCE = 'urn:ciba-temporal:codec';
+export const CODEC_RESOURCE_SCOPE = 'codec';
 /** Scopes the provider itself knows (the API's scopes come from getResourceServerInfo). */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
@@ -194,10 +200,16 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
         // The poll carries no resource parameter: use what the backchannel request asked for.
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
-          if (resourceIndicator !== resource) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          const scope =
+            resourceIndicator === resource
+              ? RESOURCE_SCOPE
+              : resourceIndicator === CODEC_RESOURCE
+                ? CODEC_RESOURCE_SCOPE
+                : undefined;
+          if (!scope) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return {
-            scope: RESOURCE_SCOPE,
-            audience: resource,
+            scope,
+            audience: resourceIndicator,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };
