@@ -10,6 +10,8 @@ import type { Payment } from '../common/payment';
 export interface ExecutePaymentInput {
   accessToken: string;
   payment: Payment;
+  /** The approval's request id (its start seal's): one payment per approval, whoever starts its workflow again. */
+  idempotencyKey?: string;
 }
 
 const PaymentReceiptSchema = z.object({ paymentId: z.string(), status: z.string() });
@@ -17,15 +19,15 @@ export type PaymentReceipt = z.infer<typeof PaymentReceiptSchema>;
 
 export function createPaymentActivities(paymentsApiUrl: URL, timeoutMs: number) {
   return {
-    async executePayment({ accessToken, payment }: ExecutePaymentInput): Promise<PaymentReceipt> {
+    async executePayment({ accessToken, payment, idempotencyKey }: ExecutePaymentInput): Promise<PaymentReceipt> {
       const { info } = Context.current();
       const response = await fetch(paymentsApiUrl, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${accessToken}`,
           'content-type': 'application/json',
-          // One payment per workflow and activity, however often this activity is retried.
-          'idempotency-key': `${info.workflowExecution?.workflowId}/${info.activityId}`,
+          // One payment per approval (workflows started before seals: per workflow), however often it is retried.
+          'idempotency-key': idempotencyKey ?? `${info.workflowExecution?.workflowId}/${info.activityId}`,
         },
         body: JSON.stringify(payment),
         signal: AbortSignal.timeout(timeoutMs),

@@ -43,6 +43,7 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   isCancellation,
+  patched,
   TerminatedFailure,
   TimeoutFailure,
   uuid4,
@@ -58,6 +59,13 @@ import {
 import { ApprovalFailureType, FAILURE_OUTCOMES, failureOutcome } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
 import { approvalFailureType, requestApproval } from '../workflows/request-approval';
+import { checkedStartSeal } from '../workflows/sealed-start';
+import { derivedRequestId } from '../common/start-seal';
+
+/** Runs started before approval keys were numbered (a random key each). */
+const NUMBERED_KEYS = 'with-approval-numbered-keys';
+/** Approvals this run's tools asked for without a key of their own. */
+let approvalCalls = 0;
 
 /** A tool's context type (the AI SDK's `Context`, which `ai` does not export). */
 type Context = Record<string, unknown>;
@@ -104,6 +112,11 @@ export interface ApprovalRefusal {
 export interface GrantedApproval extends ApprovalResult {
   /** The approval's workflow ID (a child of the agent workflow). */
   approvalWorkflowId: string;
+  /**
+   * The approval's request id (derived from the agent's start seal, when the agent checked one with checkStartSeal):
+   * the key to make the approved action idempotent on, so that a copy of the agent's input pays nothing twice.
+   */
+  requestId?: string;
 }
 
 /** The execution options an approved call's `execute` gets: the AI SDK's, plus `approval`. */
@@ -167,7 +180,10 @@ export function withApproval<INPUT, OUTPUT, CONTEXT extends Context = Context>(
       if (violations.length) return invalidRequest(violations.map((v) => v.message).join('; '));
     }
 
-    const key = options.key?.(input, call) ?? `${toolName}-${uuid4()}`;
+    // Numbered, so that a copy of the agent's input started again derives the same approval request ids (which the
+    // user's ask gate refuses); runs from before numbering keep their random keys.
+    const key = options.key?.(input, call) ?? `${toolName}-${patched(NUMBERED_KEYS) ? ++approvalCalls : uuid4()}`;
+    const parentSeal = checkedStartSeal();
     // The ID requestApproval gives the child workflow.
     const approvalWorkflowId = `${workflowInfo().workflowId}/approval/${key}`;
     let result: ApprovalResult;
@@ -182,7 +198,11 @@ export function withApproval<INPUT, OUTPUT, CONTEXT extends Context = Context>(
     }
     const approved: ApprovedToolExecutionOptions<CONTEXT> = {
       ...callOptions,
-      approval: { ...result, approvalWorkflowId },
+      approval: {
+        ...result,
+        approvalWorkflowId,
+        ...(parentSeal && { requestId: derivedRequestId(parentSeal.requestId, key) }),
+      },
     };
     return (await lastValue(execute!(input, approved))) as OUTPUT;
   }

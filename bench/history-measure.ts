@@ -2,6 +2,7 @@
  * One measurement of bench/history.ts: one form of polling loop against one provider behaviour, run on the
  * time-skipping test server until the simulated user approves, with every run's history fetched.
  */
+import { sealFor } from '../common/start-seal';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -86,7 +87,13 @@ export async function measure(
   let ended = 'approved';
   let firstRunId: string;
   try {
-    const handle = await env.client.workflow.start(WORKFLOW_TYPES[form], { taskQueue, workflowId, args: [input] });
+    // The approval's input is sealed for its workflow, on the test server's clock.
+    const args = [
+      form === 'cibaApproval'
+        ? { ...(input as object), seal: sealFor(workflowId, `bench-${workflowId}`, startMs) }
+        : input,
+    ];
+    const handle = await env.client.workflow.start(WORKFLOW_TYPES[form], { taskQueue, workflowId, args });
     firstRunId = handle.firstExecutionRunId;
     await worker.runUntil(
       handle.result().catch((error: unknown) => {

@@ -13,6 +13,7 @@
 import type { ApprovalRequest } from '../common/approval';
 import { createWorkerSettingsActivities } from '../activities/activities';
 import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
+import type { GrantAskResult } from '../activities/user-asks';
 
 export interface SimulatedProviderOptions {
   /** The clock: the test server's time (epoch ms). */
@@ -94,6 +95,9 @@ export class SimulatedProvider {
       });
       return { authReqId, expiresIn: lifetime, interval: this.interval };
     },
+
+    /** The per-user ask gate: the simulated user takes every ask (the real gate is tested on the real stack). */
+    grantAsk: async (): Promise<GrantAskResult> => ({ answer: { kind: 'granted' }, gateId: 'simulated-ask-gate' }),
 
     pollToken: async (input: { authReqId: string; intervalSeconds: number }): Promise<PollOutcome> => {
       const now = await this.clock();

@@ -28,6 +28,7 @@ import {
   type ApprovalState,
 } from '../common/approval';
 import { approvalDetails, approvalSummary, listSummary } from '../common/approval-summary';
+import { sealFor, type StartSeal } from '../common/start-seal';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
 import { DEFAULT_TEMPORAL_UI_URL, temporalSettings, temporalUiLink, type TemporalSettings } from '../common/config';
@@ -38,6 +39,14 @@ import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
 import type { CompactPollProgress } from '../activities/compact-polling';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
+
+/**
+ * A start seal for the workflow `workflowId`, issued now, with a new random request id (common/start-seal.ts). Put it in
+ * the input (`seal`) of any workflow that checks it: the approval (ApprovalClient does), the sample agents.
+ */
+export function newStartSeal(workflowId: string): StartSeal {
+  return sealFor(workflowId, randomUUID(), Date.now());
+}
 
 /** Prefix of the workflow IDs this client gives approvals. */
 export const APPROVAL_ID_PREFIX = 'ciba-approval-';
@@ -261,7 +270,8 @@ export class ApprovalClient {
     const workflowId = approvalWorkflowId(key);
     try {
       await this.client.workflow.start(cibaApproval, {
-        args: [request.data],
+        // Sealed for this workflow ID, now: a copy of this input taken from history starts nothing (README: Security model).
+        args: [{ ...request.data, seal: newStartSeal(workflowId) }],
         workflowId,
         taskQueue: this.taskQueue,
         // Running or finished already: the server refuses, and that approval is returned (below). Of starts that race,

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
-import { connectTemporalClient } from './approvals';
+import { connectTemporalClient, newStartSeal } from './approvals';
 import { ChildWorkflowFailure } from '@temporalio/common';
 import { temporalSettings } from '../common/config';
 import { paymentAgent } from '../workflows/payment-agent';
@@ -32,6 +32,7 @@ async function main(): Promise<number> {
         loginHint: values['login-hint'],
         payment: { amount: values.amount, currency: values.currency, creditorName: values.creditor },
         providerProfile: settings.providerProfile,
+        seal: newStartSeal(workflowId),
       },
     ],
   });

@@ -25,7 +25,7 @@ export const SEAL_FRESHNESS_SECONDS = 600;
 /** A seal issued this far in the future of the server's clock is refused too (clock skew allowance). */
 export const SEAL_CLOCK_SKEW_SECONDS = 120;
 
-export const REQUEST_ID_PATTERN = /^[\w.:/@#-]{16,300}$/;
+export const REQUEST_ID_PATTERN = /^[\w.:/@#%-]{16,1000}$/;
 
 export const StartSealSchema = z
   .strictObject({
@@ -33,8 +33,8 @@ export const StartSealSchema = z
     workflowId: z.string().min(1).max(1000),
     /** When the input was made (ISO 8601, UTC). */
     issuedAt: z.iso.datetime({ offset: true }),
-    /** The request's one identity: 16 to 300 characters of letters, digits and `_.:/@#-`. */
-    requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 16 to 300 characters of [A-Za-z0-9_.:/@#-]'),
+    /** The request's one identity: 16 to 1000 characters of letters, digits and `_.:/@#%-`. */
+    requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 16 to 1000 characters of [A-Za-z0-9_.:/@#%-]'),
   })
   .meta({
     description:
@@ -57,22 +57,43 @@ export interface SealedRun {
   continued: boolean;
 }
 
+/** Why a seal does not admit a run: none (or a malformed one), or one made for another run (a replay). */
+export interface SealProblem {
+  kind: 'not_sealed' | 'replayed';
+  message: string;
+}
+
 /** Why `seal` does not admit this run, or undefined when it does. */
-export function sealProblem(seal: unknown, run: SealedRun): string | undefined {
-  if (seal === undefined) return 'the input carries no start seal: it was not made by a client of this version';
+export function sealProblem(seal: unknown, run: SealedRun): SealProblem | undefined {
+  const notSealed = (message: string): SealProblem => ({ kind: 'not_sealed', message });
+  const replayed = (message: string): SealProblem => ({ kind: 'replayed', message });
+  if (seal === undefined)
+    return notSealed('the input carries no start seal: it was not made by a client of this version');
   const parsed = StartSealSchema.safeParse(seal);
-  if (!parsed.success) return `the input's start seal is malformed (${parsed.error.issues[0]?.message ?? 'invalid'})`;
+  if (!parsed.success)
+    return notSealed(`the input's start seal is malformed (${parsed.error.issues[0]?.message ?? 'invalid'})`);
   const { workflowId, issuedAt } = parsed.data;
   if (workflowId !== run.workflowId) {
-    return `the input was made for workflow ${JSON.stringify(workflowId)}, not for ${JSON.stringify(run.workflowId)}`;
+    return replayed(
+      `the input was made for workflow ${JSON.stringify(workflowId)}, not for ${JSON.stringify(run.workflowId)}`,
+    );
   }
   if (run.continued) return undefined;
   const ageSeconds = (run.runStartMs - Date.parse(issuedAt)) / 1000;
   if (ageSeconds > SEAL_FRESHNESS_SECONDS) {
-    return `the input was issued ${Math.round(ageSeconds)} s before this run started (at most ${SEAL_FRESHNESS_SECONDS} s)`;
+    return replayed(
+      `the input was issued ${Math.round(ageSeconds)} s before this run started (at most ${SEAL_FRESHNESS_SECONDS} s)`,
+    );
   }
   if (ageSeconds < -SEAL_CLOCK_SKEW_SECONDS) {
-    return `the input was issued ${Math.round(-ageSeconds)} s after this run started (clock skew above ${SEAL_CLOCK_SKEW_SECONDS} s)`;
+    return replayed(
+      `the input was issued ${Math.round(-ageSeconds)} s after this run started (clock skew above ${SEAL_CLOCK_SKEW_SECONDS} s)`,
+    );
   }
   return undefined;
+}
+
+/** The requestId of the approval a sealed workflow asks for (`requestApproval`): stable across copies of its input. */
+export function derivedRequestId(parentRequestId: string, key: string): string {
+  return `${parentRequestId}/approval/${encodeURIComponent(key)}`;
 }

@@ -3,14 +3,20 @@ import type Router from '@koa/router';
 import { HttpError, notFound, readJson } from './http';
 import type { Pacing } from './pacing';
 import type { RequestLog } from './request-log';
+import type { PaymentLedger } from './resource-server';
 
 /**
  * DEV-ONLY test controls, no authentication (mount on a router guarded by crossSiteGuard, browser-guard.ts; on
  * loopback only):
  * - GET /dev/log[?authReqId=&bindingMessage=]: the request log;
- * - POST /dev/requests/:authReqId/slow-down {count?}: the next `count` polls of that request answer slow_down.
+ * - POST /dev/requests/:authReqId/slow-down {count?}: the next `count` polls of that request answer slow_down;
+ * - GET /dev/payments: the payments the demo payments API executed.
  */
-export function devRoutes(router: Router, requestLog: RequestLog, pacing: Pacing): void {
+export function devRoutes(router: Router, requestLog: RequestLog, pacing: Pacing, ledger: PaymentLedger): void {
+  router.get('/dev/payments', (ctx) => {
+    ctx.body = ledger.executed;
+  });
+
   router.get('/dev/log', (ctx) => {
     const query = new URLSearchParams(ctx.querystring);
     ctx.body = requestLog.list({

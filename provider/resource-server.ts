@@ -29,13 +29,46 @@ function covers(payload: JWTPayload, payment: PaymentBody): boolean {
   });
 }
 
+export interface ExecutedPayment {
+  paymentId: string;
+  idempotencyKey?: string;
+  amount: string;
+  currency: string;
+  creditorName: string;
+  at: string;
+}
+
+/**
+ * The payments the demo API executed (in memory: a demo, not a bank), and the Idempotency-Key each was made under:
+ * the same key pays once, and answers the first payment again.
+ */
+export class PaymentLedger {
+  private readonly byKey = new Map<string, { payment: ExecutedPayment; bodySha256: string }>();
+  readonly executed: ExecutedPayment[] = [];
+  private static readonly MAX = 10_000;
+
+  /** The earlier payment under this key; 'conflict' when the key was used for another payment. */
+  earlier(key: string | undefined, bodySha256: string): ExecutedPayment | 'conflict' | undefined {
+    const seen = key === undefined ? undefined : this.byKey.get(key);
+    if (!seen) return undefined;
+    return seen.bodySha256 === bodySha256 ? seen.payment : 'conflict';
+  }
+
+  record(payment: ExecutedPayment, bodySha256: string): void {
+    this.executed.push(payment);
+    if (payment.idempotencyKey) this.byKey.set(payment.idempotencyKey, { payment, bodySha256 });
+    if (this.executed.length > PaymentLedger.MAX) this.executed.shift();
+  }
+}
+
 /**
  * Demo protected API: `POST /api/payments` executes a payment when the bearer JWT access token (issued by this
- * provider for `resource`) carries a payment_initiation authorization_details entry matching it.
+ * provider for `resource`) carries a payment_initiation authorization_details entry matching it. An
+ * `Idempotency-Key` pays once: the same key and body answer the first payment again (200), another body 422.
  */
 export function resourceServerRoutes(
   router: Router,
-  options: { issuer: string; resource: string; jwks: JSONWebKeySet },
+  options: { issuer: string; resource: string; jwks: JSONWebKeySet; ledger: PaymentLedger },
 ): void {
   const keySet = createLocalJWKSet(options.jwks);
 
@@ -66,13 +99,28 @@ export function resourceServerRoutes(
       const description = 'no approved payment_initiation matches this payment';
       throw new HttpError(403, 'insufficient_authorization_details', description);
     }
-    ctx.status = 201;
-    ctx.body = {
+    const idempotencyKey = ctx.get('idempotency-key') || undefined;
+    const bodySha256 = crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const earlier = options.ledger.earlier(idempotencyKey, bodySha256);
+    if (earlier === 'conflict') {
+      throw new HttpError(422, 'invalid_request', 'this Idempotency-Key was used for another payment');
+    }
+    const payment = earlier ?? {
       paymentId: `pay_${crypto.randomUUID()}`,
-      status: 'executed',
+      idempotencyKey,
       amount: body.amount,
       currency: body.currency,
       creditorName: body.creditorName,
+      at: new Date().toISOString(),
+    };
+    if (!earlier) options.ledger.record(payment, bodySha256);
+    ctx.status = earlier ? 200 : 201;
+    ctx.body = {
+      paymentId: payment.paymentId,
+      status: 'executed',
+      amount: payment.amount,
+      currency: payment.currency,
+      creditorName: payment.creditorName,
     };
   });
 

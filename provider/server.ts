@@ -16,7 +16,7 @@ import { Pacing } from './pacing';
 import { ensurePrivateDir } from './private-files';
 import { createOidcProvider, ROUTES, staticClients } from './provider';
 import { RequestLog } from './request-log';
-import { resourceServerRoutes } from './resource-server';
+import { PaymentLedger, resourceServerRoutes } from './resource-server';
 
 export interface ProviderOptions {
   /** Default '127.0.0.1'. */
@@ -142,9 +142,10 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
     const devOnly = ownRouter(log);
     devOnly.use(crossSiteGuard(ownOrigins(issuer, (server.address() as AddressInfo).port)));
     deviceRoutes(devOnly, { provider, store, behaviour, log });
-    devRoutes(devOnly, requestLog, pacing);
+    const ledger = new PaymentLedger();
+    devRoutes(devOnly, requestLog, pacing, ledger);
     const api = ownRouter(log);
-    resourceServerRoutes(api, { issuer, resource, jwks: publicJwks(keys) });
+    resourceServerRoutes(api, { issuer, resource, jwks: publicJwks(keys), ledger });
 
     provider.use(securityHeaders);
     provider.use(

@@ -2,6 +2,7 @@
  * Cancellation from every side an agent has: the client library, the CLI, and a parent agent workflow (cancelled,
  * or terminated: REQUEST_CANCEL reaches the pending approval). Polling stops at once, as the provider sees it.
  */
+import { newStartSeal } from '../client/approvals';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -128,7 +129,13 @@ async function startAgent(worker: OwnWorker, name: string) {
   const handle = await worker.temporal.workflow.start(paymentAgent, {
     workflowId,
     taskQueue: worker.env.CIBA_TASK_QUEUE!,
-    args: [{ loginHint: 'alice@example.com', payment: { amount: '7.00', currency: 'USD', creditorName: name } }],
+    args: [
+      {
+        loginHint: 'alice@example.com',
+        payment: { amount: '7.00', currency: 'USD', creditorName: name },
+        seal: newStartSeal(workflowId),
+      },
+    ],
   });
   const approvalId = `${workflowId}/approval/payment`;
   const { authReqId } = await waitForApprovalState(worker.temporal, approvalId, (s) => isPending(s) && s.polls >= 1);

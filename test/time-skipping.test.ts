@@ -6,6 +6,7 @@
  * payload codec): what is tested here is the waiting, asking again and continuing as new. Set-up (test server, search
  * attribute, worker): test/support/time-skipping.ts.
  */
+import { sealFor } from '../common/start-seal';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
@@ -97,7 +98,9 @@ async function runApproval(
   });
   return worker.runUntil(async () => {
     const realStartMs = Date.now();
-    const handle = await env.client.workflow.start(cibaApproval, { taskQueue, workflowId, args: [input] });
+    // Sealed on the test server's clock, which has run ahead of this process' by the time skipped so far.
+    const seal = sealFor(workflowId, `time-skipping-request-${workflowId}`, await env.currentTimeMs());
+    const handle = await env.client.workflow.start(cibaApproval, { taskQueue, workflowId, args: [{ ...input, seal }] });
     let result: ApprovalResult | undefined;
     let error: unknown;
     let overLimit = false;

@@ -4,6 +4,7 @@
  * and activity spans arrive at the endpoint in the caller's trace, and no span holds a token, the auth_req_id, the
  * user or the binding message.
  */
+import { newStartSeal } from '../client/approvals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -171,7 +172,11 @@ it("continues an agent workflow's trace into its child approval, by Temporal hea
         workflowId: agentId,
         taskQueue: fixture.env.CIBA_TASK_QUEUE!,
         args: [
-          { loginHint: 'alice@example.com', payment: { amount: '5.00', currency: 'EUR', creditorName: 'Tracing' } },
+          {
+            loginHint: 'alice@example.com',
+            payment: { amount: '5.00', currency: 'EUR', creditorName: 'Tracing' },
+            seal: newStartSeal(agentId),
+          },
         ],
       });
       return { handle: started, traceId: span.spanContext().traceId };

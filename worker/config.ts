@@ -15,6 +15,7 @@ import {
 } from '../activities/ciba-protocol';
 import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
 import { POLLING_MODES, type PollingMode } from '../common/approval';
+import type { AskLimits } from '../common/ask-gate';
 import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
 
 /** The Prometheus endpoint of the local stack's worker. */
@@ -89,6 +90,13 @@ const WorkerEnvSchema = z
         'must be host:port (e.g. 127.0.0.1:9464, [::1]:9464), or empty for no metrics',
       )
       .transform((v) => (v === '' ? undefined : v)),
+    /**
+     * The per-user ask gate (workflows/user-asks.ts), across every approval and worker of the task queue: at most this
+     * many asks pending on one user's device at once...
+     */
+    CIBA_USER_MAX_PENDING_ASKS: z.coerce.number().int().min(1).max(1_000_000).default(5),
+    /** ...and at most this many asks to one user in any hour. A refused ask ends the approval AskRateLimited. */
+    CIBA_USER_MAX_ASKS_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(20),
     /** The sample agent's payments API; default: the local provider's demo API under the issuer. */
     DEMO_PAYMENTS_API_URL: z.url().optional(),
     /**
@@ -114,6 +122,8 @@ export interface WorkerConfig {
   /** Set in ping mode. */
   notificationEndpoint?: NotificationEndpointConfig;
   pollingMode: PollingMode;
+  /** The per-user ask gate's limits. */
+  userAskLimits: AskLimits;
   maxConcurrentActivities: number;
   /** CIBA_METRICS_ADDRESS: where Prometheus metrics are served; undefined: no metrics endpoint. */
   metricsAddress?: string;
@@ -141,6 +151,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     notificationEndpoint:
       parsed.CIBA_TOKEN_DELIVERY_MODE === 'ping' ? notificationEndpoint(parsed, providerProfile) : undefined,
     pollingMode: parsed.CIBA_POLLING_MODE,
+    userAskLimits: { maxPending: parsed.CIBA_USER_MAX_PENDING_ASKS, maxPerHour: parsed.CIBA_USER_MAX_ASKS_PER_HOUR },
     maxConcurrentActivities: parsed.CIBA_MAX_CONCURRENT_ACTIVITIES,
     metricsAddress: parsed.CIBA_METRICS_ADDRESS,
     ciba: {

@@ -10,6 +10,7 @@ import { signalApproval, startNotificationServer, type NotificationServer } from
 import { Client } from '@temporalio/client';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
+import { createUserAskActivities, userGateKeyFrom } from '../activities/user-asks';
 import { ApprovalFailureType } from '../common/outcomes';
 import { workerDataConverter } from '../common/config';
 import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
@@ -115,6 +116,10 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
       ...createCibaActivities(ciba, config.providerProfile, ping),
       ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
       ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
+      ...createUserAskActivities({
+        gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,
+        limits: config.userAskLimits,
+      }),
     },
     dataConverter: workerDataConverter(config.temporal),
     interceptors: tracing ? tracing.interceptors(workerInterceptors) : workerInterceptors,

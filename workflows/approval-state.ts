@@ -36,6 +36,8 @@ export interface ApprovalCarryOver {
   /** Exactly one of: the ask being polled, or the next ask to send. */
   polling?: PollingState;
   nextAsk?: NextAsk;
+  /** The user's ask gate (workflows/user-asks.ts) while it holds a lease for this approval's current ask. */
+  askGate?: string;
 }
 
 /**

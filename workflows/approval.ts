@@ -62,6 +62,8 @@ import { currentDetails } from './current-details';
 import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
 import { checkGrantedAuthorizationDetails } from './granted';
 import { pingSignal } from './signals';
+import { acquireAsk, releaseAsk } from './ask-gate';
+import { checkStartSeal } from './sealed-start';
 import { countApprovalEnded, countApprovalStarted, observeDecision, observeResult } from './metrics';
 import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
 
@@ -78,6 +80,12 @@ const POLLING_MODES = 'polling-modes';
 
 /** Runs started before these search attributes existed upsert only the status (their histories say so). */
 const ASK_SEARCH_ATTRIBUTES = 'ask-search-attributes';
+
+/**
+ * Runs started before start seals and the per-user ask gate run as they did: their inputs carry no seal, and they
+ * asked without a gate. New runs refuse an unsealed or replayed input, and ask only what the user's gate grants.
+ */
+const SEALED_AND_GATED = 'sealed-start-and-ask-gate';
 
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
@@ -108,12 +116,16 @@ interface Approval {
   pinged?: string;
   /** The latest poll a ping caused: another ping for that ask within its interval changes nothing. */
   pingPoll?: { authReqId: string; atMs: number };
+  /** Each ask is granted by the user's ask gate first (runs since the start seal). */
+  gated: boolean;
 }
 
 export async function cibaApproval(
   input: ApprovalRequestInput,
   carried?: ApprovalCarryOver | LegacyCarryOver,
 ): Promise<ApprovalResult> {
+  const gated = patched(SEALED_AND_GATED);
+  if (gated) checkStartSeal(input.seal); // before anything else: a copied input does nothing
   const request = validate(input);
   if (!carried) countApprovalStarted(); // continued-as-new runs are the same approval
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
@@ -121,6 +133,7 @@ export async function cibaApproval(
     request,
     run,
     status: run.polling ? 'pending' : 'initiating',
+    gated,
   };
   setHandler(approvalStatusQuery, () =>
     statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure),
@@ -134,6 +147,7 @@ export async function cibaApproval(
     return handBack(approval, tokens);
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
+    await askEnded(approval); // the approval ends while its ask may still be pending
     const failure = asApprovalFailure(error);
     const ended = endedWith(failure);
     approval.failure = ended.failure;
@@ -160,6 +174,7 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
     await continueAsNewWhenLarge(approval);
     decision = approval.run.pollingMode === 'compact' ? await pollUntilDecided(approval) : await pollOnce(approval);
     observeDecision(approval.run, decision);
+    if (decision.kind !== 'poll_again') await askEnded(approval);
     if (decision.kind === 'denied') {
       approval.run = recordAskOutcome(approval.run, 'denied');
       throw approvalFailure(ApprovalFailureType.Denied, decision.message);
@@ -172,6 +187,10 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
 /** Ask (CIBA Core 7): send a backchannel authentication request, after the delay the ask-again policy wants. */
 async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void> {
   if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
+  if (approval.gated) {
+    const askGate = await acquireAsk(approval.request, approval.request.seal!.requestId, approval.run.askCount + 1);
+    approval.run = { ...approval.run, askGate };
+  }
   const ack = await sendBackchannelRequest(approval.request, approval.run.askCount + 1, reason);
   approval.run = recordAsk(approval.run, reason, ack, Date.now());
   // What people filter on besides the status: this ask's expiry, and the provider (not secret, not personal).
@@ -182,6 +201,14 @@ async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void>
       ]
     : [];
   setStatus(approval, 'pending', searchable); // the current details follow at once, with the next poll
+}
+
+/** The current ask ended (decided, expired, lost) or the approval did: the user's gate frees its lease. */
+async function askEnded(approval: Approval): Promise<void> {
+  const gate = approval.run.askGate;
+  if (!gate) return;
+  approval.run = { ...approval.run, askGate: undefined };
+  await releaseAsk(gate);
 }
 
 /** A safe point between polls: hand the whole state to a fresh run before the history grows large. */

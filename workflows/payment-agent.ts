@@ -3,14 +3,18 @@
  * payment_initiation object), waits for the approval, then executes the payment with the access token. The payments
  * API accepts the token only if its authorization_details cover this payment.
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { PaymentActivities } from '../activities/payments';
 import { formatZodError, type ApprovalRequestInput } from '../common/approval';
 import { PaymentSchema, paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import type { ProviderProfileName } from '../common/provider-profile';
 import { requestApproval } from './request-approval';
+import { checkStartSeal } from './sealed-start';
+import { derivedRequestId, type StartSeal } from '../common/start-seal';
 
 export interface PaymentAgentInput {
+  /** Binds this input to its workflow ID, once (client: `newStartSeal(workflowId)`); refused without it. */
+  seal?: StartSeal;
   /** Who must approve (a login_hint the provider understands). */
   loginHint: string;
   payment: Payment;
@@ -24,6 +28,10 @@ export interface PaymentAgentInput {
   >;
 }
 
+/** Runs started before start seals take any input, and pay once per workflow. */
+const SEALED_START = 'sealed-start';
+const APPROVAL_KEY = 'payment';
+
 export interface PaymentAgentResult {
   paymentId: string;
   status: string;
@@ -32,11 +40,13 @@ export interface PaymentAgentResult {
 
 const { executePayment } = proxyActivities<PaymentActivities>({
   startToCloseTimeout: '30s',
-  // The payments API is idempotent per workflow (Idempotency-Key), so a retry cannot pay twice.
+  // The payments API is idempotent on the approval's request id (Idempotency-Key): neither a retry nor a copy of this
+  // workflow's input started again can pay twice.
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['PaymentRefused'] },
 });
 
 export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAgentResult> {
+  const seal = patched(SEALED_START) ? checkStartSeal(input.seal) : undefined;
   const payment = PaymentSchema.safeParse(input.payment);
   if (!payment.success) throw ApplicationFailure.nonRetryable(formatZodError(payment.error), 'InvalidPayment');
 
@@ -49,9 +59,13 @@ export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAge
       audience: input.audience,
       ...input.approval,
     },
-    { key: 'payment' },
+    { key: APPROVAL_KEY },
   );
 
-  const receipt = await executePayment({ accessToken: approval.accessToken, payment: payment.data });
+  const receipt = await executePayment({
+    accessToken: approval.accessToken,
+    payment: payment.data,
+    ...(seal && { idempotencyKey: derivedRequestId(seal.requestId, APPROVAL_KEY) }),
+  });
   return { paymentId: receipt.paymentId, status: receipt.status, approvedAt: approval.approvedAt };
 }

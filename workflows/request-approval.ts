@@ -9,6 +9,8 @@
  *   (TERMINATE, the default) or left polling for nobody (ABANDON).
  * - cancellationType WAIT_CANCELLATION_COMPLETED: cancelling the agent's scope cancels the approval and waits until
  *   it has stopped, so no poll is in flight when the agent moves on.
+ * - the approval's input is sealed for its workflow ID (common/start-seal.ts); call `checkStartSeal(input.seal)` first
+ *   in the agent workflow, and its approvals' request ids derive from the agent's own seal.
  * Failures reach the agent as a ChildWorkflowFailure whose `cause` is an ApplicationFailure typed
  * ApprovalDenied, ApprovalExpired, ... (see ApprovalFailureType); `approvalFailureType(error)` extracts it.
  */
@@ -27,6 +29,11 @@ import { CIBA_SUMMARY } from '../common/search-attributes';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ApprovalFailureType } from '../common/outcomes';
 import { cibaApproval } from './approval';
+import { derivedRequestId, sealFor } from '../common/start-seal';
+import { checkedStartSeal } from './sealed-start';
+
+/** requestApproval calls so far in this run: keyless approvals are numbered, so a copy of the run numbers them alike. */
+let approvalsRequested = 0;
 
 export interface RequestApprovalOptions {
   /** Distinguishes this approval among the agent's; part of the child workflow ID. Default: a deterministic UUID. */
@@ -44,9 +51,15 @@ export async function requestApproval(
   request: ApprovalRequestInput,
   options: RequestApprovalOptions = {},
 ): Promise<ApprovalResult> {
+  const number = ++approvalsRequested;
+  const workflowId = `${workflowInfo().workflowId}/approval/${options.key ?? uuid4()}`;
+  // The approval's request id: derived from this workflow's own seal when it checked one (checkStartSeal), so that a
+  // copy of this workflow's input, started again, derives the same id and the user's ask gate refuses its ask.
+  const parentSeal = checkedStartSeal();
+  const requestId = parentSeal ? derivedRequestId(parentSeal.requestId, options.key ?? `#${number}`) : uuid4();
   return executeChild(cibaApproval, {
-    args: [request],
-    workflowId: `${workflowInfo().workflowId}/approval/${options.key ?? uuid4()}`,
+    args: [{ ...request, seal: sealFor(workflowId, requestId, Date.now()) }],
+    workflowId,
     taskQueue: options.taskQueue,
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

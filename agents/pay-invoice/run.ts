@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { connectTemporalClient } from '../../client/approvals';
+import { connectTemporalClient, newStartSeal } from '../../client/approvals';
 import { temporalSettings } from '../../common/config';
 import { payInvoiceAgent } from './workflows';
 import { agentTaskQueue } from './worker';
@@ -35,6 +35,7 @@ async function main(): Promise<number> {
         {
           prompt,
           loginHint: values['login-hint'],
+          seal: newStartSeal(workflowId),
           approvalTaskQueue: settings.taskQueue,
           providerProfile: settings.providerProfile,
           approval: values['requested-expiry'] ? { requestedExpiry: Number(values['requested-expiry']) } : undefined,

@@ -8,11 +8,13 @@
  * `ai` needs in the sandbox. Import workflow-safe parts only: '@temporalio/ai-sdk/workflow', not the package root.
  */
 import { temporalProvider } from '@temporalio/ai-sdk/workflow';
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import { generateText, stepCountIs, tool } from 'ai';
 import type { PaymentActivities } from '../../activities/payments';
 import type { ApprovalRequestInput } from '../../common/approval';
 import type { ProviderProfileName } from '../../common/provider-profile';
+import type { StartSeal } from '../../common/start-seal';
+import { checkStartSeal } from '../../workflows/sealed-start';
 import { approvalOf, withApproval } from '../with-approval';
 import { InvoiceSchema, invoiceAuthorizationDetails, invoiceBindingMessage, invoicePayment } from './invoice';
 
@@ -25,6 +27,8 @@ export const PAY_INVOICE_SYSTEM_PROMPT =
   'paid, and why (the outcome and reason). Answer briefly.';
 
 export interface PayInvoiceAgentInput {
+  /** Binds this input to its workflow ID, once (client: `newStartSeal(workflowId)`); refused without it. */
+  seal?: StartSeal;
   /** What the user asks, e.g. "Pay invoice INV-1001: 50.00 USD to ExampleCorp". */
   prompt: string;
   /** Who approves payments (a login_hint the provider understands). */
@@ -48,10 +52,12 @@ export interface PayInvoiceAgentResult {
 }
 
 export async function payInvoiceAgent(input: PayInvoiceAgentInput): Promise<PayInvoiceAgentResult> {
+  if (patched('sealed-start')) checkStartSeal(input.seal); // a copy of this input, started again, does nothing
   const { executePayment } = proxyActivities<PaymentActivities>({
     taskQueue: input.approvalTaskQueue,
     startToCloseTimeout: '30s',
-    // The payments API is idempotent per workflow and activity (Idempotency-Key): a retry cannot pay twice.
+    // The payments API is idempotent on the approval's request id (Idempotency-Key): neither a retry nor a copy of
+    // this workflow's input started again can pay twice.
     retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['PaymentRefused'] },
   });
 
@@ -60,8 +66,12 @@ export async function payInvoiceAgent(input: PayInvoiceAgentInput): Promise<PayI
       description: 'Pay an invoice. The user is asked to approve the exact payment on their device first.',
       inputSchema: InvoiceSchema,
       execute: async (invoice, options) => {
-        const { accessToken, approvedAt } = approvalOf(options);
-        const receipt = await executePayment({ accessToken, payment: invoicePayment(invoice) });
+        const { accessToken, approvedAt, requestId } = approvalOf(options);
+        const receipt = await executePayment({
+          accessToken,
+          payment: invoicePayment(invoice),
+          idempotencyKey: requestId,
+        });
         // Never the tokens: this goes to the model.
         return { paid: true, invoiceNumber: invoice.invoiceNumber, ...receipt, approvedAt };
       },

@@ -8,6 +8,7 @@ import type { LanguageModelV4CallOptions, LanguageModelV4GenerateResult } from '
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { MockLanguageModelV4, MockProviderV4 } from 'ai/test';
 import { randomUUID } from 'node:crypto';
+import { newStartSeal } from '../../client/approvals';
 import { temporalSettings } from '../../common/config';
 import { invoiceAuthorizationDetails, invoiceBindingMessage, type Invoice } from '../../agents/pay-invoice/invoice';
 import { createPayInvoiceWorker } from '../../agents/pay-invoice/worker';
@@ -96,13 +97,15 @@ function newInvoice(overrides: Partial<Invoice> = {}): Invoice {
 }
 
 async function startAgent(name: string, invoice: Invoice, extra: Partial<PayInvoiceAgentInput> = {}) {
+  const workflowId = `pay-invoice-${name}-${randomUUID()}`;
   return approvals.temporal.workflow.start(payInvoiceAgent, {
-    workflowId: `pay-invoice-${name}-${randomUUID()}`,
+    workflowId,
     taskQueue: agentTaskQueue,
     args: [
       {
         prompt: `Pay this invoice: ${JSON.stringify(invoice)}`,
         loginHint: 'alice@example.com',
+        seal: newStartSeal(workflowId),
         approvalTaskQueue: approvals.env.CIBA_TASK_QUEUE!,
         providerProfile: 'auth0',
         ...extra,

@@ -5,6 +5,7 @@
  * Record again only on purpose: when a workflow change is meant to be incompatible with running approvals (and is
  * shipped with a versioning plan). The fixtures' payloads are encrypted with FIXTURE_PAYLOAD_KEY, a public test key.
  */
+import { newStartSeal } from '../../client/approvals';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -148,7 +149,11 @@ async function main(): Promise<void> {
         workflowId: 'replay-payment-agent',
         taskQueue: env.CIBA_TASK_QUEUE!,
         args: [
-          { loginHint: 'bob@example.com', payment: { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' } },
+          {
+            loginHint: 'bob@example.com',
+            payment: { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' },
+            seal: newStartSeal('replay-payment-agent'),
+          },
         ],
       });
       const approvalId = 'replay-payment-agent/approval/payment';

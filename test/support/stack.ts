@@ -57,6 +57,10 @@ export function stackEnv(
     CIBA_PROVIDER_PROFILE: 'auth0',
     // No Prometheus endpoint unless a test asks for one (test/metrics.test.ts): workers would share one port.
     CIBA_METRICS_ADDRESS: '',
+    // Tests ask alice and bob often, from many approvals at once: the per-user ask gate's limits are tested on their
+    // own (test/replay-and-flood.test.ts), with the defaults' order of magnitude.
+    CIBA_USER_MAX_PENDING_ASKS: '1000',
+    CIBA_USER_MAX_ASKS_PER_HOUR: '100000',
     ...overrides,
   };
 }

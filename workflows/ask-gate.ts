@@ -1,0 +1,76 @@
+/**
+ * The approval's side of the per-user ask gate (workflows/user-asks.ts): before each ask, the gate must grant it; when
+ * the ask ends, its lease is released. A refused ask ends the approval before anything reaches the provider:
+ * AskRateLimited (with the time to retry), or InputReplayed (this request already asked from another run chain).
+ */
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  log,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { UserAskActivities, UserHint } from '../activities/user-asks';
+import type { ApprovalRequest } from '../common/approval';
+import { releaseAskSignal } from '../common/ask-gate';
+import { ApprovalFailureType } from '../common/outcomes';
+import { approvalFailure } from './failures';
+
+/** A lease lasts the ask's requested expiry, or this when the request names none (Auth0's default is 300 s). */
+const DEFAULT_LEASE_SECONDS = 600;
+/** The provider may keep an ask a little past its expiry (oidc-provider: about 15 s). */
+const LEASE_MARGIN_SECONDS = 60;
+
+const gate = proxyLocalActivities<UserAskActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
+});
+
+/**
+ * Asks the user's gate for ask number `askNumber`.
+ *
+ * @returns the gate's workflow ID (to release the lease when the ask ends).
+ * @throws ApplicationFailure AskRateLimited (details[0]: { limit, max, retryAt }) or InputReplayed.
+ */
+export async function acquireAsk(request: ApprovalRequest, requestId: string, askNumber: number): Promise<string> {
+  const info = workflowInfo();
+  const { answer, gateId } = await gate.grantAsk({
+    hint: userHint(request),
+    approvalId: info.workflowId,
+    chainId: info.firstExecutionRunId,
+    requestId,
+    askKey: `${info.firstExecutionRunId}#${askNumber}`,
+    leaseMs: ((request.requestedExpiry ?? DEFAULT_LEASE_SECONDS) + LEASE_MARGIN_SECONDS) * 1000,
+  });
+  if (answer.kind === 'replayed') throw approvalFailure(ApprovalFailureType.InputReplayed, answer.message);
+  if (answer.kind === 'limited') {
+    const what =
+      answer.limit === 'pending'
+        ? `the user already has ${answer.max} pending asks`
+        : `the user was asked ${answer.max} times in the last hour`;
+    throw approvalFailure(ApprovalFailureType.AskRateLimited, `${what}; retry after ${answer.retryAt}`, {
+      limit: answer.limit,
+      max: answer.max,
+      retryAt: answer.retryAt,
+    });
+  }
+  return gateId;
+}
+
+/** The ask ended (or the approval did): free its lease at the gate. Never fails the approval, even when cancelled. */
+export async function releaseAsk(gateId: string): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await getExternalWorkflowHandle(gateId).signal(releaseAskSignal, { approvalId: workflowInfo().workflowId });
+    } catch (error) {
+      // The gate ended meanwhile (it holds nothing then): the lease is gone with it.
+      log.info(`ask gate not told of the ask's end: ${(error as Error).message}`);
+    }
+  });
+}
+
+function userHint(request: ApprovalRequest): UserHint {
+  if (request.loginHint !== undefined) return { kind: 'loginHint', value: request.loginHint };
+  if (request.loginHintToken !== undefined) return { kind: 'loginHintToken', value: request.loginHintToken };
+  return { kind: 'idTokenHint', value: request.idTokenHint! };
+}
