@@ -3,7 +3,7 @@
  * payload key comes from the same variables as the worker's (CIBA_PAYLOAD_KEY, ..., read by common/config.ts).
  */
 import { z } from 'zod';
-import { parseEnv } from '../common/config';
+import { blankAsUnset, parseEnv } from '../common/config';
 import { DEFAULT_MAX_BODY_BYTES, isLoopbackHost, isWildcardHost, type CodecServerOptions } from './codec-server';
 
 const list = (v: string | undefined) =>
@@ -19,6 +19,9 @@ const OriginSchema = z.string().transform((v, ctx) => {
   }
   return url?.origin ?? v;
 });
+
+/** CODEC_SERVER_ENCODE: `true` turns POST /encode on; unset, blank or `false` leaves it off. */
+const EncodeSchema = z.preprocess(blankAsUnset, z.stringbool().default(false));
 
 const CodecServerEnvSchema = z
   .object({
@@ -39,10 +42,29 @@ const CodecServerEnvSchema = z
       .min(1024)
       .max(64 * 1024 * 1024)
       .default(DEFAULT_MAX_BODY_BYTES),
-    CODEC_SERVER_ENCODE: z.stringbool().default(true),
-    CODEC_SERVER_JWT_ISSUER: z.string().min(1).optional(),
-    CODEC_SERVER_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
-    CODEC_SERVER_JWT_AUDIENCE: z.string().min(1).optional(),
+    /**
+     * true: answer POST /encode, so the UI can send signals and start workflows with inputs it encrypts. Off by
+     * default: whoever may call /encode can make an input the worker accepts (and so make a user's device ask).
+     */
+    CODEC_SERVER_ENCODE: EncodeSchema,
+    CODEC_SERVER_JWT_ISSUER: z.preprocess(blankAsUnset, z.string().min(1).optional()),
+    CODEC_SERVER_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+    /** Required in jwt mode: the `aud` of the access tokens the Temporal UI sends (e.g. Auth0's API identifier). */
+    CODEC_SERVER_JWT_AUDIENCE: z.preprocess(blankAsUnset, z.string().min(1).optional()),
+    /** `name=value`: for issuers whose access tokens are not typed at+jwt, a claim only their access tokens carry. */
+    CODEC_SERVER_JWT_ACCESS_TOKEN_CLAIM: z.preprocess(
+      blankAsUnset,
+      z
+        .string()
+        .regex(/^[^=\s]+=\S+$/, 'must be name=value, e.g. token_use=access')
+        .transform((v) => ({ name: v.slice(0, v.indexOf('=')), value: v.slice(v.indexOf('=') + 1) }))
+        .optional(),
+    ),
+    /** Scopes every access token must grant, space- or comma-separated. */
+    CODEC_SERVER_JWT_REQUIRED_SCOPES: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? '').split(/[\s,]+/).filter(Boolean)),
   })
   .superRefine(
     (env, ctx) => {
@@ -69,6 +91,13 @@ const CodecServerEnvSchema = z
       else if (URL.canParse(jwks) && new URL(jwks).protocol === 'http:' && !isLoopbackHost(new URL(jwks).hostname)) {
         issue('CODEC_SERVER_JWKS_URL', 'must be https (plain http only on loopback)');
       }
+      if (!env.CODEC_SERVER_JWT_AUDIENCE) {
+        issue(
+          'CODEC_SERVER_JWT_AUDIENCE',
+          "required in jwt mode: the codec server's own audience, the aud of the access tokens the Temporal UI sends " +
+            '(e.g. https://temporal.example.com/api); without it any token of the issuer would read every payload',
+        );
+      }
     },
     { when: () => true },
   );
@@ -83,7 +112,9 @@ export function loadCodecServerConfig(env: NodeJS.ProcessEnv = process.env): Cod
             mode: 'jwt',
             issuer: c.CODEC_SERVER_JWT_ISSUER!,
             jwksUrl: new URL(c.CODEC_SERVER_JWKS_URL!),
-            audience: c.CODEC_SERVER_JWT_AUDIENCE,
+            audience: c.CODEC_SERVER_JWT_AUDIENCE!,
+            ...(c.CODEC_SERVER_JWT_ACCESS_TOKEN_CLAIM && { accessTokenClaim: c.CODEC_SERVER_JWT_ACCESS_TOKEN_CLAIM }),
+            ...(c.CODEC_SERVER_JWT_REQUIRED_SCOPES.length && { requiredScopes: c.CODEC_SERVER_JWT_REQUIRED_SCOPES }),
           }
         : { mode: 'local' },
     uiOrigins: c.CODEC_SERVER_UI_ORIGIN,
@@ -93,4 +124,9 @@ export function loadCodecServerConfig(env: NodeJS.ProcessEnv = process.env): Cod
     maxBodyBytes: c.CODEC_SERVER_MAX_BODY_BYTES,
     encode: c.CODEC_SERVER_ENCODE,
   };
+}
+
+/** Whether `npm start`'s codec server answers POST /encode: CODEC_SERVER_ENCODE, read as the standalone server reads it. */
+export function encodeEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return parseEnv(z.object({ CODEC_SERVER_ENCODE: EncodeSchema }), env).CODEC_SERVER_ENCODE;
 }

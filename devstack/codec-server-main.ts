@@ -11,6 +11,11 @@ async function main(): Promise<void> {
   const codec = temporalSettings().dataConverter.payloadCodecs![0]!;
   const server = await startCodecServer(codec, options);
   console.log(`codec server (${options.auth.mode} mode) at ${server.url}, for ${options.uiOrigins.join(', ')}`);
+  console.log(
+    options.encode
+      ? 'POST /encode is on (CODEC_SERVER_ENCODE=true): its callers can make workflow inputs the worker accepts'
+      : 'POST /encode is off: the UI cannot encode signal or workflow inputs (CODEC_SERVER_ENCODE=true turns it on)',
+  );
   const stop = () => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

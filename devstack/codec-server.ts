@@ -1,22 +1,37 @@
 /**
  * A codec server for the Temporal Web UI: the UI sends encrypted payloads here to show them decrypted
- * (POST /decode) and encrypts what it sends (POST /encode). Whoever can call it reads every payload in clear, so it
- * answers only the UI's browser origin, only under its own Host names (a DNS-rebinding page arrives under the
- * attacker's name), only bodies up to a limit, and, in `jwt` mode, only callers with a valid access token.
+ * (POST /decode) and, when turned on, encrypts what it sends (POST /encode). Whoever can call it reads every payload
+ * in clear, so it answers only the UI's browser origin, only under its own Host names (a DNS-rebinding page arrives
+ * under the attacker's name), only bodies up to a limit, and, in `jwt` mode, only callers with an access token for
+ * its own audience. /encode is off unless enabled: whoever can encode can make an input the worker accepts, and so
+ * make a user's device ask for anything.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet } from 'jose';
 import { z } from 'zod';
-import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
+import { AccessTokenError, bearerToken, verifyAccessToken, wwwAuthenticate } from '../auth/access-token';
 
 /**
  * Who may call. `local`: no credentials, so loopback only (the local stack). `jwt`: the `Authorization: Bearer`
- * access token that a Temporal UI with login sends (`codec.passAccessToken`), checked against the issuer's JWKS.
+ * access token that a Temporal UI with login sends (`codec.passAccessToken`), verified by auth/access-token.ts: an
+ * access token (`typ: at+jwt`, or `accessTokenClaim` for issuers that do not type them) for `audience`, from
+ * `issuer`, signed by a key of its JWKS, not expired, with every `requiredScopes`. ID tokens are refused.
  */
-export type CodecServerAuth = { mode: 'local' } | { mode: 'jwt'; issuer: string; jwksUrl: URL; audience?: string };
+export type CodecServerAuth =
+  | { mode: 'local' }
+  | {
+      mode: 'jwt';
+      issuer: string;
+      jwksUrl: URL;
+      /** This codec server's audience (required): without it, any token of the issuer would read every payload. */
+      audience: string;
+      /** For issuers whose access tokens are not typed `at+jwt`: a claim only their access tokens carry. */
+      accessTokenClaim?: { name: string; value: string };
+      requiredScopes?: string[];
+    };
 
 /** Settings of {@link startCodecServer}. */
 export interface CodecServerOptions {
@@ -31,7 +46,10 @@ export interface CodecServerOptions {
   allowedHosts?: string[];
   /** Largest request body; default 1 MiB. */
   maxBodyBytes?: number;
-  /** Answer POST /encode (the UI encrypts signal and workflow inputs it sends); default true. */
+  /**
+   * Answer POST /encode (the UI encrypts the inputs of the signals and workflows it starts); default false: a
+   * refused /encode answers 403. Whoever may call /encode can make inputs the worker accepts.
+   */
   encode?: boolean;
 }
 
@@ -42,7 +60,11 @@ export interface RunningCodecServer {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-const JWT_ALGORITHMS: string[] = [...ASYMMETRIC_JWS_ALGS];
+const REALM = 'temporal-codec';
+/** What a refused POST /encode says, with how to turn it on. */
+export const ENCODE_DISABLED =
+  'POST /encode is turned off: encoding lets its caller make workflow inputs the worker accepts. To encode the ' +
+  'inputs of signals and workflows started from the Temporal UI, start the codec server with CODEC_SERVER_ENCODE=true';
 
 /** True for 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -86,6 +108,9 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
       `codec server: refusing to listen on ${host} without credentials; use a loopback address or jwt mode`,
     );
   }
+  if (options.auth.mode === 'jwt' && !options.auth.audience) {
+    throw new Error('codec server: jwt mode needs the audience of its access tokens (CODEC_SERVER_JWT_AUDIENCE)');
+  }
   if (isWildcardHost(host) && !options.allowedHosts?.length) {
     throw new Error(`codec server: listening on ${host} needs the Host names clients use (allowedHosts)`);
   }
@@ -105,8 +130,7 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'Origin');
     const { pathname } = new URL(req.url ?? '/', 'http://codec'); // the UI adds a query (?preserveStorageRefs=true)
-    const operation =
-      pathname === '/decode' ? 'decode' : pathname === '/encode' && options.encode !== false ? 'encode' : undefined;
+    const operation = pathname === '/decode' ? 'decode' : pathname === '/encode' ? 'encode' : undefined;
     if (!operation) return refuse(res, 404, 'not found');
     if (req.method === 'OPTIONS') {
       res.setHeader('access-control-allow-methods', 'POST');
@@ -115,10 +139,11 @@ export async function startCodecServer(codec: PayloadCodec, options: CodecServer
       return void res.writeHead(204).end();
     }
     if (req.method !== 'POST') return refuse(res, 405, 'method not allowed', { allow: 'POST, OPTIONS' });
-    if (verify && !(await verify(req.headers.authorization))) {
-      const error = req.headers.authorization ? ', error="invalid_token"' : '';
-      return refuse(res, 401, 'access token required', { 'www-authenticate': `Bearer realm="temporal-codec"${error}` });
+    if (verify) {
+      const refusal = await verify(req.headers.authorization);
+      if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
     }
+    if (operation === 'encode' && options.encode !== true) return refuse(res, 403, ENCODE_DISABLED);
     const body = await readBody(req, maxBodyBytes);
     if (body === undefined) return refuse(res, 413, `body larger than ${maxBodyBytes} bytes`);
     let payloads: Payload[];
@@ -183,25 +208,48 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | un
   });
 }
 
-/** Checks an `Authorization: Bearer` JWT: signature (issuer's JWKS), iss, exp (required), and aud when configured. */
+/** Why a request's bearer token is refused (status, message, WWW-Authenticate), or undefined when it is accepted. */
+type Refusal = { status: number; message: string; headers: Record<string, string> };
+
+/** Checks the `Authorization: Bearer` access token with auth/access-token.ts; the JWKS is fetched once and cached. */
 function bearerVerifier(
   auth: Extract<CodecServerAuth, { mode: 'jwt' }>,
-): (header: string | undefined) => Promise<boolean> {
+): (header: string | undefined) => Promise<Refusal | undefined> {
   const jwks = createRemoteJWKSet(auth.jwksUrl);
   return async (header) => {
-    const token = /^Bearer +([\w.~+/-]+=*)$/i.exec(header ?? '')?.[1];
-    if (!token) return false;
+    const token = bearerToken(header);
+    if (!token) {
+      // No token, or not a bearer one: a challenge without an error code (RFC 6750 Section 3.1).
+      return {
+        status: 401,
+        message: 'access token required',
+        headers: { 'www-authenticate': wwwAuthenticate({ realm: REALM }) },
+      };
+    }
     try {
-      await jwtVerify(token, jwks, {
+      await verifyAccessToken(token, {
         issuer: auth.issuer,
         audience: auth.audience,
-        requiredClaims: ['exp'],
-        algorithms: JWT_ALGORITHMS, // never a symmetric (HS*) algorithm: the JWKS is public
-        clockTolerance: 30,
+        jwks,
+        acceptedTypes: ['at+jwt'],
+        accessTokenClaim: auth.accessTokenClaim,
+        requiredScopes: auth.requiredScopes,
       });
-      return true;
-    } catch {
-      return false;
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof AccessTokenError)) {
+        return {
+          status: 503,
+          message: "cannot check access tokens now: the issuer's keys are unavailable",
+          headers: {} as Record<string, string>,
+        };
+      }
+      const challenge = wwwAuthenticate({ realm: REALM, error });
+      return {
+        status: error.status,
+        message: `${error.code}: ${error.description}`,
+        headers: { 'www-authenticate': challenge },
+      };
     }
   };
 }

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporalSettings } from '../common/config';
 import { startCodecServer } from './codec-server';
+import { encodeEnabled } from './codec-server-config';
 import { ENV_FILE, LOCAL_API_KEYS_FILE, localApiKey, prepareLocalConfig } from './local-config';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from './ts-process';
@@ -35,12 +36,15 @@ async function main(): Promise<void> {
 
   try {
     // The Web UI shows payloads decrypted through a codec server on loopback that answers only the UI's origin.
+    // It encrypts (POST /encode: inputs typed in the UI) only with CODEC_SERVER_ENCODE=true.
     const uiPort = optionalNumber(process.env.TEMPORAL_DEV_UI_PORT) ?? 8233;
     const codec = temporalSettings().dataConverter.payloadCodecs![0]!;
+    const encode = encodeEnabled();
     const codecServer = await startCodecServer(codec, {
       auth: { mode: 'local' },
       uiOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
       port: optionalNumber(process.env.CODEC_SERVER_PORT) ?? 8234,
+      encode,
     });
     running.push(codecServer);
 
@@ -110,10 +114,14 @@ async function main(): Promise<void> {
     });
     if (agent) running.push(stoppable(agent));
 
+    const encodeNote = encode
+      ? 'on (CODEC_SERVER_ENCODE=true): any local process can make inputs the worker accepts'
+      : 'off: the UI cannot start workflows or send signals with input (CODEC_SERVER_ENCODE=true in .env turns it on)';
     console.log(`
 The local stack is up.
   Temporal gRPC     ${temporal.address}${temporal.reused ? ' (already running, reused)' : ''}
   Temporal Web UI   ${temporal.uiUrl ?? '(headless)'}   (payloads decrypted by ${codecServer.url})
+  Codec /encode     ${encodeNote}
   CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
   Device page       ${ready.deviceUrl}   (approve or deny requests here)
   HTTP API          ${apiUrl}   (${apiUrl}/openapi.json; local key ${apiKey})

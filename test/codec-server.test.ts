@@ -1,5 +1,7 @@
 /**
- * The codec server over real HTTP: what it refuses (Origin, Host, size, route, token) and what it serves.
+ * The codec server over real HTTP: what it refuses (Origin, Host, size, route, /encode unless enabled, token) and what
+ * it serves. jwt mode with real tokens of the local provider: its API urn:ciba-temporal:codec, the payments API, and
+ * ID tokens.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -7,8 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { ConfigError, temporalSettings } from '../common/config';
-import { startCodecServer, type CodecServerOptions, type RunningCodecServer } from '../devstack/codec-server';
-import { loadCodecServerConfig } from '../devstack/codec-server-config';
+import {
+  ENCODE_DISABLED,
+  startCodecServer,
+  type CodecServerOptions,
+  type RunningCodecServer,
+} from '../devstack/codec-server';
+import { encodeEnabled, loadCodecServerConfig } from '../devstack/codec-server-config';
+import { CODEC_RESOURCE } from '../provider/provider';
+import { CLIENT_ID, startIdp, stopAllIdps, type LocalIdp } from './support/local-idp';
+import { approvedTokens, type ProviderTokens } from './support/provider-tokens';
 
 const UI = 'http://127.0.0.1:8233';
 const codec: PayloadCodec = temporalSettings({ CIBA_PAYLOAD_KEY: randomBytes(32).toString('base64') }).dataConverter
@@ -62,8 +72,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
+const plainBody = () => JSON.stringify({ payloads: [toJSON(defaultPayloadConverter.toPayload(secret))] });
+
 describe('codec server, local mode', () => {
-  it('decodes an encoded payload for the allowed Origin (with the query the UI adds), and encodes', async () => {
+  it('decodes an encoded payload for the allowed Origin (with the query the UI adds)', async () => {
     const server = await start();
     const [encoded] = await codec.encode([defaultPayloadConverter.toPayload(secret)]);
     const body = JSON.stringify({ payloads: [toJSON(encoded!)] });
@@ -72,16 +84,36 @@ describe('codec server, local mode', () => {
     expect(answer.headers['access-control-allow-origin']).toBe(UI);
     expect(answer.headers.vary).toBe('Origin'); // the answer depends on Origin: caches must not share it
     expect(JSON.parse(Buffer.from(answer.json.payloads![0]!.data!, 'base64').toString())).toEqual(secret);
+  });
 
-    const plain = toJSON(defaultPayloadConverter.toPayload(secret));
-    const encodedByServer = await send(
-      `${server.url}/encode`,
-      'POST',
-      { origin: UI },
-      JSON.stringify({ payloads: [plain] }),
+  it('refuses /encode by default with 403, saying how to turn it on; /decode still answers', async () => {
+    const server = await start();
+    const answer = await send(`${server.url}/encode`, 'POST', { origin: UI }, plainBody());
+    expect(answer.status).toBe(403);
+    expect(answer.json).toEqual({ error: ENCODE_DISABLED });
+    expect(answer.json.error).toContain('CODEC_SERVER_ENCODE=true');
+    expect(answer.headers['access-control-allow-origin']).toBe(UI); // the UI can read why
+    expect((await decodeWith(server, { origin: UI })).status).toBe(200);
+    // Started as codec-server-main.ts starts it, from an environment without CODEC_SERVER_ENCODE: also refused.
+    const configured = await start(loadCodecServerConfig({ CODEC_SERVER_UI_ORIGIN: UI, CODEC_SERVER_PORT: '0' }));
+    expect((await send(`${configured.url}/encode`, 'POST', { origin: UI }, plainBody())).status).toBe(403);
+  });
+
+  it('encodes when enabled (CODEC_SERVER_ENCODE=true): a payload the codec decrypts, nothing in clear', async () => {
+    const server = await start(
+      loadCodecServerConfig({ CODEC_SERVER_UI_ORIGIN: UI, CODEC_SERVER_PORT: '0', CODEC_SERVER_ENCODE: 'true' }),
     );
-    expect(encodedByServer.status).toBe(200);
-    expect(Buffer.from(encodedByServer.json.payloads![0]!.data!, 'base64').includes('secret')).toBe(false);
+    const answer = await send(`${server.url}/encode`, 'POST', { origin: UI }, plainBody());
+    expect(answer.status).toBe(200);
+    const encoded = answer.json.payloads![0]!;
+    expect(Buffer.from(encoded.data!, 'base64').includes('secret')).toBe(false);
+    const [decoded] = await codec.decode([
+      {
+        metadata: Object.fromEntries(Object.entries(encoded.metadata!).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+        data: Buffer.from(encoded.data!, 'base64'),
+      },
+    ]);
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual(secret);
   });
 
   it("answers the CORS preflight of the UI's origin, and no other", async () => {
@@ -171,11 +203,13 @@ describe('codec server, local mode', () => {
     expect((await send(`${server.url}/decrypt`, 'POST', { origin: UI }, body)).status).toBe(404);
   });
 
-  it('can answer /decode only (/encode turned off)', async () => {
-    const server = await start({ encode: false });
-    const plain = JSON.stringify({ payloads: [toJSON(defaultPayloadConverter.toPayload(secret))] });
-    expect((await send(`${server.url}/encode`, 'POST', { origin: UI }, plain)).status).toBe(404);
-    expect((await decodeWith(server, { origin: UI })).status).toBe(200);
+  it('still checks Origin and Host on a refused /encode', async () => {
+    const server = await start();
+    expect((await send(`${server.url}/encode`, 'POST', { origin: 'http://evil.example' }, plainBody())).status).toBe(
+      403,
+    );
+    const host = `rebind.evil.example:${new URL(server.url).port}`;
+    expect((await send(`${server.url}/encode`, 'POST', { origin: UI, host }, plainBody())).status).toBe(421);
   });
 
   it('refuses to listen on a non-loopback address in local mode', async () => {
@@ -222,7 +256,7 @@ describe('codec server, jwt mode', () => {
     );
   const token = (claims: { iss?: string; aud?: string; exp?: number } = {}, signWith: CryptoKey = key) =>
     new SignJWT({ sub: 'alice' })
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
       .setIssuer(claims.iss ?? issuer)
       .setAudience(claims.aud ?? AUDIENCE)
       .setIssuedAt()
@@ -264,10 +298,101 @@ describe('codec server, jwt mode', () => {
     const host = `rebind.evil.example:${new URL(server.url).port}`;
     expect((await decodeWith(server, { origin: UI, authorization, host })).status).toBe(421);
   });
+
+  it('answers 503 (not 401) when the issuer keys cannot be fetched', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const jwksUrl = new URL(`http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks.json`);
+    await new Promise<void>((resolve) => closed.close(() => resolve())); // nothing listens there now
+    const server = await start({ auth: { mode: 'jwt', issuer, jwksUrl, audience: AUDIENCE } });
+    const answer = await decodeWith(server, { origin: UI, authorization: `Bearer ${await token()}` });
+    expect(answer.status).toBe(503);
+    expect(answer.json.payloads).toBeUndefined();
+  });
+});
+
+describe("codec server, jwt mode with the local provider's tokens", () => {
+  let idp: LocalIdp;
+  /** Alice's tokens for the codec's API (urn:ciba-temporal:codec, scope codec), and for the payments API. */
+  let forCodec: ProviderTokens;
+  let forPayments: ProviderTokens;
+
+  beforeAll(async () => {
+    idp = await startIdp();
+    forCodec = await approvedTokens(idp.issuer, { audience: CODEC_RESOURCE, scope: 'openid codec' });
+    forPayments = await approvedTokens(idp.issuer, {
+      audience: 'https://api.example.com/payments',
+      scope: 'openid payments:write',
+    });
+  });
+  afterAll(() => stopAllIdps());
+
+  const startJwt = (env: Record<string, string> = {}) =>
+    start(
+      loadCodecServerConfig({
+        CODEC_SERVER_AUTH: 'jwt',
+        CODEC_SERVER_PORT: '0',
+        CODEC_SERVER_UI_ORIGIN: UI,
+        CODEC_SERVER_JWT_ISSUER: idp.issuer,
+        CODEC_SERVER_JWKS_URL: `${idp.issuer}/.well-known/jwks.json`,
+        CODEC_SERVER_JWT_AUDIENCE: CODEC_RESOURCE,
+        ...env,
+      }),
+    );
+  const bearer = (token: string) => ({ origin: UI, authorization: `Bearer ${token}` });
+
+  it('decodes for an at+jwt access token for its audience', async () => {
+    const answer = await decodeWith(await startJwt(), bearer(forCodec.accessToken));
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(Buffer.from(answer.json.payloads![0]!.data!, 'base64').toString())).toEqual(secret);
+  });
+
+  it("refuses the agent's access token for another API (the payments API): 401 invalid_token", async () => {
+    const answer = await decodeWith(await startJwt(), bearer(forPayments.accessToken));
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe(
+      'Bearer realm="temporal-codec", error="invalid_token", error_description="the access token is for another audience"',
+    );
+    expect(answer.json.payloads).toBeUndefined();
+  });
+
+  it('refuses ID tokens: 401 invalid_token, even when the audience is the one the ID token names', async () => {
+    for (const server of [await startJwt(), await startJwt({ CODEC_SERVER_JWT_AUDIENCE: CLIENT_ID })]) {
+      for (const idToken of [forCodec.idToken, forPayments.idToken]) {
+        const answer = await decodeWith(server, bearer(idToken));
+        expect(answer.status).toBe(401);
+        expect(answer.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+        expect(answer.json.payloads).toBeUndefined();
+      }
+    }
+    // The ID token's audience (the client) with an access-token claim configured: it carries no scope, so no.
+    const marked = await startJwt({
+      CODEC_SERVER_JWT_AUDIENCE: CLIENT_ID,
+      CODEC_SERVER_JWT_ACCESS_TOKEN_CLAIM: 'scope=codec',
+    });
+    expect((await decodeWith(marked, bearer(forCodec.idToken))).status).toBe(401);
+  });
+
+  it('checks required scopes: 403 insufficient_scope without them', async () => {
+    const scoped = await startJwt({ CODEC_SERVER_JWT_REQUIRED_SCOPES: 'codec' });
+    expect((await decodeWith(scoped, bearer(forCodec.accessToken))).status).toBe(200);
+    const more = await startJwt({ CODEC_SERVER_JWT_REQUIRED_SCOPES: 'codec,codec:admin' });
+    const answer = await decodeWith(more, bearer(forCodec.accessToken));
+    expect(answer.status).toBe(403);
+    expect(answer.headers['www-authenticate']).toMatch(/error="insufficient_scope".*scope="codec codec:admin"/);
+  });
+
+  it('refuses /encode with a valid token unless enabled', async () => {
+    const encodeWith = async (server: RunningCodecServer) =>
+      send(`${server.url}/encode`, 'POST', bearer(forCodec.accessToken), plainBody());
+    const refused = await encodeWith(await startJwt());
+    expect([refused.status, refused.json.error]).toEqual([403, ENCODE_DISABLED]);
+    expect((await encodeWith(await startJwt({ CODEC_SERVER_ENCODE: 'true' }))).status).toBe(200);
+  });
 });
 
 describe('codec server configuration', () => {
-  it('reads defaults: local mode on 127.0.0.1:8234, 1 MiB, /encode on', () => {
+  it('reads defaults: local mode on 127.0.0.1:8234, 1 MiB, /encode off', () => {
     expect(loadCodecServerConfig({ CODEC_SERVER_UI_ORIGIN: `${UI}/` })).toEqual({
       auth: { mode: 'local' },
       uiOrigins: [UI],
@@ -275,7 +400,46 @@ describe('codec server configuration', () => {
       port: 8234,
       allowedHosts: [],
       maxBodyBytes: 1024 * 1024,
-      encode: true,
+      encode: false,
+    });
+  });
+
+  it('turns /encode on only for CODEC_SERVER_ENCODE=true', () => {
+    const encode = (value?: string) =>
+      loadCodecServerConfig({ CODEC_SERVER_UI_ORIGIN: UI, CODEC_SERVER_ENCODE: value }).encode;
+    expect([encode(), encode(''), encode('false'), encode('true')]).toEqual([false, false, false, true]);
+    expect([encodeEnabled({}), encodeEnabled({ CODEC_SERVER_ENCODE: 'true' })]).toEqual([false, true]);
+    expect(() => encodeEnabled({ CODEC_SERVER_ENCODE: 'yes please' })).toThrow(/CODEC_SERVER_ENCODE/);
+  });
+
+  it('refuses jwt mode without an audience, saying what to set', async () => {
+    const jwt = {
+      CODEC_SERVER_AUTH: 'jwt',
+      CODEC_SERVER_UI_ORIGIN: UI,
+      CODEC_SERVER_JWT_ISSUER: 'https://issuer.example/',
+      CODEC_SERVER_JWKS_URL: 'https://issuer.example/jwks.json',
+    };
+    for (const audience of [undefined, '', '  ']) {
+      expect(() => loadCodecServerConfig({ ...jwt, CODEC_SERVER_JWT_AUDIENCE: audience })).toThrow(
+        /CODEC_SERVER_JWT_AUDIENCE: required in jwt mode/,
+      );
+    }
+    const auth = { mode: 'jwt', issuer: jwt.CODEC_SERVER_JWT_ISSUER, jwksUrl: new URL(jwt.CODEC_SERVER_JWKS_URL) };
+    await expect(start({ auth: { ...auth, audience: '' } as CodecServerOptions['auth'] })).rejects.toThrow(
+      /CODEC_SERVER_JWT_AUDIENCE/,
+    );
+    expect(
+      loadCodecServerConfig({
+        ...jwt,
+        CODEC_SERVER_JWT_AUDIENCE: 'https://temporal.example.com/api',
+        CODEC_SERVER_JWT_ACCESS_TOKEN_CLAIM: 'token_use=access',
+        CODEC_SERVER_JWT_REQUIRED_SCOPES: 'codec  codec:read',
+      }).auth,
+    ).toEqual({
+      ...auth,
+      audience: 'https://temporal.example.com/api',
+      accessTokenClaim: { name: 'token_use', value: 'access' },
+      requiredScopes: ['codec', 'codec:read'],
     });
   });
 
@@ -292,7 +456,13 @@ describe('codec server configuration', () => {
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
-    for (const name of ['CODEC_SERVER_UI_ORIGIN', 'CODEC_SERVER_JWT_ISSUER', 'CODEC_SERVER_JWKS_URL']) {
+    const names = [
+      'CODEC_SERVER_UI_ORIGIN',
+      'CODEC_SERVER_JWT_ISSUER',
+      'CODEC_SERVER_JWKS_URL',
+      'CODEC_SERVER_JWT_AUDIENCE',
+    ];
+    for (const name of names) {
       expect((error as Error).message).toContain(name);
     }
   });
