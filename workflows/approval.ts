@@ -33,6 +33,7 @@ import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activi
 import {
   ApprovalRequestSchema,
   formatZodError,
+  legacyApprovalRequestSchema,
   type ApprovalFailureInfo,
   type ApprovalRequest,
   type ApprovalRequestInput,
@@ -82,8 +83,9 @@ const POLLING_MODES = 'polling-modes';
 const ASK_SEARCH_ATTRIBUTES = 'ask-search-attributes';
 
 /**
- * Runs started before start seals and the per-user ask gate run as they did: their inputs carry no seal, and they
- * asked without a gate. New runs refuse an unsealed or replayed input, and ask only what the user's gate grants.
+ * Runs started before start seals, the per-user ask gate and the request rules of that release (safe text, length
+ * limits, ask bounds) run as they did. New runs refuse an unsealed or replayed input, validate by today's rules, and
+ * ask only what the user's gate grants.
  */
 const SEALED_AND_GATED = 'sealed-start-and-ask-gate';
 
@@ -126,7 +128,7 @@ export async function cibaApproval(
 ): Promise<ApprovalResult> {
   const gated = patched(SEALED_AND_GATED);
   if (gated) checkStartSeal(input.seal); // before anything else: a copied input does nothing
-  const request = validate(input);
+  const request = validate(input, gated);
   if (!carried) countApprovalStarted(); // continued-as-new runs are the same approval
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
   const approval: Approval = {
@@ -158,8 +160,10 @@ export async function cibaApproval(
 }
 
 /** Validate: the request is checked again here (histories outlive clients); an invalid one ends the approval at once. */
-function validate(input: ApprovalRequestInput): ApprovalRequest {
-  const parsed = ApprovalRequestSchema.safeParse(input);
+function validate(input: ApprovalRequestInput, currentRules: boolean): ApprovalRequest {
+  // Runs from before safe text, length limits and ask bounds are read by the rules they started under.
+  const schema = currentRules ? ApprovalRequestSchema : legacyApprovalRequestSchema();
+  const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const failure = { type: ApprovalFailureType.InvalidRequest, message: formatZodError(parsed.error) };
   setHandler(approvalStatusQuery, () => invalidInputStatus(input, failure, Date.now()));
