@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { ApprovalFailureType, ApprovalStatus } from './outcomes';
 import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetailsLimits } from './provider-profile';
+import { unsafeTextInJson, unsafeTextProblem } from './safe-text';
 import { StartSealSchema } from './start-seal';
 
 /** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
@@ -19,6 +20,66 @@ export type PollingMode = (typeof POLLING_MODES)[number];
 
 /** Longest `requested_expiry` Auth0 accepts (72 h); providers may allow less. */
 export const MAX_REQUESTED_EXPIRY_SECONDS = 259_200;
+
+/**
+ * Shortest `requestedExpiry`: 10 s. Below it the user has no time to unlock a device and read the request (two polls at
+ * CIBA's default 5 s interval), and an ask that expires before it can be read only teaches the user to approve blindly
+ * or makes them be asked again. Not enforced for approvals started before the rule ({@link legacyApprovalRequestSchema}).
+ */
+export const MIN_REQUESTED_EXPIRY_SECONDS = 10;
+
+/**
+ * Most asks in one approval, the first included: 10. Every ask notifies the user, and asking again and again is how
+ * MFA-fatigue attacks work: at 5 minutes per ask and the default 60 s between asks, 10 asks cover about an hour. A
+ * longer wait takes a longer `requestedExpiry` or `delayBetweenAsks`, not more asks.
+ */
+export const MAX_ASKS = 10;
+
+/**
+ * Shortest `askAgain.delayBetweenAsks`: 5 s, CIBA's default polling interval (Core 7.3): no new ask comes sooner after
+ * the last one ended than a client may poll. The default stays 60 s.
+ */
+export const MIN_DELAY_BETWEEN_ASKS_SECONDS = 5;
+
+/**
+ * Longest `loginHint`: 512 characters. An e-mail address is at most 254 (RFC 5321's path limit); Auth0's `iss_sub`
+ * JSON is an issuer URL and a user id of a few dozen characters each. 512 holds either with room to spare, and keeps a
+ * hint from carrying anything else.
+ */
+export const MAX_LOGIN_HINT_LENGTH = 512;
+
+/**
+ * Longest `loginHintToken` and `idTokenHint`: 8192 characters. Both are JWTs (an ID token with the usual claims is 1 to
+ * 2 KB, an encrypted one a few KB); 8 KB is what common web servers accept for a whole request line or header, so a
+ * longer token would not reach many providers anyway, and the request stays small in every history that carries it.
+ */
+export const MAX_HINT_TOKEN_LENGTH = 8_192;
+
+/**
+ * Longest `audience`: 2048 characters. It is a URI (Auth0: the API identifier); 2 KB is the length URLs are expected
+ * to stay within to pass browsers, proxies and logs intact.
+ */
+export const MAX_AUDIENCE_LENGTH = 2_048;
+
+/**
+ * Longest `acrValues` entry: 256 characters; at most 10 entries. An ACR is a short name or a URN
+ * (`urn:mace:incommon:iap:silver`, `http://schemas.openid.net/pape/policies/2007/06/multi-factor`); a client lists a
+ * few acceptable ones in order of preference, never dozens.
+ */
+export const MAX_ACR_VALUE_LENGTH = 256;
+export const MAX_ACR_VALUES = 10;
+
+/**
+ * Longest `scope`: 1024 characters, room for dozens of scope tokens (`openid payments:write offline_access`). Scopes
+ * are names the provider defines, never data.
+ */
+export const MAX_SCOPE_LENGTH = 1_024;
+
+/**
+ * Which rules a schema applies. `current`: every rule. `legacy`: the rules before safe text (common/safe-text.ts),
+ * length limits and ask bounds, for approvals that were started under them (their histories must replay).
+ */
+type RuleSet = 'current' | 'legacy';
 
 /**
  * One RFC 9396 authorization details object. `type` is required; every other member is kept as given
@@ -41,14 +102,25 @@ export const AUTHORIZATION_DETAILS_HARD_LIMITS: AuthorizationDetailsLimits = {
   maxDepth: 16,
 };
 
-export const AuthorizationDetailsSchema = z
-  .array(AuthorizationDetailSchema, { error: 'authorizationDetails must be an array of objects, each with a "type"' })
-  .min(1, 'authorizationDetails, when given, must hold at least one entry')
-  .superRefine((details, ctx) => {
-    const notJson = nonJsonValue(details, 'authorizationDetails', 0);
-    const problem = notJson ?? authorizationDetailsProblem(details, AUTHORIZATION_DETAILS_HARD_LIMITS);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
-  });
+/**
+ * The request's `authorizationDetails`: JSON only, within {@link AUTHORIZATION_DETAILS_HARD_LIMITS}, and (current
+ * rules) safe text in every member name and string value at every depth (common/safe-text.ts): what the user's device
+ * shows must be what the token grants.
+ */
+function authorizationDetailsSchema(rules: RuleSet) {
+  return z
+    .array(AuthorizationDetailSchema, { error: 'authorizationDetails must be an array of objects, each with a "type"' })
+    .min(1, 'authorizationDetails, when given, must hold at least one entry')
+    .superRefine((details, ctx) => {
+      const notJson = nonJsonValue(details, 'authorizationDetails', 0);
+      const problem =
+        notJson ??
+        authorizationDetailsProblem(details, AUTHORIZATION_DETAILS_HARD_LIMITS) ??
+        (rules === 'current' ? unsafeTextInJson(details, 'authorizationDetails') : undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+    });
+}
+export const AuthorizationDetailsSchema = authorizationDetailsSchema('current');
 
 /** Where `value` holds something that JSON cannot carry as it is (functions, undefined, NaN, BigInt, Dates, cycles). */
 function nonJsonValue(value: unknown, path: string, depth: number): string | undefined {
@@ -78,11 +150,12 @@ function nonJsonValue(value: unknown, path: string, depth: number): string | und
 }
 
 /** Space-separated OAuth scope; `openid` is added when missing (CIBA requires it). */
-const ScopeSchema = z
-  .string()
-  .trim()
-  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'scope must be space-separated scope tokens')
-  .transform(withOpenIdScope);
+function scopeSchema(rules: RuleSet) {
+  const scope = z.string().trim();
+  return (rules === 'current' ? scope.max(MAX_SCOPE_LENGTH) : scope)
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'scope must be space-separated scope tokens')
+    .transform(withOpenIdScope);
+}
 
 export function withOpenIdScope(scope: string): string {
   const tokens = scope.split(' ').filter(Boolean);
@@ -91,29 +164,35 @@ export function withOpenIdScope(scope: string): string {
 
 const NonEmpty = z.string().trim().min(1);
 
+/** A non-empty string of at most `max` characters (current rules; legacy rules: no limit). */
+function nonEmpty(rules: RuleSet, max: number) {
+  return rules === 'current' ? NonEmpty.max(max) : NonEmpty;
+}
+
 /**
  * A user identifier. Auth0's `iss_sub` form is a JSON object as a string: when a hint looks like JSON, it must be
  * exactly that, so that a broken one is refused here instead of being sent to the provider.
  */
-const LoginHintSchema = NonEmpty.superRefine((hint, ctx) => {
-  if (!hint.startsWith('{')) return;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(hint);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'loginHint starts with "{" but is not valid JSON' });
-    return;
-  }
-  const ok = z
-    .strictObject({ format: z.literal('iss_sub'), iss: z.url(), sub: z.string().trim().min(1) })
-    .safeParse(parsed).success;
-  if (!ok) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'a JSON loginHint must be {"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}',
-    });
-  }
-});
+const loginHintSchema = (rules: RuleSet) =>
+  nonEmpty(rules, MAX_LOGIN_HINT_LENGTH).superRefine((hint, ctx) => {
+    if (!hint.startsWith('{')) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(hint);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'loginHint starts with "{" but is not valid JSON' });
+      return;
+    }
+    const ok = z
+      .strictObject({ format: z.literal('iss_sub'), iss: z.url(), sub: z.string().trim().min(1) })
+      .safeParse(parsed).success;
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a JSON loginHint must be {"format":"iss_sub","iss":"<issuer URL>","sub":"<user id>"}',
+      });
+    }
+  });
 
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const DURATION_RULE = 'whole seconds (a number) or a whole number with s, m, h or d, such as "90s", "15m", "24h", "3d"';
@@ -138,20 +217,79 @@ const DurationSeconds = z
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 86_400;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400;
 
-/** When an ask expires (or its final answer was lost) before the approval deadline: ask again. */
-export const AskAgainPolicySchema = z.strictObject({
-  /** How many times the user may be asked in all, the first ask included. 1 = never ask again. */
-  maxAsks: z.number().int().min(1).max(10_000).default(3),
-  /** How long to wait after an ask expired before asking again. */
-  delayBetweenAsks: DurationSeconds.default(60),
-  /**
-   * Ask again when an ask's final answer was lost (the provider answered `invalid_grant` before expiry: a token
-   * response or a denial never reached the worker). Off by default: the lost answer may have been a denial, and a
-   * user who said no is not asked again behind their back. When on, the repeat's binding message is marked as one.
-   */
-  afterLostAnswer: z.boolean().default(false),
+/** `delayBetweenAsks` under the current rules: at least {@link MIN_DELAY_BETWEEN_ASKS_SECONDS}. */
+const DelayBetweenAsks = DurationSeconds.refine((seconds) => seconds >= MIN_DELAY_BETWEEN_ASKS_SECONDS, {
+  message: `askAgain.delayBetweenAsks must be at least ${MIN_DELAY_BETWEEN_ASKS_SECONDS} seconds (CIBA's default polling interval)`,
+}).meta({
+  description: `A duration: ${DURATION_RULE}. At least ${MIN_DELAY_BETWEEN_ASKS_SECONDS} seconds.`,
+  minimum: MIN_DELAY_BETWEEN_ASKS_SECONDS,
 });
+
+/** When an ask expires (or its final answer was lost) before the approval deadline: ask again. */
+const askAgainPolicySchema = (rules: RuleSet) =>
+  z.strictObject({
+    /**
+     * How many times the user may be asked in all, the first ask included (at most {@link MAX_ASKS}). 1 = never ask
+     * again.
+     */
+    maxAsks: (rules === 'current'
+      ? z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_ASKS, {
+            error: `askAgain.maxAsks must be at most ${MAX_ASKS}: every ask notifies the user (wait longer with requestedExpiry or delayBetweenAsks instead)`,
+          })
+      : z.number().int().min(1).max(10_000)
+    ).default(3),
+    /** How long to wait after an ask expired before asking again (at least {@link MIN_DELAY_BETWEEN_ASKS_SECONDS}). */
+    delayBetweenAsks: (rules === 'current' ? DelayBetweenAsks : DurationSeconds).default(60),
+    /**
+     * Ask again when an ask's final answer was lost (the provider answered `invalid_grant` before expiry: a token
+     * response or a denial never reached the worker). Off by default: the lost answer may have been a denial, and a
+     * user who said no is not asked again behind their back. When on, the repeat's binding message is marked as one.
+     */
+    afterLostAnswer: z.boolean().default(false),
+  });
+export const AskAgainPolicySchema = askAgainPolicySchema('current');
 export type AskAgainPolicy = z.output<typeof AskAgainPolicySchema>;
+
+/** The binding message: the generic profile's rule, and (current rules) safe text, named character by character. */
+function bindingMessageSchema(rules: RuleSet) {
+  const text = z.string();
+  return (
+    rules === 'current'
+      ? text.check((ctx) => {
+          const problem = unsafeTextProblem(ctx.value, 'bindingMessage');
+          if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value, continue: false });
+        })
+      : text
+  ).regex(
+    PROVIDER_PROFILES.generic.bindingMessage.pattern,
+    `bindingMessage must be ${PROVIDER_PROFILES.generic.bindingMessage.rule} (the provider's profile may allow less)`,
+  );
+}
+
+function requestedExpirySchema(rules: RuleSet) {
+  const seconds = z.number().int();
+  return (
+    rules === 'current'
+      ? seconds.min(MIN_REQUESTED_EXPIRY_SECONDS, {
+          error: `requestedExpiry must be at least ${MIN_REQUESTED_EXPIRY_SECONDS} seconds, time for the user to read the request`,
+        })
+      : seconds.min(1)
+  )
+    .max(MAX_REQUESTED_EXPIRY_SECONDS)
+    .optional();
+}
+
+function acrValuesSchema(rules: RuleSet) {
+  return (
+    rules === 'current'
+      ? z.array(nonEmpty(rules, MAX_ACR_VALUE_LENGTH)).min(1).max(MAX_ACR_VALUES)
+      : z.array(NonEmpty).min(1)
+  ).optional();
+}
 
 /**
  * What an agent asks for. Exactly one of `loginHint`, `loginHintToken`, `idTokenHint` identifies the user.
@@ -159,26 +297,36 @@ export type AskAgainPolicy = z.output<typeof AskAgainPolicySchema>;
  */
 export const ApprovalRequestSchema = z
   .strictObject({
-    /** A user identifier the provider understands (Auth0: an `iss_sub` JSON string; local provider: also an e-mail). */
-    loginHint: LoginHintSchema.optional(),
-    loginHintToken: NonEmpty.optional(),
-    idTokenHint: NonEmpty.optional(),
-    /** Defaults to `openid`; `openid` is added when missing. */
-    scope: ScopeSchema.default('openid'),
-    /** Shown to the user on the authentication device and in the client, so they can tell the two belong together. */
-    bindingMessage: z
-      .string()
-      .regex(
-        PROVIDER_PROFILES.generic.bindingMessage.pattern,
-        `bindingMessage must be ${PROVIDER_PROFILES.generic.bindingMessage.rule} (the provider's profile may allow less)`,
-      ),
-    /** RFC 9396 Rich Authorization Request: the exact transaction the user approves. */
+    /**
+     * A user identifier the provider understands (Auth0: an `iss_sub` JSON string; local provider: also an e-mail).
+     * At most {@link MAX_LOGIN_HINT_LENGTH} characters.
+     */
+    loginHint: loginHintSchema('current').optional(),
+    /** At most {@link MAX_HINT_TOKEN_LENGTH} characters. */
+    loginHintToken: nonEmpty('current', MAX_HINT_TOKEN_LENGTH).optional(),
+    /** At most {@link MAX_HINT_TOKEN_LENGTH} characters. */
+    idTokenHint: nonEmpty('current', MAX_HINT_TOKEN_LENGTH).optional(),
+    /** Defaults to `openid`; `openid` is added when missing. At most {@link MAX_SCOPE_LENGTH} characters. */
+    scope: scopeSchema('current').default('openid'),
+    /**
+     * Shown to the user on the authentication device and in the client, so they can tell the two belong together.
+     * Safe text (common/safe-text.ts): no bidi control, zero-width, format or control character.
+     */
+    bindingMessage: bindingMessageSchema('current'),
+    /**
+     * RFC 9396 Rich Authorization Request: the exact transaction the user approves. Safe text in every member name and
+     * string value (common/safe-text.ts).
+     */
     authorizationDetails: AuthorizationDetailsSchema.optional(),
-    /** The API the access token is for (Auth0's `audience`). */
-    audience: NonEmpty.optional(),
-    /** How long the user has to decide, in seconds (provider default when absent; Auth0: 300). */
-    requestedExpiry: z.number().int().min(1).max(MAX_REQUESTED_EXPIRY_SECONDS).optional(),
-    acrValues: z.array(NonEmpty).min(1).optional(),
+    /** The API the access token is for (Auth0's `audience`). At most {@link MAX_AUDIENCE_LENGTH} characters. */
+    audience: nonEmpty('current', MAX_AUDIENCE_LENGTH).optional(),
+    /**
+     * How long the user has to decide, in seconds: {@link MIN_REQUESTED_EXPIRY_SECONDS} to
+     * {@link MAX_REQUESTED_EXPIRY_SECONDS} (provider default when absent; Auth0: 300).
+     */
+    requestedExpiry: requestedExpirySchema('current'),
+    /** At most {@link MAX_ACR_VALUES} entries of at most {@link MAX_ACR_VALUE_LENGTH} characters each. */
+    acrValues: acrValuesSchema('current'),
     /** The approval's own deadline, however often asks expire: default 24 h, at most 30 days. */
     approvalTimeout: DurationSeconds.refine((seconds) => seconds >= 1 && seconds <= MAX_APPROVAL_TIMEOUT_SECONDS, {
       message: 'approvalTimeout must be between 1 second and 30 days',
@@ -221,6 +369,31 @@ export const ApprovalRequestSchema = z
       });
     }
   });
+
+/**
+ * The request schema with the rules of approvals started before safe text, length limits and ask bounds: no safe-text
+ * check, no length limits, `maxAsks` up to 10,000, any `delayBetweenAsks`, `requestedExpiry` from 1 s. For the
+ * workflow's `validate` of runs without the patch marker, so that their histories replay as recorded. Built on first
+ * use, then kept (building a zod schema costs CPU in every workflow context that builds it).
+ */
+export function legacyApprovalRequestSchema(): LegacyApprovalRequestSchema {
+  legacySchema ??= ApprovalRequestSchema.safeExtend({
+    loginHint: loginHintSchema('legacy').optional(),
+    loginHintToken: nonEmpty('legacy', MAX_HINT_TOKEN_LENGTH).optional(),
+    idTokenHint: nonEmpty('legacy', MAX_HINT_TOKEN_LENGTH).optional(),
+    scope: scopeSchema('legacy').default('openid'),
+    bindingMessage: bindingMessageSchema('legacy'),
+    authorizationDetails: authorizationDetailsSchema('legacy').optional(),
+    audience: nonEmpty('legacy', MAX_AUDIENCE_LENGTH).optional(),
+    requestedExpiry: requestedExpirySchema('legacy'),
+    acrValues: acrValuesSchema('legacy'),
+    askAgain: askAgainPolicySchema('legacy').default({ maxAsks: 3, delayBetweenAsks: 60, afterLostAnswer: false }),
+  });
+  return legacySchema;
+}
+/** {@link legacyApprovalRequestSchema}'s schema: the same input and output types as {@link ApprovalRequestSchema}. */
+export type LegacyApprovalRequestSchema = z.ZodType<ApprovalRequest, ApprovalRequestInput>;
+let legacySchema: LegacyApprovalRequestSchema | undefined;
 
 /** What callers pass (defaults not applied yet). */
 export type ApprovalRequestInput = z.input<typeof ApprovalRequestSchema>;
