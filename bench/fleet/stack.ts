@@ -158,6 +158,10 @@ export function stackEnv(
     // The default, said out loud; the baseline uses the same.
     CIBA_HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS),
     CIBA_METRICS_ADDRESS: '', // no Prometheus endpoint: the bench reads the server's own metrics
+    // Every approval of the bench asks the same user (the local provider knows two): the per-user ask gate must let the
+    // whole fleet through, so its limits are lifted (its cost per ask is still paid: one gate update each).
+    CIBA_USER_MAX_PENDING_ASKS: '1000000',
+    CIBA_USER_MAX_ASKS_PER_HOUR: '1000000',
     ...extra,
   };
 }
