@@ -25,6 +25,9 @@ export interface AuthorizationDetailsLimits {
 
 export type TokenDeliveryMode = 'poll' | 'ping';
 
+/** Tokens a provider may revoke at its revocation_endpoint (RFC 7009), by their `token_type_hint`. */
+export type RevocableToken = 'refresh_token' | 'access_token';
+
 export interface ProviderProfile {
   name: ProviderProfileName;
   bindingMessage: {
@@ -39,6 +42,16 @@ export interface ProviderProfile {
   tokenDeliveryModes: readonly TokenDeliveryMode[];
   /** Maps a provider's error answer to CIBA Core 13's error code where the provider names it otherwise. */
   cibaError(error: string, errorDescription: string | undefined): string;
+  /**
+   * Tokens the worker revokes (RFC 7009) when they were issued but not handed back to the agent, at the
+   * revocation_endpoint that discovery advertises (none advertised: nothing is revoked).
+   */
+  revocation: {
+    /** Which tokens the provider revokes; the refresh token goes first (it may carry the grant with it). */
+    revokes: readonly RevocableToken[];
+    /** What stays valid, in words (for the revocation report and the logs). */
+    leaves?: string;
+  };
 }
 
 /** The standard names: CIBA Core 13 and RFC 6749 5.2. */
@@ -55,6 +68,9 @@ const GENERIC: ProviderProfile = {
   authorizationDetails: { maxBytes: 16_384, maxEntries: 20, maxProperties: 50, maxStringLength: 1_024, maxDepth: 8 },
   tokenDeliveryModes: ['poll', 'ping'],
   cibaError: standardCibaError,
+  // RFC 7009 2.1: refresh tokens must be revocable, access tokens should be; a provider that cannot revoke one answers
+  // unsupported_token_type.
+  revocation: { revokes: ['refresh_token', 'access_token'] },
 };
 
 /** Auth0: https://auth0.com/docs/get-started/authentication-and-authorization-flow/client-initiated-backchannel-authentication-flow */
@@ -69,6 +85,11 @@ const AUTH0: ProviderProfile = {
   authorizationDetails: { maxBytes: 5_120, maxEntries: 5, maxProperties: 10, maxStringLength: 255, maxDepth: 5 },
   tokenDeliveryModes: ['poll'],
   cibaError: standardCibaError,
+  // Auth0's /oauth/revoke revokes refresh tokens only: its access tokens (JWTs) stay valid until they expire.
+  revocation: {
+    revokes: ['refresh_token'],
+    leaves: 'Auth0 revokes refresh tokens only: the access token stays valid until it expires',
+  },
 };
 
 /** Keycloak 26: CibaGrantType / BackchannelAuthenticationEndpoint. */
@@ -84,6 +105,8 @@ const KEYCLOAK: ProviderProfile = {
   // Keycloak names an unknown user invalid_request / "invalid_user".
   cibaError: (error, description) =>
     error === 'invalid_request' && description === 'invalid_user' ? 'unknown_user_id' : error,
+  // /protocol/openid-connect/revoke takes refresh, offline and access tokens.
+  revocation: { revokes: ['refresh_token', 'access_token'] },
 };
 
 export const PROVIDER_PROFILES: Record<ProviderProfileName, ProviderProfile> = {
@@ -136,6 +159,35 @@ export function profileViolations(
       violations.push({ field: 'authorizationDetails', message: `${problem} (provider profile ${profile.name})` });
   }
   return violations;
+}
+
+/** One token to revoke, with its `token_type_hint`. */
+export interface TokenToRevoke {
+  hint: RevocableToken;
+  token: string;
+}
+
+/**
+ * The tokens to revoke of those issued but not handed back, in order (refresh token first, then the access token), and
+ * the ones `profile` leaves alone, with why. Never the ID token: it grants nothing and cannot be revoked.
+ */
+export function tokensToRevoke(
+  profile: ProviderProfile,
+  tokens: { accessToken?: string; refreshToken?: string },
+): { revoke: TokenToRevoke[]; left: Array<{ hint: RevocableToken; reason: string }> } {
+  const revoke: TokenToRevoke[] = [];
+  const left: Array<{ hint: RevocableToken; reason: string }> = [];
+  const issued: TokenToRevoke[] = [];
+  if (tokens.refreshToken) issued.push({ hint: 'refresh_token', token: tokens.refreshToken });
+  if (tokens.accessToken) issued.push({ hint: 'access_token', token: tokens.accessToken });
+  for (const token of issued) {
+    if (profile.revocation.revokes.includes(token.hint)) revoke.push(token);
+    else {
+      const reason = profile.revocation.leaves ?? `the ${profile.name} provider profile does not revoke ${token.hint}s`;
+      left.push({ hint: token.hint, reason: `${reason} (provider profile ${profile.name})` });
+    }
+  }
+  return { revoke, left };
 }
 
 /** The binding message of a request sent again after a lost answer: the user can tell it is a repeat. */

@@ -1,4 +1,10 @@
-import { checkGrantedAuthorizationDetails, covers } from '../workflows/granted';
+import {
+  accessTokenClaim,
+  checkGrantedAuthorizationDetails,
+  checkGrantedTokens,
+  covers,
+  sameAuthorizationDetails,
+} from '../workflows/granted';
 import { grantedAuthorizationDetails } from '../activities/ciba-protocol';
 
 const PAYMENT = {
@@ -90,5 +96,112 @@ describe('grantedAuthorizationDetails', () => {
     expect(grantedAuthorizationDetails({ access_token: 'opaque' })).toBeUndefined();
     expect(grantedAuthorizationDetails({ access_token: jwt({ sub: 'x' }) })).toBeUndefined();
     expect(grantedAuthorizationDetails({ access_token: 'a.%%%.c' })).toBeUndefined();
+  });
+});
+
+describe('checkGrantedTokens: the JWT access token claim must say what the token response says', () => {
+  const jwt = (claims: object) =>
+    ['{"alg":"RS256","typ":"at+jwt"}', JSON.stringify(claims), 'sig']
+      .map((p) => Buffer.from(p).toString('base64url'))
+      .join('.');
+  const MORE = { ...PAYMENT, instructedAmount: { currency: 'USD', amount: '5000.00' } };
+
+  it('passes when the claim equals the token response (any entry order, any member order)', () => {
+    const reordered = { creditorName: 'ExampleCorp', ...PAYMENT };
+    const tokens = {
+      accessToken: jwt({ authorization_details: [ACCOUNT, reordered] }),
+      authorizationDetails: [PAYMENT, ACCOUNT],
+    };
+    expect(checkGrantedTokens([PAYMENT, ACCOUNT], tokens, 'fail')).toEqual({ ok: true });
+  });
+
+  it('fails when the token grants more than the token response says, naming both', () => {
+    const tokens = { accessToken: jwt({ authorization_details: [MORE] }), authorizationDetails: [PAYMENT] };
+    expect(checkGrantedTokens([PAYMENT], tokens, 'fail')).toEqual({
+      ok: false,
+      message: expect.stringContaining("access token's authorization_details claim differs"),
+      requested: [PAYMENT],
+      granted: [PAYMENT],
+      grantedInAccessToken: [MORE],
+    });
+    // The old check (runs recorded before it) reads the token response only.
+    expect(checkGrantedTokens([PAYMENT], tokens, 'fail', { compareAccessTokenClaim: false })).toEqual({ ok: true });
+  });
+
+  it('fails on a claim with an extra entry, a missing one, a nested member more, or one that is not a list', () => {
+    const response = { authorizationDetails: [PAYMENT] };
+    const nested = { ...PAYMENT, instructedAmount: { ...PAYMENT.instructedAmount, fee: '1.00' } };
+    for (const claim of [[PAYMENT, ACCOUNT], [], [nested], PAYMENT, null]) {
+      const tokens = { ...response, accessToken: jwt({ authorization_details: claim }) };
+      expect(checkGrantedTokens([PAYMENT], tokens, 'fail')).toMatchObject({ ok: false });
+    }
+  });
+
+  it('checks the claim even when nothing was requested, and the request when the token has no claim', () => {
+    const mismatch = { accessToken: jwt({ authorization_details: [MORE] }), authorizationDetails: [PAYMENT] };
+    expect(checkGrantedTokens(undefined, mismatch, 'fail')).toMatchObject({ ok: false });
+    expect(checkGrantedTokens([PAYMENT], { accessToken: 'opaque', authorizationDetails: [PAYMENT] }, 'fail')).toEqual({
+      ok: true,
+    });
+    expect(
+      checkGrantedTokens([PAYMENT], { accessToken: jwt({ sub: 'x' }), authorizationDetails: [MORE] }, 'fail'),
+    ).toMatchObject({ ok: false });
+    // Only the claim (no authorization_details in the response: the worker read the claim): nothing to compare it with.
+    expect(
+      checkGrantedTokens(
+        [PAYMENT],
+        { accessToken: jwt({ authorization_details: [PAYMENT] }), authorizationDetails: [PAYMENT] },
+        'fail',
+      ),
+    ).toEqual({ ok: true });
+  });
+
+  it('a provider without RAR (accepted): a claim that grants something the response does not say fails', () => {
+    const tokens = { accessToken: jwt({ authorization_details: [PAYMENT] }) };
+    expect(checkGrantedTokens([PAYMENT], tokens, 'accept')).toMatchObject({ ok: false });
+    expect(checkGrantedTokens([PAYMENT], { accessToken: jwt({ sub: 'x' }) }, 'accept')).toEqual({ ok: true });
+  });
+});
+
+describe('accessTokenClaim', () => {
+  it('reads a claim of a JWT (UTF-8 included) without Buffer, and nothing of anything else', () => {
+    const payload = { authorization_details: [{ type: 'payment_initiation', creditorName: 'Müller & Söhne 💶' }] };
+    const token = ['{"alg":"RS256"}', JSON.stringify(payload), 'sig']
+      .map((p) => Buffer.from(p).toString('base64url'))
+      .join('.');
+    expect(accessTokenClaim(token, 'authorization_details')).toEqual({
+      present: true,
+      value: payload.authorization_details,
+    });
+    expect(accessTokenClaim(token, 'scope')).toEqual({ present: false });
+    expect(accessTokenClaim('opaque-token', 'authorization_details')).toEqual({ present: false });
+    expect(accessTokenClaim('a.%%%.c', 'authorization_details')).toEqual({ present: false });
+    expect(accessTokenClaim(`a.${Buffer.from('[1]').toString('base64url')}.c`, 'authorization_details')).toEqual({
+      present: false,
+    });
+    expect(accessTokenClaim(`a.${Buffer.from([0xff, 0xfe]).toString('base64url')}.c`, 'x')).toEqual({ present: false });
+  });
+
+  it('decodes every length of base64url as Buffer does', () => {
+    for (let length = 0; length < 40; length++) {
+      const text = JSON.stringify({ v: 'é'.repeat(length) + 'x'.repeat(length % 3) });
+      const token = `h.${Buffer.from(text).toString('base64url')}.s`;
+      expect(accessTokenClaim(token, 'v')).toEqual({ present: true, value: JSON.parse(text).v });
+    }
+  });
+});
+
+describe('sameAuthorizationDetails', () => {
+  it('is equality of two lists of entries, in any order, with no member more or less', () => {
+    expect(sameAuthorizationDetails([PAYMENT, ACCOUNT], [ACCOUNT, PAYMENT])).toBe(true);
+    expect(sameAuthorizationDetails([PAYMENT, PAYMENT], [PAYMENT, ACCOUNT])).toBe(false);
+    expect(sameAuthorizationDetails([{ ...PAYMENT, extra: 1 }], [PAYMENT])).toBe(false);
+    expect(sameAuthorizationDetails([PAYMENT], [{ ...PAYMENT, extra: 1 }])).toBe(false);
+    expect(sameAuthorizationDetails([{ ...PAYMENT, locations: [...PAYMENT.locations].reverse() }], [PAYMENT])).toBe(
+      true,
+    );
+    expect(sameAuthorizationDetails([{ a: [1, 2] }], [{ a: [2, 1] }])).toBe(false);
+    expect(sameAuthorizationDetails([], [])).toBe(true);
+    expect(sameAuthorizationDetails({}, [])).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import {
   profileForIssuer,
   profileViolations,
   repeatBindingMessage,
+  tokensToRevoke,
   PROVIDER_PROFILES,
 } from '../common/provider-profile';
 
@@ -96,5 +97,39 @@ describe('the request schema and the profiles', () => {
     for (const bindingMessage of [SAMPLE, 'Pay-50.00-USD-to-ExampleCorp', 'Pay $50 (invoice #12)!']) {
       expect(ApprovalRequestSchema.safeParse({ loginHint: 'alice', bindingMessage }).success).toBe(true);
     }
+  });
+});
+
+describe('what each provider revokes (RFC 7009) of tokens not handed back', () => {
+  const tokens = { accessToken: 'access-1', refreshToken: 'refresh-1' };
+
+  it('generic and Keycloak: the refresh token first, then the access token', () => {
+    for (const profile of [generic, keycloak]) {
+      expect(tokensToRevoke(profile, tokens)).toEqual({
+        revoke: [
+          { hint: 'refresh_token', token: 'refresh-1' },
+          { hint: 'access_token', token: 'access-1' },
+        ],
+        left: [],
+      });
+    }
+  });
+
+  it('Auth0: the refresh token only; the access token is left, and said so', () => {
+    expect(tokensToRevoke(auth0, tokens)).toEqual({
+      revoke: [{ hint: 'refresh_token', token: 'refresh-1' }],
+      left: [{ hint: 'access_token', reason: expect.stringMatching(/refresh tokens only.*provider profile auth0/) }],
+    });
+  });
+
+  it('only what was issued: no refresh token without offline_access, never the ID token', () => {
+    expect(tokensToRevoke(generic, { accessToken: 'access-1' }).revoke).toEqual([
+      { hint: 'access_token', token: 'access-1' },
+    ]);
+    expect(tokensToRevoke(auth0, { accessToken: 'access-1' })).toMatchObject({
+      revoke: [],
+      left: [{ hint: 'access_token' }],
+    });
+    expect(tokensToRevoke(keycloak, {})).toEqual({ revoke: [], left: [] });
   });
 });
