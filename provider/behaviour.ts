@@ -1,6 +1,7 @@
 import { errors, type AuthorizationDetail } from 'oidc-provider';
 
 import { BINDING_MESSAGE_PATTERN } from '../common/approval';
+import { unsafeTextProblem } from '../common/safe-text';
 
 /**
  * Where the local provider imitates Auth0 (default) or Keycloak 26 (IDP_BEHAVIOUR). Every difference a client can
@@ -24,11 +25,14 @@ const KEYCLOAK_BINDING_MESSAGE = /^[a-zA-Z0-9-._+/!?#]{1,50}$/;
 
 const AUTH0: IdpBehaviour = {
   name: 'auth0',
-  // Auth0's rule replaces oidc-provider's default (which rejects spaces and anything over 20 characters).
+  // Auth0's rule replaces oidc-provider's default (which rejects spaces and anything over 20 characters). Safe text
+  // first (common/safe-text.ts): the pattern refuses invisible and direction-changing characters too, this names them.
   validateBindingMessage(bindingMessage) {
     if (bindingMessage === undefined || bindingMessage === '') {
       throw new errors.InvalidBindingMessage('binding_message is required');
     }
+    const unsafe = unsafeTextProblem(bindingMessage, 'binding_message');
+    if (unsafe) throw new errors.InvalidBindingMessage(unsafe);
     if (!BINDING_MESSAGE_PATTERN.test(bindingMessage)) {
       throw new errors.InvalidBindingMessage(
         'binding_message must be 1 to 64 characters of letters, digits, spaces and +-_.,:#',

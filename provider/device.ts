@@ -12,7 +12,8 @@ import type { FileStore } from './file-store';
 import { notFound, sendError } from './http';
 import { markNotified } from './pacing';
 import { CODEC_RESOURCE_SCOPE, OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
-import { authorizationDetailView, describeAuthorizationDetail, type AuthorizationDetailView } from './rar';
+import { revealUnsafe } from '../common/safe-text';
+import { authorizationDetailView, describeAuthorizationDetail, textWarning, type AuthorizationDetailView } from './rar';
 import { findUser } from './users';
 
 const REQUEST_MODEL = 'BackchannelAuthenticationRequest';
@@ -29,10 +30,15 @@ export interface DeviceRequestView {
   user: string;
   login_hint: string | null;
   binding_message: string | null;
+  /** What the reader must know about the binding message (it mixes scripts), shown beside it; else null. */
+  binding_message_warning: string | null;
   authorization_details: AuthorizationDetail[] | null;
   /** Readable lines for authorization_details, e.g. "Pay 50.00 USD to ExampleCorp" (never JSON). */
   summary: string[];
-  /** Each authorization_details entry as the page shows it: a line, or a table of an unknown type's members. */
+  /**
+   * Each authorization_details entry as the page shows it, every member of it: a known type's sentence and the members
+   * it does not say, or the table of an unknown type's members.
+   */
   details_view: AuthorizationDetailView[];
   scope: string;
   expires_at: string;
@@ -44,7 +50,7 @@ export type PendingRequestView = DeviceRequestView;
 
 function parseDetails(raw: unknown): AuthorizationDetail[] | undefined {
   if (typeof raw !== 'string') return undefined;
-  const parsed = JSON.parse(raw) as AuthorizationDetail[]; // validated by oidc-provider at /bc-authorize
+  const parsed = JSON.parse(raw) as AuthorizationDetail[]; // validated at /bc-authorize (rar.ts)
   return parsed.length ? parsed : undefined;
 }
 
@@ -55,14 +61,25 @@ function statusOf(payload: AdapterPayload, nowS: number): DeviceRequestStatus {
   return (payload.exp ?? 0) > nowS ? 'pending' : 'expired';
 }
 
+/**
+ * The binding message as the page shows it, and what to tell the reader about it. /bc-authorize refuses invisible and
+ * direction-changing characters (behaviour.ts); one in a request stored before that rule is written out, never shown.
+ */
+function bindingMessageView(raw: unknown): { text: string | null; warning: string | null } {
+  if (typeof raw !== 'string') return { text: null, warning: null };
+  return { text: revealUnsafe(raw), warning: textWarning(raw) ?? null };
+}
+
 function requestView(p: AdapterPayload, status: DeviceRequestStatus): DeviceRequestView {
   const details = parseDetails(p.params?.authorization_details);
+  const bindingMessage = bindingMessageView(p.params?.binding_message);
   return {
     auth_req_id: p.jti!,
     client_id: p.clientId!,
     user: p.accountId!,
     login_hint: typeof p.params?.login_hint === 'string' ? p.params.login_hint : null,
-    binding_message: typeof p.params?.binding_message === 'string' ? p.params.binding_message : null,
+    binding_message: bindingMessage.text,
+    binding_message_warning: bindingMessage.warning,
     authorization_details: details ?? null,
     summary: (details ?? []).map(describeAuthorizationDetail),
     details_view: (details ?? []).map(authorizationDetailView),

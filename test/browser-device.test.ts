@@ -1,22 +1,24 @@
 /**
  * The local provider's device page in a real browser (Debian's Chromium under playwright-core), against the real
  * stack: an approval waits in Temporal while the user reads the request on the page and clicks Approve or Deny.
- * Also: an authorization_details type the page does not know (a key/value table, never JSON; client-sent markup
- * stays text), a request decided in another tab, and an expired one. Screenshots go to docs/screenshots/device-*.png.
+ * Also: every member of a known type beside its sentence (nothing the token grants is hidden; mixed scripts flagged),
+ * text with invisible or direction-changing characters refused before it can reach the page, an authorization_details
+ * type the page does not know (a key/value table, never JSON; client-sent markup stays text), a request decided in
+ * another tab, and an expired one. Screenshots go to docs/screenshots/device-*.png.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 
-import { ApprovalFailedError } from '../client/approvals';
+import { ApprovalFailedError, InvalidApprovalRequestError, newStartSeal } from '../client/approvals';
 import type { ApprovalResult, AuthorizationDetail } from '../common/approval';
 import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import { launchChromium } from '../devstack/chromium';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { uniqueBindingMessage } from './support/stack';
+import { CLIENT_ID, CLIENT_SECRET, providerLog, uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useProviderFixture } from './support/worker-fixture';
 
@@ -111,13 +113,151 @@ async function approvalFailure(workflowId: string): Promise<ApprovalFailedError>
   return error as ApprovalFailedError;
 }
 
+/** Every string in a JSON value (member names aside). */
+function stringLeaves(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(stringLeaves);
+}
+
+/** A backchannel request sent straight to the provider, bypassing our clients and their schema. */
+async function bcAuthorizeDirectly(
+  form: Record<string, string>,
+): Promise<{ status: number; body: Record<string, any> }> {
+  const response = await fetch(`${fixture.provider.issuer}/bc-authorize`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ scope: 'openid payments:write', login_hint: 'alice@example.com', ...form }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+// First in the file: its screenshot shows this request alone.
+test('a payment with members beyond its sentence: the page shows each one, labelled by its path, and flags mixed scripts', async () => {
+  // The incident: the sentence says "Pay 50.00 USD to ExampleCorp"; the token would grant every member.
+  const [payment] = paymentAuthorizationDetails({ amount: '50.00', currency: 'USD', creditorName: 'Ex\u0430mpleCorp' });
+  const detail = {
+    ...payment!,
+    actions: ['standing_order_every_day'],
+    creditorAccount: { iban: 'XX00ATTACKER0000000001' },
+    debtorAccount: { iban: 'DE02120300000000202051', owner: { name: 'Alice Example' } },
+  };
+  const { workflowId, authReqId } = await startApproval('Pay 50.00 USD to ExampleCorp', [detail]);
+  const page = await openDevice('alice@example.com');
+  const request = card(page, authReqId);
+  await request.waitFor({ state: 'visible' });
+
+  // The sentence first, its creditor flagged: a Cyrillic "а" among Latin letters.
+  expect(await request.locator('.line').allInnerTexts()).toEqual(['Pay 50.00 USD to Ex\u0430mpleCorp']);
+  expect(await request.locator('div.warning').allInnerTexts()).toEqual([
+    '⚠ Creditor name "Ex\u0430mpleCorp" mixes Latin and Cyrillic letters: look-alike letters may differ',
+  ]);
+  // Then every member the sentence does not say, each labelled by its path (the raw path as the label's title).
+  const more = request.locator('.more > table.kv > tbody > tr');
+  expect(await more.locator(':scope > th').allInnerTexts()).toEqual([
+    'Actions',
+    'Creditor account › IBAN',
+    'Debtor account › IBAN',
+    'Debtor account › Owner › Name',
+  ]);
+  expect(await more.locator(':scope > th').evaluateAll((ths) => ths.map((th) => th.getAttribute('title')))).toEqual([
+    'actions',
+    'creditorAccount.iban',
+    'debtorAccount.iban',
+    'debtorAccount.owner.name',
+  ]);
+  expect(await more.locator(':scope > td').allTextContents()).toEqual([
+    'standing_order_every_day',
+    'XX00ATTACKER0000000001',
+    'DE02120300000000202051',
+    'Alice Example',
+  ]);
+  expect(await more.locator(':scope > td li').allTextContents()).toEqual(['standing_order_every_day']);
+  // Nothing omitted: every value the token would carry is on the card (the type is what the sentence says).
+  const text = await request.innerText();
+  const { type: _type, ...members } = detail;
+  for (const value of stringLeaves(members)) expect(text).toContain(value);
+  expect(text).not.toContain('{');
+  await screenshot(page, 'device-payment.png');
+
+  // Having seen where the money would go, the user denies.
+  await request.getByRole('button', { name: 'Deny' }).click();
+  expect(await settledState(request, 'Denied')).toBe('Denied. You denied this request.');
+  expect((await approvalFailure(workflowId)).type).toBe('ApprovalDenied');
+  await page.close();
+});
+
+test('a right-to-left override is refused by our client (naming the field) and by the provider sent it directly; the page never shows it', async () => {
+  const page = await openDevice('alice@example.com');
+  const [payment] = paymentAuthorizationDetails({ amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' });
+  // Shown as "Examplecorp" (the override reverses what follows it), it is "Exampleproc": another name.
+  const reversed = { ...payment!, creditorName: 'Example\u202Eproc' };
+
+  // Our client: a typed error naming the field and the character; nothing reaches the provider.
+  const byClient = uniqueBindingMessage('Pay 50.00 USD to ExampleCorp');
+  const refused = await fixture.approvals
+    .start({ loginHint: 'alice@example.com', bindingMessage: byClient, authorizationDetails: [reversed] })
+    .catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(InvalidApprovalRequestError);
+  expect((refused as Error).message).toBe(
+    'authorizationDetails: authorizationDetails[0].creditorName contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidi ' +
+      'control character',
+  );
+  expect(await providerLog(fixture.provider.issuer, { bindingMessage: byClient })).toEqual([]);
+
+  // The provider, sent the same details or binding message directly: invalid_authorization_details,
+  // invalid_binding_message, each naming the character.
+  const direct = uniqueBindingMessage('Pay 50.00 USD to ExampleCorp');
+  const details = await bcAuthorizeDirectly({
+    binding_message: direct,
+    authorization_details: JSON.stringify([reversed]),
+  });
+  expect(details).toEqual({
+    status: 400,
+    body: {
+      error: 'invalid_authorization_details',
+      error_description:
+        'payment_initiation: creditorName contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidi control character',
+    },
+  });
+  const message = await bcAuthorizeDirectly({ binding_message: 'Pay 50.00 USD to Example\u202Eproc' });
+  expect(message).toEqual({
+    status: 400,
+    body: {
+      error: 'invalid_binding_message',
+      error_description: 'binding_message contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidi control character',
+    },
+  });
+
+  // A request sent after them reaches the page; they never do.
+  const after = uniqueBindingMessage('After the refused ones');
+  const sentinel = await startApproval(
+    after,
+    paymentAuthorizationDetails({ amount: '1.00', currency: 'EUR', creditorName: 'Initech' }),
+  );
+  await card(page, sentinel.authReqId).waitFor({ state: 'visible' });
+  const shown = await page.locator('#list').innerText();
+  for (const absent of [byClient, direct, '\u202E']) expect(shown).not.toContain(absent);
+  const kept = (await (
+    await fetch(`${fixture.provider.issuer}/device/requests?status=all&user=alice@example.com`)
+  ).json()) as Array<{ binding_message: string | null; authorization_details: unknown }>;
+  expect(kept.some((item) => item.binding_message === after)).toBe(true);
+  expect(kept.some((item) => [byClient, direct].includes(item.binding_message ?? ''))).toBe(false);
+  expect(JSON.stringify(kept)).not.toContain('\u202E');
+  await fixture.approvals.cancel(sentinel.workflowId);
+  await page.close();
+});
+
 test('a payment agent waits; the page shows amount, currency and creditor; Approve hands the agent its tokens', async () => {
   const payment: Payment = { amount: '73.25', currency: 'EUR', creditorName: 'Globex Ltd' };
   const workflowId = `browser-approve-${Date.now()}`;
   const agent = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
     taskQueue: fixture.env.CIBA_TASK_QUEUE!,
-    args: [{ loginHint: 'alice@example.com', payment }],
+    args: [{ loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId) }],
   });
   const approvalId = `${workflowId}/approval/payment`;
   const { authReqId } = await waitForApprovalState(fixture.temporal, approvalId, isPending);
@@ -130,7 +270,10 @@ test('a payment agent waits; the page shows amount, currency and creditor; Appro
   expect(await request.locator('.line').allInnerTexts()).toEqual(['Pay 73.25 EUR to Globex Ltd']);
   for (const part of ['73.25', 'EUR', 'Globex Ltd']) expect(text).toContain(part);
   expect(text).not.toContain('{');
-  await screenshot(page, 'device-payment.png');
+  // The one member the sentence does not say, beside it; nothing to warn about.
+  expect(await request.locator('.more th').allTextContents()).toEqual(['Actions']);
+  expect(await request.locator('.more td li').allTextContents()).toEqual(['initiate']);
+  expect(await request.locator('.warning').count()).toBe(0);
 
   await request.getByRole('button', { name: 'Approve' }).click();
   expect(await settledState(request, 'Approved')).toBe('Approved. You approved this request.');
