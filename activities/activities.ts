@@ -19,10 +19,13 @@ import {
   ProviderError,
   ProviderUnavailableError,
   TransportError,
+  unreturnedTokensOf,
   type BackchannelAcknowledgment,
   type CibaClient,
   type PollOutcome,
+  type UnreturnedTokens,
 } from './ciba-protocol';
+import { describeRevocations, revokeAtProvider, type TokenRevocation } from './revocation';
 import { mintNotificationToken } from '../common/notification-token';
 import type { PingWakeups } from './ping-wakeups';
 import {
@@ -36,6 +39,13 @@ export interface PollTokenInput {
   authReqId: string;
   /** The current polling interval: a retry after a transient fault never comes sooner. */
   intervalSeconds: number;
+}
+
+/** Tokens the provider issued that the approval does not hand back to the agent, and why. */
+export interface RevokeTokensInput {
+  tokens: UnreturnedTokens;
+  /** not_granted: not what was asked (AuthorizationDetailsNotGranted); cancelled: the approval was cancelled. */
+  reason: 'not_granted' | 'cancelled';
 }
 
 /** Why a backchannel request is sent (absent in histories recorded before it was passed: the first ask). */
@@ -90,11 +100,30 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
 
     /** One poll of the token endpoint for `authReqId`. */
     async pollToken(input: PollTokenInput): Promise<PollOutcome> {
+      const startedAtMs = Date.now();
       try {
         return await countedPoll('timer', () => ciba.pollToken(input.authReqId));
       } catch (error) {
-        throw pollFailure(error, input.intervalSeconds, profile);
+        const revoked = await revokeTokensOfInvalidAnswer(ciba, profile, error, Context.current(), startedAtMs);
+        throw pollFailure(error, input.intervalSeconds, profile, revoked);
       }
+    },
+
+    /**
+     * RFC 7009: revokes tokens the provider issued that the approval does not hand back (best effort: the report
+     * says what was revoked). Fails, to be tried again, only when a transient fault kept a token from being revoked.
+     */
+    async revokeTokens(input: RevokeTokensInput): Promise<TokenRevocation[]> {
+      const context = Context.current();
+      const report = await revokeAtProvider(ciba, profile, input.tokens);
+      context.log.info(`tokens not handed back (${input.reason}): ${describeRevocations(report)}`);
+      if (report.some((revocation) => revocation.transient)) {
+        throw ApplicationFailure.retryable(
+          `tokens not revoked yet: ${describeRevocations(report)}`,
+          ActivityFailureType.ProviderUnavailable,
+        );
+      }
+      return report;
     },
 
     /**
@@ -104,6 +133,8 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
      */
     async pollUntilDecided(input: CompactPollInput): Promise<CompactPollResult> {
       const context = Context.current();
+      const startedAtMs = Date.now();
+      let lastProgress = context.info.heartbeatDetails as CompactPollProgress | undefined;
       // A ping wakes the current sleep, or the next one if it comes between two.
       let wakeSleep: (() => void) | undefined;
       let wokenEarly = false;
@@ -125,7 +156,10 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
               context.sleep(ms).then(() => resolve(), reject);
             }).finally(() => (wakeSleep = undefined));
           },
-          heartbeat: (progress) => context.heartbeat(progress),
+          heartbeat: (progress) => {
+            lastProgress = progress;
+            context.heartbeat(progress);
+          },
           poll: async (authReqId) => {
             try {
               return await countedPoll('compact', () => ciba.pollToken(authReqId));
@@ -139,7 +173,11 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
                   },
                 };
               }
-              throw pollFailure(error, input.polling.intervalSeconds, profile);
+              // Heartbeats go on while tokens of an invalid answer are revoked: the attempt must not time out.
+              const revoked = await revokeTokensOfInvalidAnswer(ciba, profile, error, context, startedAtMs, () =>
+                context.heartbeat(lastProgress),
+              );
+              throw pollFailure(error, input.polling.intervalSeconds, profile, revoked);
             }
           },
         },
@@ -260,7 +298,52 @@ function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
   return error;
 }
 
-function pollFailure(error: unknown, intervalSeconds: number, profile: ProviderProfile): unknown {
+/** At most this long is spent revoking the tokens of an invalid answer, and never the attempt's last few seconds. */
+const INVALID_ANSWER_REVOCATION_MS = 20_000;
+const REVOCATION_MARGIN_MS = 5_000;
+
+/**
+ * A poll answer that issued tokens but is otherwise invalid ends the approval InvalidProviderResponse, and its tokens
+ * reach nobody: revoke them here, before the activity fails, within the attempt's time. Returns what became of them,
+ * in words (no token), for the failure's message; undefined when the answer carried none.
+ */
+async function revokeTokensOfInvalidAnswer(
+  ciba: CibaClient,
+  profile: ProviderProfile,
+  error: unknown,
+  context: Context,
+  startedAtMs: number,
+  keepAlive?: () => void,
+): Promise<string | undefined> {
+  const tokens = unreturnedTokensOf(error);
+  if (!tokens) return undefined;
+  const left = context.info.startToCloseTimeoutMs - (Date.now() - startedAtMs) - REVOCATION_MARGIN_MS;
+  const budgetMs = Math.min(INVALID_ANSWER_REVOCATION_MS, left);
+  if (budgetMs <= 0) return 'not revoked (no time left in this attempt)';
+  keepAlive?.();
+  const heartbeats = keepAlive && setInterval(keepAlive, 5_000);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const report = await Promise.race([
+      revokeAtProvider(ciba, profile, tokens),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), budgetMs))),
+    ]);
+    const outcome = report ? describeRevocations(report) : `revocation unfinished after ${budgetMs} ms`;
+    context.log.warn(`invalid token response: tokens it carried: ${outcome}`);
+    return outcome;
+  } finally {
+    clearTimeout(timer);
+    if (heartbeats) clearInterval(heartbeats);
+  }
+}
+
+function pollFailure(
+  error: unknown,
+  intervalSeconds: number,
+  profile: ProviderProfile,
+  /** What became of the tokens an invalid answer carried. */
+  revoked?: string,
+): unknown {
   if (error instanceof ProviderError) return providerRejected(error, profile);
   if (error instanceof ProviderUnavailableError) {
     return ApplicationFailure.create({
@@ -274,7 +357,8 @@ function pollFailure(error: unknown, intervalSeconds: number, profile: ProviderP
     return ApplicationFailure.retryable(error.message, ActivityFailureType.ProviderUnavailable);
   }
   if (error instanceof InvalidProviderResponseError) {
-    return ApplicationFailure.nonRetryable(error.message, ApprovalFailureType.InvalidProviderResponse);
+    const message = revoked ? `${error.message}; the tokens it carried: ${revoked}` : error.message;
+    return ApplicationFailure.nonRetryable(message, ApprovalFailureType.InvalidProviderResponse);
   }
   return error;
 }

@@ -7,6 +7,7 @@
  * - ProviderUnavailableError: HTTP 429 or 5xx; `retryAfterSeconds` from the Retry-After header.
  * - TransportError: no HTTP answer at all; `requestSent` says whether the request may have left this process.
  * - InvalidProviderResponseError: an answer that is not valid OAuth/CIBA (HTML page, malformed JSON, missing fields).
+ *   When it was a token response that carried tokens anyway, unreturnedTokensOf(error) has them, to be revoked.
  */
 import type { KeyObject } from 'node:crypto';
 import { importJWK } from 'jose';
@@ -14,6 +15,7 @@ import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ApprovalRequest, ApprovalResult, AuthorizationDetail } from '../common/approval';
 import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
+import type { RevocableToken } from '../common/provider-profile';
 
 /** JWS algorithms for a private_key_jwt client assertion. */
 export const CLIENT_SIGNING_ALGS = ASYMMETRIC_JWS_ALGS;
@@ -88,6 +90,23 @@ export class TransportError extends Error {
 
 export class InvalidProviderResponseError extends Error {
   override readonly name = 'InvalidProviderResponseError';
+}
+
+/** Tokens an answer carried that the caller will not get (RFC 7009 can revoke them). */
+export interface UnreturnedTokens {
+  accessToken?: string;
+  refreshToken?: string;
+}
+
+/**
+ * Tokens carried by a token response that was otherwise invalid, by the error it ended with. Kept beside the error,
+ * never on it: an error is printed and serialized, and these must appear nowhere.
+ */
+const tokensOfInvalidResponses = new WeakMap<InvalidProviderResponseError, UnreturnedTokens>();
+
+/** The tokens of a token response that was issued (HTTP 200) but is invalid, if it carried any: revoke them. */
+export function unreturnedTokensOf(error: unknown): UnreturnedTokens | undefined {
+  return error instanceof InvalidProviderResponseError ? tokensOfInvalidResponses.get(error) : undefined;
 }
 
 /** The provider's acknowledgment of a backchannel authentication request. */
@@ -259,12 +278,17 @@ export class CibaClient {
     const response = await this.send(() =>
       oauth.backchannelAuthenticationGrantRequest(as, this.client, this.clientAuth, authReqId, this.httpOptions),
     );
+    const copy = response.clone(); // to find the tokens of an issued but invalid answer
     try {
       const tokens = await this.process(() =>
         oauth.processBackchannelAuthenticationGrantResponse(as, this.client, response),
       );
       return { kind: 'approved', tokens: toTokenSet(tokens) };
     } catch (error) {
+      if (error instanceof InvalidProviderResponseError && copy.status === 200) {
+        const tokens = await issuedTokens(copy);
+        if (tokens) tokensOfInvalidResponses.set(error, tokens);
+      }
       if (!(error instanceof ProviderError)) throw error;
       switch (error.error) {
         case 'authorization_pending':
@@ -279,6 +303,30 @@ export class CibaClient {
           throw error;
       }
     }
+  }
+
+  /** The provider's revocation_endpoint (RFC 7009, RFC 8414), if discovery advertises one. */
+  async revocationEndpoint(): Promise<string | undefined> {
+    return (await this.authorizationServer()).revocation_endpoint;
+  }
+
+  /**
+   * RFC 7009: revoke one token, authenticated as for every other request. Resolves once the provider answered 200
+   * (revoked, or no longer valid: RFC 7009 2.2). Its refusals (`unsupported_token_type`, `invalid_client`, ...) are
+   * ProviderErrors; a provider without a revocation_endpoint is an InvalidProviderResponseError.
+   */
+  async revokeToken(token: string, tokenTypeHint: RevocableToken): Promise<void> {
+    const as = await this.authorizationServer();
+    if (!as.revocation_endpoint) {
+      throw new InvalidProviderResponseError(`${this.config.issuer.href} advertises no revocation_endpoint`);
+    }
+    const response = await this.send(() =>
+      oauth.revocationRequest(as, this.client, this.clientAuth, token, {
+        ...this.httpOptions,
+        additionalParameters: { token_type_hint: tokenTypeHint },
+      }),
+    );
+    await this.process(() => oauth.processRevocationResponse(response));
   }
 
   async close(): Promise<void> {
@@ -419,6 +467,23 @@ export function backchannelParameters(request: ApprovalRequest, clientNotificati
   if (request.requestedExpiry !== undefined) params.set('requested_expiry', String(request.requestedExpiry));
   if (request.acrValues) params.set('acr_values', request.acrValues.join(' '));
   return params;
+}
+
+/** The access and refresh tokens of a token response body, whatever else is wrong with it. */
+async function issuedTokens(response: Response): Promise<UnreturnedTokens | undefined> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    return undefined;
+  }
+  if (body === null || typeof body !== 'object') return undefined;
+  const { access_token: accessToken, refresh_token: refreshToken } = body as Record<string, unknown>;
+  const tokens: UnreturnedTokens = {
+    ...(typeof accessToken === 'string' && accessToken ? { accessToken } : {}),
+    ...(typeof refreshToken === 'string' && refreshToken ? { refreshToken } : {}),
+  };
+  return tokens.accessToken || tokens.refreshToken ? tokens : undefined;
 }
 
 function toTokenSet(response: oauth.TokenEndpointResponse): TokenSet {

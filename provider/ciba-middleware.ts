@@ -104,6 +104,7 @@ export function cibaMiddleware(options: CibaMiddlewareOptions) {
       clientId: ctx.oidc?.client?.clientId,
       loginHint: form.login_hint,
       bindingMessage: form.binding_message,
+      scope: form.scope,
     });
     // The user by sub (opaque), never the login hint, binding message or authorization_details.
     log(`bc-authorize ${ctx.status}${error ? ` ${error}` : ''} user=${ctx.oidc.entities.Account?.accountId ?? '-'}`);

@@ -6,8 +6,9 @@ import type { IdpBehaviour } from './behaviour';
 import { CIBA_GRANT_TYPE } from './ciba-middleware';
 import type { ClientJwks } from './client-keys';
 import { FileAdapter } from './file-adapter';
+import { jwtAccessTokenRevocation } from './jwt-access-tokens';
 import type { FileStore } from './file-store';
-import type { ProviderKeys } from './keys';
+import { publicJwks, type ProviderKeys } from './keys';
 import { authorizationDetailsTypes } from './rar';
 import { findAccount, resolveLoginHint } from './users';
 
@@ -17,6 +18,10 @@ export const ROUTES = {
   token: '/oauth/token',
   jwks: '/.well-known/jwks.json',
   userinfo: '/userinfo',
+  /** RFC 7009 (Auth0's path). */
+  revocation: '/oauth/revoke',
+  /** RFC 7662 (Auth0 has none; Keycloak's is .../token/introspect). */
+  introspection: '/oauth/introspect',
 } as const;
 
 /** Where the ping client is notified unless IDP_PING_NOTIFICATION_ENDPOINT says otherwise (nothing listens here). */
@@ -136,6 +141,8 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       token: ROUTES.token,
       jwks: ROUTES.jwks,
       userinfo: ROUTES.userinfo,
+      revocation: ROUTES.revocation,
+      introspection: ROUTES.introspection,
     },
     scopes: OIDC_SCOPES,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -168,6 +175,11 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // RFC 7009 and RFC 7662 for a client's own tokens: the worker revokes tokens it does not hand back, and tests
+      // check they are gone. oidc-provider handles the tokens it stores (refresh tokens); JWT access tokens are
+      // handled by jwtAccessTokenRevocation (below).
+      revocation: { enabled: true, allowedPolicy: ownTokenOnly('revoke') },
+      introspection: { enabled: true, allowedPolicy: ownTokenOnly('introspect') },
       ciba: {
         enabled: true,
         deliveryModes: ['poll', 'ping'],
@@ -229,5 +241,19 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
     },
   };
 
-  return new Provider(issuer, configuration);
+  const provider = new Provider(issuer, configuration);
+  provider.use(jwtAccessTokenRevocation({ issuer, jwks: publicJwks(keys), store }));
+  return provider;
+}
+
+/**
+ * Revocation and introspection policy: a client revokes (RFC 7009 2.1: an other client's token is refused) and
+ * introspects (an other client's token is inactive to it) only the tokens issued to it.
+ */
+function ownTokenOnly(action: 'revoke' | 'introspect') {
+  return (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): boolean => {
+    if (token.clientId === client.clientId) return true;
+    if (action === 'revoke') throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+    return false;
+  };
 }

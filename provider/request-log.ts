@@ -21,6 +21,8 @@ export interface RequestLogEntry {
   /** sha256 (hex) of the binding message: what survives a restart, so `?bindingMessage=` still finds the entry. */
   bindingMessageSha256?: string;
   grantType?: string;
+  /** bc-authorize: the scope the client asked for (what decides whether a refresh token is issued: offline_access). */
+  scope?: string;
   /** The client the request came from (with `error: invalid_client` when it failed to authenticate as it). */
   clientId?: string;
 }

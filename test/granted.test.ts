@@ -107,7 +107,8 @@ describe('checkGrantedTokens: the JWT access token claim must say what the token
   const MORE = { ...PAYMENT, instructedAmount: { currency: 'USD', amount: '5000.00' } };
 
   it('passes when the claim equals the token response (any entry order, any member order)', () => {
-    const reordered = { creditorName: 'ExampleCorp', ...PAYMENT };
+    const { creditorName, ...rest } = PAYMENT;
+    const reordered = { creditorName, ...rest }; // the same members, in another order
     const tokens = {
       accessToken: jwt({ authorization_details: [ACCOUNT, reordered] }),
       authorizationDetails: [PAYMENT, ACCOUNT],

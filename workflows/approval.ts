@@ -11,10 +11,12 @@ import {
   ActivityFailure,
   allHandlersFinished,
   CancellationScope,
+  CancelledFailure,
   condition,
   continueAsNew,
   ContinueAsNew,
   defineQuery,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -24,10 +26,11 @@ import {
   TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
+  ActivityCancellationType,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { CibaActivities, WorkerSettingsActivities } from '../activities/activities';
+import type { CibaActivities, RevokeTokensInput, WorkerSettingsActivities } from '../activities/activities';
 import type { CompactPollResult } from '../activities/compact-polling';
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
 import {
@@ -61,7 +64,7 @@ import {
 } from './approval-state';
 import { currentDetails } from './current-details';
 import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
-import { checkGrantedAuthorizationDetails } from './granted';
+import { checkGrantedTokens, type GrantCheck } from './granted';
 import { pingSignal } from './signals';
 import { acquireAsk, releaseAsk } from './ask-gate';
 import { checkStartSeal } from './sealed-start';
@@ -108,6 +111,26 @@ const COMPACT_GRACE_MS = 2 * 60_000;
  */
 const INITIATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } };
 
+/**
+ * Tokens the provider issued that the agent never gets (not granted; cancelled while the final answer was on its way)
+ * are revoked at the provider (RFC 7009), and a poll in flight at cancellation is waited for so that its tokens are
+ * not dropped unrevoked. Runs from before it do neither (their histories say so).
+ */
+const REVOKE_UNRETURNED_TOKENS = 'revoke-unreturned-tokens';
+
+/** Runs from before it check the token response's authorization_details only, not the JWT access token's claim. */
+const ACCESS_TOKEN_CLAIM_CHECK = 'granted-access-token-claim';
+
+/**
+ * Revocation: best effort, a few tries (each revokes what it can; revoking a revoked token again is harmless, RFC 7009
+ * 2.2). Two requests, each within the HTTP timeout after its turn, fit the start-to-close timeout.
+ */
+const REVOCATION_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+  summary: 'revoke the tokens not handed back',
+};
+
 /** One approval as the status query sees it; each step updates it. */
 interface Approval {
   readonly request: ApprovalRequest;
@@ -120,6 +143,8 @@ interface Approval {
   pingPoll?: { authReqId: string; atMs: number };
   /** Each ask is granted by the user's ask gate first (runs since the start seal). */
   gated: boolean;
+  /** Tokens obtained but not handed back, revoked as the approval ends (revokeUnreturnedTokens). */
+  unreturned?: { reason: RevokeTokensInput['reason']; tokens: TokenSet };
 }
 
 export async function cibaApproval(
@@ -155,6 +180,7 @@ export async function cibaApproval(
     approval.failure = ended.failure;
     setStatus(approval, ended.status);
     countApprovalEnded(ended.status, ended.failure?.type);
+    await revokeUnreturnedTokens(approval);
     throw failure;
   }
 }
@@ -258,6 +284,7 @@ async function pollUntilDecided(approval: Approval): Promise<PollDecision> {
         // heartbeat. Provider faults are retried inside the activity.
         retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: `${polling.intervalSeconds}s` },
         summary: `poll ask ${askCount} until the user decides (every ${polling.intervalSeconds}s or more)`,
+        ...pollCancellation(),
       },
       [{ polling, approvalDeadlineMs }],
     );
@@ -334,19 +361,26 @@ function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kin
   approval.run = scheduleAsk(approval.run, next);
 }
 
-/** Hand back: the tokens reach the agent only if the provider granted exactly what was asked (RFC 9396). */
+/**
+ * Hand back: the tokens reach the agent only if the provider granted exactly what was asked (RFC 9396), and only if
+ * the approval was not cancelled while the poll that got them was in flight (nobody waits for them then). Tokens not
+ * handed back are revoked as the approval ends.
+ */
 function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
-  const { authorizationDetails, ungrantedAuthorizationDetails } = approval.request;
-  const grant = checkGrantedAuthorizationDetails(
-    authorizationDetails,
-    tokens.authorizationDetails,
-    ungrantedAuthorizationDetails,
-  );
+  if (CancellationScope.current().consideredCancelled && patched(REVOKE_UNRETURNED_TOKENS)) {
+    approval.unreturned = { reason: 'cancelled', tokens };
+    throw new CancelledFailure(
+      'the approval was cancelled while the final answer was on its way; its tokens are revoked',
+    );
+  }
+  const grant = checkGrant(approval.request, tokens);
   if (!grant.ok) {
     approval.run = recordAskOutcome(approval.run, 'not_granted');
+    if (patched(REVOKE_UNRETURNED_TOKENS)) approval.unreturned = { reason: 'not_granted', tokens };
     throw approvalFailure(ApprovalFailureType.AuthorizationDetailsNotGranted, grant.message, {
       requested: grant.requested,
       granted: grant.granted,
+      ...(grant.grantedInAccessToken ? { grantedInAccessToken: grant.grantedInAccessToken } : {}),
     });
   }
   approval.run = recordAskOutcome(approval.run, 'approved');
@@ -354,6 +388,49 @@ function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
   countApprovalEnded('approved');
   observeResult(tokens);
   return { ...tokens, approvedAt: new Date().toISOString() };
+}
+
+/**
+ * What the provider granted, against the request (./granted.ts). The JWT access token's own claim counts since
+ * ACCESS_TOKEN_CLAIM_CHECK; the patch is consulted only where the claim changes the outcome.
+ */
+function checkGrant(request: ApprovalRequest, tokens: TokenSet): GrantCheck {
+  const { authorizationDetails: requested, ungrantedAuthorizationDetails: ungranted } = request;
+  const check = checkGrantedTokens(requested, tokens, ungranted, { compareAccessTokenClaim: true });
+  if (check.ok) return check;
+  const responseOnly = checkGrantedTokens(requested, tokens, ungranted, { compareAccessTokenClaim: false });
+  return responseOnly.ok && !patched(ACCESS_TOKEN_CLAIM_CHECK) ? responseOnly : check;
+}
+
+/**
+ * Tokens issued but not handed back (not granted, or cancelled after the final answer) are revoked at the provider,
+ * best effort: the approval's outcome is decided already, and a revocation that fails never changes it.
+ */
+async function revokeUnreturnedTokens(approval: Approval): Promise<void> {
+  const unreturned = approval.unreturned;
+  if (!unreturned) return;
+  approval.unreturned = undefined;
+  const { accessToken, refreshToken } = unreturned.tokens;
+  try {
+    await CancellationScope.nonCancellable(() =>
+      ciba.revokeTokens.executeWithOptions(REVOCATION_OPTIONS, [
+        { tokens: { accessToken, refreshToken }, reason: unreturned.reason },
+      ]),
+    );
+  } catch (error) {
+    const reason = error instanceof ActivityFailure ? error.cause?.message : (error as Error).message;
+    log.warn(`tokens not handed back were not all revoked: ${reason}`); // the activity's messages hold no token
+  }
+}
+
+/**
+ * A poll in flight when the approval is cancelled may bring the user's final answer: it is waited for (handBack then
+ * revokes its tokens) rather than dropped with tokens the provider issued. Runs from before it drop it.
+ */
+function pollCancellation(): Pick<ActivityOptions, 'cancellationType'> {
+  return patched(REVOKE_UNRETURNED_TOKENS)
+    ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+    : {};
 }
 
 /**
@@ -425,6 +502,7 @@ async function pollTokenEndpoint(polling: PollingState, askNumber: number): Prom
       maximumInterval: `${Math.max(60, polling.intervalSeconds)}s`,
     },
     summary: `poll ${polling.polls + 1} of ask ${askNumber}`,
+    ...pollCancellation(),
   };
   try {
     return await ciba.pollToken.executeWithOptions(options, [
