@@ -2,7 +2,9 @@
  * The Python package (python/: ciba_temporal) on the real stack: this file starts a TypeScript approval worker on its
  * own task queue, makes the Python venv (devstack/python-env.ts; the first time, it downloads from PyPI), and runs
  * `pytest python/tests` in it with the stack's environment. The Python tests act as the user's device over the local
- * provider's HTTP API (GET /device/requests, POST /device/requests/:id/approve|deny) at CIBA_ISSUER.
+ * provider's HTTP API (GET /device/requests, POST /device/requests/:id/approve|deny) at CIBA_ISSUER, and as an attacker
+ * who starts a sealed input copied out of a history again (the provider's GET /dev/log and GET /dev/payments prove
+ * that nobody was asked and nothing paid twice).
  *
  * The TypeScript codec also decrypts what the Python codec encrypted (the pytest writes those to CIBA_PY_CODEC_OUT).
  */
@@ -38,7 +40,7 @@ function runToEnd(command: string, args: string[], cwd: string, env: NodeJS.Proc
 }
 
 describe('the Python package', () => {
-  it('passes its pytest suite against the stack (codec vectors, ApprovalClient, request_approval, sample agent)', async () => {
+  it('passes its pytest suite against the stack (codec and seal vectors, ApprovalClient, request_approval, start seals, sample agent)', async () => {
     const python = await ensurePythonEnv();
     const { code, output } = await runToEnd(
       python.python,

@@ -6,6 +6,9 @@ Three entry points:
 * ``ciba_temporal.client.ApprovalClient`` for services (start by key, status, result, cancel);
 * ``ciba_temporal.codec.EncryptionCodec``, the payload codec every client and worker of approvals needs.
 
+Every approval input carries a start seal (``ciba_temporal.seal``); a Python agent workflow checks its own with
+``ciba_temporal.workflow.check_start_seal`` and passes it on to ``request_approval(..., parent_seal=...)``.
+
 The approval itself (``cibaApproval``) runs on the TypeScript worker of this repository.
 """
 
@@ -29,8 +32,11 @@ with _workflow.unsafe.imports_passed_through():
         ApprovalLost,
         ApprovalTerminated,
         ApprovalTimedOut,
+        AskRateLimited,
         AuthorizationDetailsNotGranted,
         CibaProviderError,
+        InputNotSealed,
+        InputReplayed,
         InvalidApprovalRequest,
         InvalidApprovalRequestError,
         InvalidProviderResponse,
@@ -38,7 +44,8 @@ with _workflow.unsafe.imports_passed_through():
         PayloadNotEncrypted,
         ProviderUnavailable,
     )
-    from .types import ApprovalRequest, ApprovalResult, ApprovalState, payment_initiation
+    from .seal import CheckedSeal, derived_request_id, new_start_seal
+    from .types import ApprovalRequest, ApprovalResult, ApprovalState, StartSeal, payment_initiation
 
 # Loaded on first use: workflow code need not load the client or cryptography.
 _LAZY = {
@@ -48,6 +55,7 @@ _LAZY = {
     "EncryptionCodec": "codec",
     "PayloadKeyMismatchError": "codec",
     "request_approval": "workflow",
+    "check_start_seal": "workflow",
 }
 
 
@@ -73,9 +81,13 @@ __all__ = [
     "ApprovalState",
     "ApprovalTerminated",
     "ApprovalTimedOut",
+    "AskRateLimited",
     "AuthorizationDetailsNotGranted",
+    "CheckedSeal",
     "CibaProviderError",
     "EncryptionCodec",
+    "InputNotSealed",
+    "InputReplayed",
     "InvalidApprovalRequest",
     "InvalidApprovalRequestError",
     "InvalidProviderResponse",
@@ -83,8 +95,12 @@ __all__ = [
     "PayloadKeyMismatchError",
     "PayloadNotEncrypted",
     "ProviderUnavailable",
+    "StartSeal",
+    "check_start_seal",
     "connect_temporal_client",
     "data_converter",
+    "derived_request_id",
+    "new_start_seal",
     "payment_initiation",
     "request_approval",
 ]

@@ -2,7 +2,8 @@
 
 The same contract as client/approvals.ts: workflow id ``ciba-approval-<key>``, started with id conflict policy FAIL
 and reuse policy REJECT_DUPLICATE, so the same key always means the same approval (one workflow, one notification),
-running or finished; of starts that race with one key, exactly one reports ``started=True``.
+running or finished; of starts that race with one key, exactly one reports ``started=True``. Every input it starts
+carries a start seal for its workflow ID (``ciba_temporal.seal.new_start_seal``), which the approval worker requires.
 
 Settings come from the same environment variables as common/config.ts: Temporal's own (TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, temporal.toml; read by temporalio.envconfig as
@@ -39,6 +40,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from .codec import EncryptionCodec, PayloadKeyMismatchError, key_mismatch_message, parse_payload_key
 from .errors import ApprovalFailed, InvalidApprovalRequestError, PayloadKeyMismatch, approval_failure
+from .seal import new_start_seal
 from .summary import approval_details, approval_summary, list_summary
 from .types import ApprovalRequest, ApprovalResult, ApprovalState, check_request
 
@@ -174,10 +176,13 @@ class ApprovalClient:
         if not _KEY_PATTERN.fullmatch(key):
             raise InvalidApprovalRequestError("key must be 1 to 200 characters of letters, digits and _ . : @ -")
         workflow_id = approval_workflow_id(key)
+        # Sealed for this workflow ID, now, with a random request id (common/start-seal.ts): a copy of this input taken
+        # from history and started again, under another ID or later under this one, asks nobody.
+        sealed: ApprovalRequest = {**request, "seal": new_start_seal(workflow_id)}
         try:
             await self.client.start_workflow(
                 APPROVAL_WORKFLOW_TYPE,
-                request,
+                sealed,
                 id=workflow_id,
                 task_queue=self.task_queue,
                 # Running or finished already: the server refuses, and that approval is returned. Of starts that race,

@@ -103,6 +103,45 @@ class PayloadKeyMismatch(ApprovalFailed):
     failure_type = "PayloadKeyMismatch"
 
 
+class InputNotSealed(ApprovalFailed):
+    """The input carries no valid start seal (it was not made by a client of this version); nothing was sent."""
+
+    failure_type = "InputNotSealed"
+
+
+class InputReplayed(ApprovalFailed):
+    """The input was made for another workflow ID, is older than the freshness window, or was used once already: a
+    replay (an encrypted input copied from history and started again); nothing was sent."""
+
+    failure_type = "InputReplayed"
+
+
+class AskRateLimited(ApprovalFailed):
+    """The user has too many pending asks, or was asked too often lately; nothing was sent. Retry after ``retry_at``
+    (details[0] = ``{"limit": "pending" | "hourly", "max": int, "retryAt": ISO 8601}``)."""
+
+    failure_type = "AskRateLimited"
+
+    def _detail(self, name: str) -> Any:
+        first = self.details[0] if self.details else None
+        return first.get(name) if isinstance(first, dict) else None
+
+    @property
+    def limit(self) -> str | None:
+        """Which limit: ``pending`` (asks pending at once) or ``hourly`` (asks in the last hour)."""
+        return self._detail("limit")
+
+    @property
+    def max(self) -> int | None:
+        """The limit's value."""
+        return self._detail("max")
+
+    @property
+    def retry_at(self) -> str | None:
+        """When an ask may be granted again (ISO 8601)."""
+        return self._detail("retryAt")
+
+
 class ActivityFailed(ApprovalFailed):
     """An activity failed in a way no rule covers (a bug or an unexpected worker error)."""
 
@@ -141,6 +180,9 @@ FAILURE_TYPES: dict[str, type[ApprovalFailed]] = {
         InvalidApprovalRequest,
         PayloadNotEncrypted,
         PayloadKeyMismatch,
+        InputNotSealed,
+        InputReplayed,
+        AskRateLimited,
         ActivityFailed,
         ApprovalCancelled,
         ApprovalTerminated,

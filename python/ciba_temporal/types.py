@@ -32,6 +32,17 @@ class AskAgainPolicy(TypedDict, total=False):
     """Ask again when an ask's final answer was lost (default False: it may have been a denial)."""
 
 
+class StartSeal(TypedDict):
+    """Binds an input to the one workflow it was made for, once (common/start-seal.ts; ``ciba_temporal.seal``)."""
+
+    workflowId: str
+    """The workflow ID the input was made for."""
+    issuedAt: str
+    """When the input was made (ISO 8601, UTC, e.g. ``2025-01-01T12:00:00.000Z``)."""
+    requestId: str
+    """The request's one identity: 16 to 1000 characters of letters, digits and ``_.:/@#%-``."""
+
+
 class ApprovalRequest(TypedDict, total=False):
     """What an agent asks for. Exactly one of ``loginHint``, ``loginHintToken``, ``idTokenHint``."""
 
@@ -54,6 +65,9 @@ class ApprovalRequest(TypedDict, total=False):
     ungrantedAuthorizationDetails: Literal["fail", "accept"]
     pollingMode: Literal["timer", "compact"]
     continueAsNewAfterEvents: int
+    seal: StartSeal
+    """Required by the approval worker: ``ApprovalClient.start`` and ``request_approval`` add it (replacing any
+    given); a caller that starts ``cibaApproval`` itself adds ``ciba_temporal.seal.new_start_seal(workflow_id)``."""
 
 
 class ApprovalResult(TypedDict):

@@ -11,7 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from ciba_temporal.errors import ApprovalFailed
     from ciba_temporal.types import ApprovalRequest
-    from ciba_temporal.workflow import request_approval
+    from ciba_temporal.workflow import check_start_seal, request_approval
 
 
 @dataclass
@@ -36,3 +36,26 @@ class AskForApproval:
                 raise
             return {"failed": type(failure).__name__, "type": failure.type, "message": failure.message}
         return {"tokens": tokens}
+
+
+@dataclass
+class SealedAskInput:
+    request: dict[str, Any]
+    approval_task_queue: str
+    key: str | None = None
+    seal: Any = None
+    """A StartSeal (new_start_seal(workflow_id)), checked first."""
+
+
+@workflow.defn
+class SealedAskForApproval:
+    """An agent that checks its own seal first and derives its approval's request id from it; failures uncaught."""
+
+    @workflow.run
+    async def run(self, input: SealedAskInput) -> dict[str, Any]:
+        seal = check_start_seal(input.seal)
+        request: ApprovalRequest = input.request  # type: ignore[assignment]
+        tokens = await request_approval(
+            request, key=input.key, task_queue=input.approval_task_queue, parent_seal=seal
+        )
+        return {"approvedAt": tokens["approvedAt"], "approvalsRequested": seal.approvals_requested}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime, timezone
 
 import pytest
 from device import Device, jwt_payload, unique_binding_message, wait_until
+from replays import backchannel_requests, failure_of, start_copy, started_input
 
 from ciba_temporal.client import ApprovalClient, approval_workflow_id
-from ciba_temporal.errors import ApprovalCancelled, ApprovalDenied, InvalidApprovalRequestError
+from ciba_temporal.errors import ApprovalCancelled, ApprovalDenied, InputReplayed, InvalidApprovalRequestError
+from ciba_temporal.seal import SEAL_FRESHNESS_SECONDS, iso_to_epoch_ms
 from ciba_temporal.types import ApprovalRequest, payment_initiation
 
 pytestmark = pytest.mark.stack
@@ -49,6 +53,14 @@ async def test_start_approve_result_with_tokens(approvals: ApprovalClient, devic
     assert report.execution == "COMPLETED"
     assert report.approval is not None and report.approval["status"] == "approved"
     assert report.approval["bindingMessage"] == message
+
+    # The input the client started carries a seal for this workflow ID, issued now, with a random request id.
+    [given] = await started_input(approvals.client, started.workflow_id)
+    seal = given["seal"]
+    assert seal["workflowId"] == started.workflow_id
+    assert uuid.UUID(seal["requestId"]).version == 4
+    age_ms = datetime.now(timezone.utc).timestamp() * 1000 - iso_to_epoch_ms(seal["issuedAt"])
+    assert 0 <= age_ms < SEAL_FRESHNESS_SECONDS * 1000
 
 
 async def test_deny_raises_approval_denied(approvals: ApprovalClient, device: Device) -> None:
@@ -101,3 +113,30 @@ async def test_bad_input_starts_nothing(approvals: ApprovalClient) -> None:
         await approvals.start({"bindingMessage": "No user"})
     with pytest.raises(InvalidApprovalRequestError, match="key"):
         await approvals.start(payment_request("Fine message"), key="no spaces allowed")
+
+
+async def test_a_copy_of_an_approved_input_asks_nobody(
+    approvals: ApprovalClient, device: Device, stack_env: dict[str, str]
+) -> None:
+    issuer, task_queue = stack_env["CIBA_ISSUER"], approvals.task_queue
+    message = unique_binding_message("Py replay me")
+    original = (await approvals.start(payment_request(message), key=unique_key("py-replay"))).workflow_id
+    await device.approve_when_asked(message)
+    await approvals.result(original)
+    assert len(await backchannel_requests(issuer, message)) == 1
+
+    # Under a new workflow ID: refused by the seal, before anything is sent.
+    copy = f"ciba-approval-py-replayed-{uuid.uuid4().hex[:8]}"
+    await start_copy(approvals.client, original, copy, task_queue)
+    with pytest.raises(InputReplayed) as replayed:
+        await approvals.result(copy)
+    assert f'made for workflow "{original}"' in replayed.value.message
+    assert replayed.value.non_retryable
+
+    # Under its own ID, while the seal is still fresh: the user's ask gate knows the request id; nobody is asked.
+    await start_copy(approvals.client, original, original, task_queue)
+    failure = await failure_of(approvals.client, original)
+    assert failure.type == "InputReplayed" and "already asked the user" in failure.message
+
+    # The provider's own log: the one request of the original, nothing from either copy.
+    assert len(await backchannel_requests(issuer, message)) == 1

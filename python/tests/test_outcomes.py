@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from conftest import REPO_ROOT
@@ -39,3 +40,19 @@ def test_unknown_types_keep_their_name() -> None:
     assert type(failure) is ApprovalFailed
     assert failure.type == "SomethingNew"
     assert approval_failure(None, "untyped").type == "ApprovalFailed"
+
+
+def test_the_contract_lists_the_same_failure_types() -> None:
+    contract = json.loads((REPO_ROOT / "contract" / "contract.json").read_text(encoding="utf-8"))
+    assert list(contract["failureTypes"]) == list(FAILURE_TYPES)
+    for name in ("InputNotSealed", "InputReplayed", "AskRateLimited"):
+        assert contract["failureTypes"][name]["status"] == "failed"
+
+
+def test_ask_rate_limited_reads_its_details() -> None:
+    failure = approval_failure(
+        "AskRateLimited", "too many", ({"limit": "hourly", "max": 20, "retryAt": "2026-01-01T13:00:00.000Z"},)
+    )
+    assert isinstance(failure, errors.AskRateLimited)
+    assert (failure.limit, failure.max, failure.retry_at) == ("hourly", 20, "2026-01-01T13:00:00.000Z")
+    assert errors.AskRateLimited("no details").retry_at is None

@@ -6,6 +6,11 @@ child workflow on the approval worker; approved, it pays with the access token t
 provider's demo payments API checks the token's ``authorization_details``); refused (denied, expired, ...), it hands
 the model a structured refusal instead of failing the workflow, and the model tells the user.
 
+Its input is sealed (``seal``: ``ciba_temporal.seal.new_start_seal(workflow_id)``, as the starter below adds it), and
+the workflow checks the seal before anything else (``check_start_seal``: InputNotSealed, InputReplayed), then derives
+each approval's request id from it and pays with that id as the Idempotency-Key: a copy of this input started again
+under another ID does nothing, and under its own ID asks nobody and pays nothing twice.
+
 Run it against a running stack (``npm start`` in the repository), offline with the scripted model:
 
     python -m ciba_temporal.examples.invoice_agent '{"creditor_name": "ACME", "amount": "50.00", "currency": "USD"}'
@@ -35,8 +40,12 @@ with workflow.unsafe.imports_passed_through():
     from agents import Agent, RunContextWrapper, Runner, function_tool
 
     from ciba_temporal.errors import ApprovalFailed
+    from ciba_temporal.seal import CheckedSeal, new_start_seal
     from ciba_temporal.types import ApprovalRequest, payment_initiation
-    from ciba_temporal.workflow import request_approval
+    from ciba_temporal.workflow import check_start_seal, request_approval
+
+SEALED_START = "sealed-start"
+"""The patch that marks runs started since start seals (the TypeScript sample agents use the same name)."""
 
 INSTRUCTIONS = (
     "You pay invoices for the user. Call pay_invoice with the invoice's creditor_name, amount (a decimal string "
@@ -53,6 +62,10 @@ class InvoiceAgentInput:
     login_hint: str
     approval_task_queue: str | None = None
     """The approval worker's task queue (CIBA_TASK_QUEUE); default this workflow's own."""
+    seal: Any = None
+    """A ``StartSeal``: binds this input to its workflow ID, once (``new_start_seal(workflow_id)``); the workflow
+    refuses the input without it. Typed Any so that a malformed one reaches ``check_start_seal`` (InputNotSealed)
+    rather than failing the input's decoding."""
 
 
 @dataclass
@@ -68,6 +81,9 @@ class ExecutePaymentInput:
     amount: str
     currency: str
     creditor_name: str
+    idempotency_key: str | None = None
+    """The approval's request id: the payments API pays once per key, however often (or from whichever copy of the
+    agent's input) it is asked. None (runs from before seals): the activity's own workflow id and activity id."""
 
 
 @dataclass
@@ -76,6 +92,8 @@ class PaymentContext:
 
     login_hint: str
     approval_task_queue: str | None
+    seal: CheckedSeal | None = None
+    """This run's checked start seal: the approvals' request ids derive from it."""
     payments: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
     asked: int = 0
@@ -106,8 +124,11 @@ async def pay_invoice(
         "authorizationDetails": [payment_initiation(amount, currency, creditor_name)],
         "scope": "openid",
     }
+    key = f"pay-{context.asked}"
     try:
-        approval = await request_approval(request, key=f"pay-{context.asked}", task_queue=context.approval_task_queue)
+        approval = await request_approval(
+            request, key=key, task_queue=context.approval_task_queue, parent_seal=context.seal
+        )
     except ApprovalFailed as failure:
         refusal = {
             "status": "refused",
@@ -119,9 +140,16 @@ async def pay_invoice(
         return refusal
     receipt = await workflow.execute_activity_method(
         PaymentActivities.execute_payment,
-        ExecutePaymentInput(approval["accessToken"], amount, currency, creditor_name),
+        ExecutePaymentInput(
+            approval["accessToken"],
+            amount,
+            currency,
+            creditor_name,
+            idempotency_key=context.seal.approval_request_id(key) if context.seal else None,
+        ),
         start_to_close_timeout=timedelta(seconds=30),
-        # The payments API is idempotent per activity (Idempotency-Key): a retry cannot pay twice.
+        # The payments API is idempotent on the approval's request id (Idempotency-Key): neither a retry nor a copy of
+        # this workflow's input started again can pay twice.
         retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["PaymentRefused"]),
     )
     paid = {"status": "paid", "paymentId": receipt["paymentId"], "approvedAt": approval["approvedAt"]}
@@ -135,7 +163,10 @@ class InvoiceAgentWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceAgentInput) -> InvoiceAgentResult:
-        context = PaymentContext(input.login_hint, input.approval_task_queue)
+        # Before anything else: a copy of this input, started again, does nothing. Runs started before seals (no
+        # marker in their history) run as they did.
+        seal = check_start_seal(input.seal) if workflow.patched(SEALED_START) else None
+        context = PaymentContext(input.login_hint, input.approval_task_queue, seal)
         agent = Agent[PaymentContext](name="Invoice payer", instructions=INSTRUCTIONS, tools=[pay_invoice])
         result = await Runner.run(agent, input.prompt, context=context)
         return InvoiceAgentResult(str(result.final_output), context.payments, context.refusals)
@@ -167,11 +198,12 @@ class PaymentActivities:
             headers={
                 "authorization": f"Bearer {input.access_token}",
                 "content-type": "application/json",
-                "idempotency-key": f"{info.workflow_id}/{info.activity_id}",
+                "idempotency-key": input.idempotency_key or f"{info.workflow_id}/{info.activity_id}",
             },
         )
         status, answer = await asyncio.to_thread(_send, request)
-        if status in (401, 403):
+        if status in (401, 403, 422):
+            # The token does not authorize this payment, or its Idempotency-Key paid another one: retrying cannot help.
             error = answer.get("error", f"HTTP {status}")
             raise ApplicationError(f"the payments API refused the payment: {error}", type="PaymentRefused")
         if status >= 300:
@@ -221,6 +253,7 @@ async def _main(argv: list[str]) -> int:
     plugin = openai_agents_plugin(None if use_openai else FakeInvoiceModelProvider())
     client = await connect_temporal_client(plugins=[plugin])
     task_queue = f"invoice-agent-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"invoice-agent-{uuid.uuid4().hex[:8]}"
     async with worker_for(client, task_queue):
         result = await client.execute_workflow(
             InvoiceAgentWorkflow.run,
@@ -228,8 +261,9 @@ async def _main(argv: list[str]) -> int:
                 prompt=f"Please pay this invoice: {invoice}",
                 login_hint=os.environ.get("CIBA_LOGIN_HINT", "alice@example.com"),
                 approval_task_queue=os.environ.get("CIBA_TASK_QUEUE", "ciba-approvals"),
+                seal=new_start_seal(workflow_id),
             ),
-            id=f"invoice-agent-{uuid.uuid4().hex[:8]}",
+            id=workflow_id,
             task_queue=task_queue,
         )
     print(result.final_output)
