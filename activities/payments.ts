@@ -33,7 +33,7 @@ export function createPaymentActivities(paymentsApiUrl: URL, timeoutMs: number) 
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body: unknown = await response.json().catch(() => undefined);
-      if (response.status === 401 || response.status === 403) {
+      if (response.status === 401 || response.status === 403 || response.status === 422) {
         // The token does not authorize this payment: retrying cannot help.
         const error = (body as { error?: string } | undefined)?.error ?? `HTTP ${response.status}`;
         throw ApplicationFailure.nonRetryable(`the payments API refused the payment: ${error}`, 'PaymentRefused');

@@ -25,7 +25,7 @@ export const SEAL_FRESHNESS_SECONDS = 600;
 /** A seal issued this far in the future of the server's clock is refused too (clock skew allowance). */
 export const SEAL_CLOCK_SKEW_SECONDS = 120;
 
-export const REQUEST_ID_PATTERN = /^[\w.:/@#%-]{16,1000}$/;
+export const REQUEST_ID_PATTERN = /^[\w.:/@#%!*'()-]{16,1000}$/;
 
 export const StartSealSchema = z
   .strictObject({
@@ -33,8 +33,10 @@ export const StartSealSchema = z
     workflowId: z.string().min(1).max(1000),
     /** When the input was made (ISO 8601, UTC). */
     issuedAt: z.iso.datetime({ offset: true }),
-    /** The request's one identity: 16 to 1000 characters of letters, digits and `_.:/@#%-`. */
-    requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 16 to 1000 characters of [A-Za-z0-9_.:/@#%-]'),
+    /** The request's one identity: 16 to 1000 characters of letters, digits and `_.:/@#%!*'()-` (what encodeURIComponent leaves). */
+    requestId: z
+      .string()
+      .regex(REQUEST_ID_PATTERN, "requestId must be 16 to 1000 characters of [A-Za-z0-9_.:/@#%!*'()-]"),
   })
   .meta({
     description:

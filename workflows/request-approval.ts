@@ -56,7 +56,9 @@ export async function requestApproval(
   // The approval's request id: derived from this workflow's own seal when it checked one (checkStartSeal), so that a
   // copy of this workflow's input, started again, derives the same id and the user's ask gate refuses its ask.
   const parentSeal = checkedStartSeal();
-  const requestId = parentSeal ? derivedRequestId(parentSeal.requestId, options.key ?? `#${number}`) : uuid4();
+  // Without a parent seal, from this run's id: no second uuid4(), which would shift the workflow's random sequence (and
+  // with it the keyless child IDs of runs recorded before seals).
+  const requestId = derivedRequestId(parentSeal?.requestId ?? workflowInfo().runId, options.key ?? `#${number}`);
   return executeChild(cibaApproval, {
     args: [{ ...request, seal: sealFor(workflowId, requestId, Date.now()) }],
     workflowId,

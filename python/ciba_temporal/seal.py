@@ -37,8 +37,8 @@ SEAL_FRESHNESS_SECONDS = 600
 SEAL_CLOCK_SKEW_SECONDS = 120
 """A seal issued this far in the future of the server's clock is refused too (clock skew allowance)."""
 
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:/@#%-]{16,1000}")
-"""16 to 1000 characters of letters, digits and ``_.:/@#%-`` (JavaScript's ``\\w`` is ASCII: so is this)."""
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:/@#%!*'()-]{16,1000}")
+"""16 to 1000 characters of letters, digits and ``_.:/@#%!*'()-`` (JavaScript's ``\\w`` is ASCII: so is this)."""
 
 # zod's z.iso.datetime({ offset: true }) (zod 4.x core/regexes.js, datetime()): seconds required, any fraction, Z or
 # +hh:mm; the date part checks month lengths and leap years.
@@ -128,7 +128,7 @@ def _malformed(seal: Any) -> str | None:
     if not ISO_DATETIME_PATTERN.fullmatch(seal["issuedAt"]):
         return "issuedAt: invalid ISO datetime"
     if not REQUEST_ID_PATTERN.fullmatch(seal["requestId"]):
-        return "requestId must be 16 to 1000 characters of [A-Za-z0-9_.:/@#%-]"
+        return "requestId must be 16 to 1000 characters of [A-Za-z0-9_.:/@#%!*'()-]"
     return None
 
 
