@@ -113,7 +113,7 @@ async function requestApproval(label: string, ...extra: string[]): Promise<{ wor
 it('lists approvals by status, exits by outcome, and prints one JSON document with --json on every command', async () => {
   const approved = await requestApproval('List approve');
   const denied = await requestApproval('List deny');
-  const expired = await requestApproval('List expire', '--requested-expiry', '3', '--max-asks', '1');
+  const expired = await requestApproval('List expire', '--requested-expiry', '10', '--max-asks', '1');
   const cancelled = await requestApproval('List cancel');
 
   // Pending ones are listed as pending, with their summary (the binding message, decrypted), never a token.

@@ -135,7 +135,7 @@ it('slow_down: every later poll comes at least 5 s further apart, as the provide
 });
 
 it('expiry: asked again by the policy, then ApprovalExpired; the provider saw one request per ask', async () => {
-  const input = request('Compact expire', { requestedExpiry: 2, askAgain: { maxAsks: 2, delayBetweenAsks: 1 } });
+  const input = request('Compact expire', { requestedExpiry: 10, askAgain: { maxAsks: 2, delayBetweenAsks: 5 } });
   const { workflowId } = await fixture.approvals.start(input);
   await expect(fixture.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalExpired' });
   const { approval } = await fixture.approvals.status(workflowId);

@@ -168,7 +168,7 @@ it('(b) killed during a poll: the poll is retried by the new worker, and the app
 it('(c) killed in the lost-response window: the provider issued tokens the worker never got; with afterLostAnswer, asked again (marked), approved, tokens', async () => {
   await runPhase('kill-lost-response', async (phase) => {
     const bindingMessage = uniqueBindingMessage('Kill lost response');
-    const workflowId = await phase.start(bindingMessage, { askAgain: { delayBetweenAsks: 1, afterLostAnswer: true } });
+    const workflowId = await phase.start(bindingMessage, { askAgain: { delayBetweenAsks: 5, afterLostAnswer: true } });
     const first = await waitForApprovalState(phase.temporal, workflowId, isPending);
 
     // The user approves; the next poll reaches the provider, which issues tokens; the proxy holds that answer and

@@ -168,7 +168,7 @@ describe('the pay-invoice agent (withApproval)', () => {
 
   it('gives the model a refusal that says expired when nobody decides in time', async () => {
     const invoice = newInvoice({ amount: '12.34' });
-    const handle = await startAgent('expire', invoice, { approval: { requestedExpiry: 2, askAgain: { maxAsks: 1 } } });
+    const handle = await startAgent('expire', invoice, { approval: { requestedExpiry: 10, askAgain: { maxAsks: 1 } } });
 
     const result = await handle.result();
     expect(result.toolResults[0]!.output).toMatchObject({

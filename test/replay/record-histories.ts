@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     }
     {
       const { workflowId } = await approvals.start(
-        request('expire', { requestedExpiry: 2, askAgain: { maxAsks: 1 } }),
+        request('expire', { requestedExpiry: 10, askAgain: { maxAsks: 1 } }),
         { key: 'replay-expire' },
       );
       await settle(workflowId);
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     }
     {
       const { workflowId } = await approvals.start(
-        request('ask again', { requestedExpiry: 2, askAgain: { maxAsks: 3, delayBetweenAsks: 1 } }),
+        request('ask again', { requestedExpiry: 10, askAgain: { maxAsks: 3, delayBetweenAsks: 5 } }),
         {
           key: 'replay-ask-again',
         },
