@@ -4,7 +4,8 @@
  * time (an unknown id is compared against a dummy digest, so timing does not tell which ids exist). SHA-256 without a
  * salt or work factor is enough here: keys are long random strings, not passwords a person chose.
  *
- * The key id is who owns an approval: approvals started with a key are served only to that key id (api/app.ts).
+ * The key id is who owns an approval: approvals started with a key are served only to that key, which the approval's
+ * id names under a tag only the API can make (api/approval-ids.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -73,6 +74,11 @@ export class ApiKeys {
 
   get ids(): string[] {
     return [...this.digests.keys()];
+  }
+
+  /** The SHA-256 digest of key `id`'s secret (the source of its approval id key: api/approval-ids.ts). */
+  digestOf(id: string): Buffer | undefined {
+    return this.digests.get(id);
   }
 
   /** The key id when `secret` is the secret of key `id`; undefined otherwise. Constant time in the secret. */

@@ -14,6 +14,9 @@ async function main(): Promise<void> {
   const app = await buildApi({
     approvals,
     keys: config.keys,
+    approvalIdKey: config.approvalIdKey,
+    startsPerMinute: config.startsPerMinute,
+    maxWaitSeconds: config.maxWaitSeconds,
     logger: { level: process.env.CIBA_API_LOG_LEVEL ?? 'info' },
   });
   const address = await app.listen({ host: config.host, port: config.port });

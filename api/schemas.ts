@@ -28,6 +28,7 @@ export const FieldErrorSchema = z
     detail: z.string(),
   })
   .register(apiSchemaRegistry, { id: 'FieldError' });
+export type FieldError = z.infer<typeof FieldErrorSchema>;
 
 /** RFC 9457 problem details. Extension members: `errors` (bad input), `failureType`, `failureDetails`. */
 export const ProblemSchema = z

@@ -13,6 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { API_APPROVAL_ID_PREFIX, API_APPROVAL_KEY_PREFIX } from '../api/approval-ids';
+import { describeJsonSyntaxProblem } from '../api/json-text';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { ConfigError } from '../common/config';
 import { ExitCode, exitCodeList, exitCodeTable, failureOutcome, type ApprovalStatus } from '../common/outcomes';
@@ -107,6 +109,11 @@ export async function main(
 
   if (command === 'request') {
     if (id) throw new UsageError(`unexpected argument: ${id}`);
+    if (values.id !== undefined && isHttpApiId(values.id)) {
+      throw new UsageError(
+        `--id ${values.id}: ids under ${API_APPROVAL_ID_PREFIX} (or ${API_APPROVAL_KEY_PREFIX}) belong to the HTTP API; choose another`,
+      );
+    }
     const request = requestFromOptions(values);
     return withClient(async (client) => {
       const started = await client.start(request, { key: values.id });
@@ -371,21 +378,40 @@ function wholeNumber(flag: string, value: string | undefined): number | undefine
   return Number(value);
 }
 
+/**
+ * `--authorization-details JSON|@file`. A parse error names the file (or the option) and where the text stops being
+ * JSON, never the text: the file may hold what only its owner should read, and Node's JSON.parse messages quote it.
+ */
 function parseAuthorizationDetails(value: string | undefined): ApprovalRequestInput['authorizationDetails'] {
   if (value === undefined) return undefined;
   let text = value;
-  if (value.startsWith('@')) {
+  const source = value.startsWith('@') ? value.slice(1) : undefined;
+  if (source !== undefined) {
     try {
-      text = readFileSync(value.slice(1), 'utf8');
+      text = readFileSync(source, 'utf8');
     } catch (error) {
-      throw new UsageError(`--authorization-details: cannot read ${value.slice(1)}: ${(error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new UsageError(`--authorization-details: cannot read ${source}${code ? ` (${code})` : ''}`);
     }
   }
   try {
     return JSON.parse(text) as ApprovalRequestInput['authorizationDetails'];
-  } catch (error) {
-    throw new UsageError(`--authorization-details is not valid JSON: ${(error as Error).message}`);
+  } catch {
+    const where = describeJsonSyntaxProblem(text);
+    throw new UsageError(
+      source === undefined
+        ? `--authorization-details is not valid JSON: ${where}`
+        : `--authorization-details: ${source} is not valid JSON: ${where}`,
+    );
   }
+}
+
+/**
+ * The HTTP API's approval ids (api/approval-ids.ts): `ciba request` starts none. The API would not serve such an
+ * approval to any API key anyway (its ids carry a tag only the API can make); refusing says so at once.
+ */
+function isHttpApiId(key: string): boolean {
+  return key.startsWith(API_APPROVAL_KEY_PREFIX) || key.startsWith(API_APPROVAL_ID_PREFIX);
 }
 
 /** Tokens are credentials: show their kind and size, never their value. */

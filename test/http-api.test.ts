@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/app';
+import { ApprovalIds } from '../api/approval-ids';
 import { ApiKeys } from '../api/keys';
 import { paymentAuthorizationDetails, type Payment } from '../common/payment';
 import { Device, providerLog, sharedStack, uniqueBindingMessage } from './support/stack';
@@ -113,7 +114,11 @@ describe('the HTTP API', () => {
     const bindingMessage = uniqueBindingMessage('HTTP approve');
     const started = await start(keyA, `approve-${Date.now()}`, paymentRequest(bindingMessage));
     expect(started.status).toBe(201);
-    expect(started.body).toEqual({ id: expect.stringMatching(/^ciba-approval-api\.agent-a\./), started: true });
+    // The API's id: its key, the Idempotency-Key, and a tag only the API can make (api/approval-ids.ts).
+    expect(started.body).toEqual({
+      id: expect.stringMatching(/^ciba-approval-api\.agent-a\.approve-\d+\.[A-Za-z0-9_-]{22}$/),
+      started: true,
+    });
     const { id } = started.body as { id: string };
     expect(started.headers.get('location')).toBe(path(id));
 
@@ -233,12 +238,11 @@ describe('the HTTP API', () => {
     });
     expectProblem(bearer, 401);
 
-    expectProblem(await call('GET', path('ciba-approval-api.agent-a.no-such-approval'), { key: keyA }), 404);
-    expectProblem(await call('GET', path('ciba-approval-api.agent-a.no-such-approval', '/result'), { key: keyA }), 404);
-    expectProblem(
-      await call('POST', path('ciba-approval-api.agent-a.no-such-approval', '/cancel'), { key: keyA }),
-      404,
-    );
+    // An id the API would give (its tag verifies), of an approval that was never started.
+    const missing = `ciba-approval-${new ApprovalIds(ApiKeys.fromEntries(`${keyA.id}:${keyA.secret}`)).keyFor(keyA.id, 'no-such-approval')}`;
+    expectProblem(await call('GET', path(missing), { key: keyA }), 404);
+    expectProblem(await call('GET', path(missing, '/result'), { key: keyA }), 404);
+    expectProblem(await call('POST', path(missing, '/cancel'), { key: keyA }), 404);
     // Not started through the API (the CLI's ids): not this key's.
     expectProblem(await call('GET', path('ciba-approval-order-4711'), { key: keyA }), 403);
   });
@@ -280,7 +284,6 @@ describe('the HTTP API', () => {
   it("answers Fastify's own errors as problem details: unknown route, wrong content type, bad JSON, body too large", async () => {
     const unknown = await call('GET', '/no/such/route', { key: keyA });
     expectProblem(unknown, 404);
-    expectProblem(await call('DELETE', '/approvals', { key: keyA }), 404);
 
     const headers = { 'idempotency-key': 'media' };
     expectProblem(
@@ -315,6 +318,145 @@ describe('the HTTP API', () => {
       await call('POST', '/approvals', { rawBody: 'x', headers: { ...headers, 'content-type': 'text/plain' } }),
       401,
     );
+  });
+
+  it("serves an approval only under an id the API made: a start under its prefix by any other client is not the key's (403)", async () => {
+    // A client with the payload key (ApprovalClient, as `ciba` and any agent service have) starts approvals under the
+    // API's prefix, naming agent-a: with the old id form (no tag) and with a made-up tag.
+    const stamp = Date.now();
+    const forged = [`api.agent-a.forged-${stamp}`, `api.agent-a.forged-${stamp}.AAAAAAAAAAAAAAAAAAAAAA`];
+    for (const key of forged) {
+      const started = await fixture.approvals.start(
+        { loginHint: 'alice@example.com', bindingMessage: uniqueBindingMessage('HTTP forged') },
+        { key },
+      );
+      expect(started).toEqual({ workflowId: `ciba-approval-${key}`, started: true });
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['GET', '/result?wait=0'],
+        ['POST', '/cancel'],
+      ] as const) {
+        const answer = await call(method, path(started.workflowId, suffix), { key: keyA });
+        expectProblem(answer, 403);
+        expect(answer.body.detail).toBe('this approval was not started with this API key');
+      }
+      await fixture.approvals.cancel(started.workflowId);
+    }
+
+    // The API's own id, with one character of its tag changed, is not the key's either.
+    const own = await start(keyA, `tagged-${stamp}`, paymentRequest(uniqueBindingMessage('HTTP tagged')));
+    expect(own.status).toBe(201);
+    const id = own.body.id as string;
+    const tampered = `${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}`;
+    expectProblem(await call('GET', path(tampered), { key: keyA }), 403);
+    expect((await call('GET', path(id), { key: keyA })).status).toBe(200);
+    expect((await call('POST', path(id, '/cancel'), { key: keyA })).status).toBe(202);
+  });
+
+  it('refuses a body that tries to poison a prototype (400, saying so), and says where a body is not JSON without quoting it', async () => {
+    const headers = { 'idempotency-key': 'poison', 'content-type': 'application/json' };
+    const valid = JSON.stringify(paymentRequest('Pay')).slice(1, -1);
+    for (const [rawBody, key, pointer] of [
+      [`{"__proto__": {"polluted": true}, ${valid}}`, '__proto__', '/__proto__'],
+      [
+        `{"constructor": {"prototype": {"polluted": true}}, ${valid}}`,
+        'constructor.prototype',
+        '/constructor/prototype',
+      ],
+      [
+        `{"loginHint": "alice@example.com", "bindingMessage": "Pay", "authorizationDetails": [{"type": "t", "a": {"__proto__": {"x": 1}}}]}`,
+        '__proto__',
+        '/authorizationDetails/0/a/__proto__',
+      ],
+    ] as const) {
+      const answer = await call('POST', '/approvals', { key: keyA, rawBody, headers });
+      expectProblem(answer, 400);
+      expect(answer.body).toMatchObject({
+        type: 'urn:ciba-temporal:problem:prototype-poisoning',
+        detail: expect.stringContaining(`"${key}" key (at ${pointer}): refused as prototype poisoning`),
+      });
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+    const secret = `secret-hint-${Date.now()}`;
+    const rawBody = `{"loginHint": "${secret}" "bindingMessage": "Pay"}`;
+    const broken = await call('POST', '/approvals', { key: keyA, rawBody, headers });
+    expectProblem(broken, 400);
+    const at = rawBody.indexOf('"bindingMessage"');
+    expect(broken.body.detail).toBe(
+      `the body is not valid JSON: expected ',' or '}' at line 1, column ${at + 1} (position ${at})`,
+    );
+    expect(broken.text).not.toContain(secret);
+  });
+
+  it('limits starts per API key (429 problem with Retry-After), each key on its own', async () => {
+    const keys = ApiKeys.fromEntries(`${keyA.id}:${keyA.secret},${keyB.id}:${keyB.secret}`);
+    const limited = await buildApi({ approvals: fixture.approvals, keys, startsPerMinute: 2 });
+    const limitedBase = await limited.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      // Refused starts count too: these start nothing.
+      const post = (key: Key) =>
+        fetch(`${limitedBase}/approvals`, {
+          method: 'POST',
+          headers: { authorization: basic(key), 'idempotency-key': 'limit', 'content-type': 'application/json' },
+          body: JSON.stringify({ bindingMessage: 'no hint' }),
+        });
+      expect((await post(keyA)).status).toBe(400);
+      expect((await post(keyA)).status).toBe(400);
+      const third = await post(keyA);
+      expect(third.status).toBe(429);
+      expect(third.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const retryAfter = Number(third.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(await third.json()).toMatchObject({
+        type: 'urn:ciba-temporal:problem:rate-limited',
+        status: 429,
+        detail: expect.stringContaining('API key agent-a started more than 2 approvals in a minute'),
+      });
+      // Another key is not limited by agent-a's starts; reading is not limited at all.
+      expect((await post(keyB)).status).toBe(400);
+      const read = await fetch(`${limitedBase}/approvals/x`, { headers: { authorization: basic(keyA) } });
+      expect(read.status).toBe(403);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('answers 405 with Allow for a method a path does not take, 404 for a path it does not have', async () => {
+    for (const [method, route, allow] of [
+      ['DELETE', '/approvals', 'POST'],
+      ['GET', '/approvals', 'POST'],
+      ['PUT', path('ciba-approval-api.agent-a.x'), 'GET, HEAD'],
+      ['DELETE', path('ciba-approval-api.agent-a.x'), 'GET, HEAD'],
+      ['GET', path('ciba-approval-api.agent-a.x', '/cancel'), 'POST'],
+      ['POST', path('ciba-approval-api.agent-a.x', '/result'), 'GET, HEAD'],
+      ['PATCH', '/openapi.json', 'GET, HEAD'],
+    ] as const) {
+      const answer = await call(method, route, { key: keyA });
+      expectProblem(answer, 405);
+      expect({ method, route, allow: answer.headers.get('allow') }).toEqual({ method, route, allow });
+    }
+    expectProblem(await call('GET', '/approvals/x/y/z', { key: keyA }), 404);
+  });
+
+  it('refuses identifiers with whitespace around them, a seal, and a wait that is not whole seconds up to the longest', async () => {
+    const valid = paymentRequest(uniqueBindingMessage('HTTP trim'));
+    for (const [body, pointer] of [
+      [{ ...valid, loginHint: ' alice@example.com' }, '/loginHint'],
+      [{ ...valid, scope: 'openid\n' }, '/scope'],
+      [{ ...valid, acrValues: ['urn:mfa', 'urn:pwd '] }, '/acrValues/1'],
+      [{ ...valid, seal: { workflowId: 'x', issuedAt: new Date().toISOString(), requestId: 'r'.repeat(20) } }, '/seal'],
+    ] as const) {
+      const answer = await start(keyA, `trim-${pointer}`, body);
+      expectProblem(answer, 400);
+      expect(answer.body.errors).toEqual([expect.objectContaining({ in: 'body', pointer })]);
+    }
+    for (const wait of ['abc', '-1', '1.5', '61']) {
+      const answer = await call('GET', path('ciba-approval-api.agent-a.x', `/result?wait=${wait}`), { key: keyA });
+      expectProblem(answer, 400);
+      expect(answer.body.errors).toEqual([expect.objectContaining({ in: 'query', pointer: '/wait' })]);
+    }
   });
 
   it('serves its OpenAPI document without a key', async () => {
