@@ -130,9 +130,9 @@ describe('the sample payment agent', () => {
 
   it('fails with ApprovalExpired as the cause when nobody decides in time', async () => {
     const { handle, approvalId } = await startPaymentAgent('expire', {
-      approval: { requestedExpiry: 3, askAgain: { maxAsks: 1 } },
+      approval: { requestedExpiry: 10, askAgain: { maxAsks: 1 } },
     });
-    // Asked (pending, or already expired: the 3 s may be over before a slow test looks).
+    // Asked (pending, or already expired: the 10 s may be over before a slow test looks).
     await waitForApprovalState(fixture.temporal, approvalId, (s) => s.asks.length === 1);
 
     const failure = await approvalFailureOf(handle.result());
@@ -179,7 +179,7 @@ describe('the sample payment agent', () => {
         workflowId,
         taskQueue: env.CIBA_TASK_QUEUE!,
         args: [
-          { loginHint: 'alice@example.com', payment, approval: { askAgain: { maxAsks: 3, delayBetweenAsks: 1 } } },
+          { loginHint: 'alice@example.com', payment, approval: { askAgain: { maxAsks: 3, delayBetweenAsks: 5 } } },
         ],
       });
       const approvalId = `${workflowId}/approval/payment`;
@@ -219,7 +219,7 @@ describe('the sample payment agent', () => {
 
   it('gives up with ApprovalExpired after asking the configured number of times', async () => {
     const { handle, approvalId } = await startPaymentAgent('ask-exhausted', {
-      approval: { requestedExpiry: 1, askAgain: { maxAsks: 2, delayBetweenAsks: 1 } },
+      approval: { requestedExpiry: 10, askAgain: { maxAsks: 2, delayBetweenAsks: 5 } },
     });
     const failure = await approvalFailureOf(handle.result());
     expect(failure.type).toBe('ApprovalExpired');
