@@ -15,13 +15,11 @@
  * WorkerConfig. Standalone: the `ciba-worker` command, or `createWorker(loadWorkerConfig())` then `run()`.
  */
 import type { WorkerOptions } from '@temporalio/worker';
-import { createCibaActivities, createWorkerSettingsActivities } from '../activities/activities';
 import { CibaClient } from '../activities/ciba-protocol';
-import { createUserAskActivities, userGateKeyFrom } from '../activities/user-asks';
 import { workerDataConverter } from '../common/config';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { startTracing } from './tracing';
-import { workerInterceptors } from './worker';
+import { approvalActivities, workerInterceptors } from './worker';
 
 export { createWorker, installMetrics, workerInterceptors, HISTOGRAM_BUCKETS } from './worker';
 export type { MetricsEndpoint, RunningWorker } from './worker';
@@ -65,14 +63,7 @@ export async function withApprovals(
     );
   }
   const ciba = await CibaClient.create(config.ciba);
-  const activities = {
-    ...createCibaActivities(ciba, config.providerProfile),
-    ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
-    ...createUserAskActivities({
-      gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,
-      limits: config.userAskLimits,
-    }),
-  };
+  const activities = approvalActivities(ciba, config);
   const own = options.activities ?? {};
   const clash = Object.keys(activities).filter((name) => name in own);
   if (clash.length) {

@@ -88,6 +88,21 @@ export function installMetrics(bindAddress: string | undefined): MetricsEndpoint
   return { url: `http://${shown}:${port}/metrics` };
 }
 
+/**
+ * The activities the approval workflows call: the CIBA protocol (ping mode: with its wake-ups), the worker's settings,
+ * and the per-user ask gate. Shared by the standalone worker and a team's own (withApprovals).
+ */
+export function approvalActivities(ciba: CibaClient, config: WorkerConfig, ping?: PingSettings) {
+  return {
+    ...createCibaActivities(ciba, config.providerProfile, ping),
+    ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
+    ...createUserAskActivities({
+      gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,
+      limits: config.userAskLimits,
+    }),
+  };
+}
+
 export interface RunningWorker {
   worker: Worker;
   /** Ping mode: the notification endpoint's URL. */
@@ -113,13 +128,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: {
-      ...createCibaActivities(ciba, config.providerProfile, ping),
-      ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
-      ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
-      ...createUserAskActivities({
-        gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,
-        limits: config.userAskLimits,
-      }),
+      ...approvalActivities(ciba, config, ping),
+      ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs), // the sample agent's
     },
     dataConverter: workerDataConverter(config.temporal),
     interceptors: tracing ? tracing.interceptors(workerInterceptors) : workerInterceptors,
