@@ -5,7 +5,12 @@
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
 import { temporal as temporalProto } from '@temporalio/proto';
-import { ApprovalFailedError, InvalidApprovalRequestError, type ApprovalClient } from '../client/approvals';
+import {
+  ApprovalFailedError,
+  InvalidApprovalRequestError,
+  newStartSeal,
+  type ApprovalClient,
+} from '../client/approvals';
 import { paymentAuthorizationDetails, paymentBindingMessage, type Payment } from '../common/payment';
 import type { ApprovalRequestInput, ApprovalResult } from '../common/approval';
 import { paymentAgent, type PaymentAgentInput } from '../workflows/payment-agent';
@@ -37,7 +42,7 @@ async function startPaymentAgent(name: string, extra: Partial<PaymentAgentInput>
   const handle = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
     taskQueue: fixture.env.CIBA_TASK_QUEUE!,
-    args: [{ loginHint: 'alice@example.com', payment, ...extra }],
+    args: [{ loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId), ...extra }],
   });
   return { handle, approvalId: `${workflowId}/approval/payment` };
 }
@@ -179,7 +184,12 @@ describe('the sample payment agent', () => {
         workflowId,
         taskQueue: env.CIBA_TASK_QUEUE!,
         args: [
-          { loginHint: 'alice@example.com', payment, approval: { askAgain: { maxAsks: 3, delayBetweenAsks: 5 } } },
+          {
+            loginHint: 'alice@example.com',
+            payment,
+            seal: newStartSeal(workflowId),
+            approval: { askAgain: { maxAsks: 3, delayBetweenAsks: 5 } },
+          },
         ],
       });
       const approvalId = `${workflowId}/approval/payment`;
