@@ -4,14 +4,18 @@
  * reason, polls by the provider's answer (equal to the provider's own request log), histogram counts; the SDK's own
  * metrics on the same endpoint; no personal data or token in any label.
  */
+import { temporal } from '@temporalio/proto';
 import { getFreePort } from '../devstack/ports';
 import { ApprovalFailedError } from '../client/approvals';
+import { pingSignal } from '../workflows/signals';
 import { isPending, waitForApprovalState } from './support/approvals';
 import { Device, providerLog, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 
 jest.setTimeout(3 * HANG_DETECTOR_MS);
+
+const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
@@ -136,4 +140,80 @@ it('serves approvals, asks, polls and decision times that match what happened at
   expect(samples.some((s) => s.name.startsWith('temporal_'))).toBe(true);
   // No personal data, binding message or auth_req_id anywhere in it.
   for (const secret of [...authReqIds, ...messages, 'alice']) expect(text).not.toContain(secret);
+});
+
+/** Workflow tasks the server rejected because new events (here: signals) came in while they ran. */
+async function unhandledCommandFailures(workflowId: string): Promise<number> {
+  const history = await fixture.temporal.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).filter(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED &&
+      e.workflowTaskFailedEventAttributes?.cause ===
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+  ).length;
+}
+
+/**
+ * Sends signals to `workflowId` (pings for an ask it does not have: they change nothing) until it has closed, so that
+ * one arrives while the workflow task that ends the approval runs: the server then rejects that task's commands
+ * (UNHANDLED_COMMAND) and the worker runs the ending again in a new task.
+ */
+async function signalUntilClosed(workflowId: string): Promise<void> {
+  const handle = fixture.temporal.workflow.getHandle(workflowId);
+  const sender = async () => {
+    for (;;) {
+      try {
+        await handle.signal(pingSignal, { authReqId: 'not-an-ask-of-this-approval' });
+      } catch {
+        return; // closed
+      }
+    }
+  };
+  await Promise.all([sender(), sender(), sender()]);
+}
+
+it('counts each approval once, though signals racing its ending make the server reject and retry its workflow task', async () => {
+  const before = (await scrape()).samples;
+  const count = (samples: Sample[]) => ({
+    started: total(samples, 'ciba_approvals_started_total'),
+    ended: total(samples, 'ciba_approvals_ended_total'),
+    denied: total(samples, 'ciba_approvals_ended_total', { outcome: 'denied' }),
+    decisions: total(samples, 'ciba_time_to_decision_seconds_count'),
+  });
+  const baseline = count(before);
+  // Rounds of three approvals, each denied while signals keep arriving, until the server rejected at least one ending
+  // workflow task (the race this is about); every round's tasks that were rejected are counted from the histories.
+  const ids: string[] = [];
+  let rejected = 0;
+  for (let round = 1; round <= 5 && rejected === 0; round++) {
+    const roundIds = await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const { workflowId } = await fixture.approvals.start({
+          loginHint: 'alice@example.com',
+          bindingMessage: uniqueBindingMessage(`Metrics race ${round}.${i}`),
+        });
+        const { authReqId } = await waitForApprovalState(fixture.temporal, workflowId, isPending);
+        await device.decide(authReqId!, 'deny');
+        await signalUntilClosed(workflowId);
+        await expect(fixture.approvals.result(workflowId)).rejects.toMatchObject({ type: 'ApprovalDenied' });
+        return workflowId;
+      }),
+    );
+    for (const id of roundIds) rejected += await unhandledCommandFailures(id);
+    ids.push(...roundIds);
+  }
+  expect(rejected).toBeGreaterThan(0); // the race happened: some endings ran twice
+
+  // Every approval has closed. Wait until the endpoint shows them all, then compare: one of each per approval.
+  const after = await waitUntil(async () => {
+    const { samples } = await scrape();
+    return count(samples).ended - baseline.ended >= ids.length && samples;
+  }, `${ids.length} ended approvals on the metrics endpoint`);
+  const counted = count(after);
+  expect({
+    started: counted.started - baseline.started,
+    ended: counted.ended - baseline.ended,
+    denied: counted.denied - baseline.denied,
+    decisions: counted.decisions - baseline.decisions,
+  }).toEqual({ started: ids.length, ended: ids.length, denied: ids.length, decisions: ids.length });
 });
