@@ -9,11 +9,16 @@
  * not granted). It sits behind two fault proxies: the worker talks to the outer one (its issuer), which can rewrite an
  * answer (edit-json); the inner one holds the provider's token response so that the test sees the tokens it issued.
  */
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { importPKCS8 } from 'jose';
+import * as oauth from 'oauth4webapi';
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import type { ApprovalRequestInput } from '../common/approval';
+import { CibaClient, type PollOutcome } from '../activities/ciba-protocol';
+import { ApprovalRequestSchema, type ApprovalRequestInput } from '../common/approval';
+import { loadOrCreateClientKey } from '../provider/client-keys';
 import { temporalSettings, workerDataConverter } from '../common/config';
 import { PaymentSchema, paymentAuthorizationDetails } from '../common/payment';
 import { getFreePort } from '../devstack/ports';
@@ -26,6 +31,7 @@ import {
   Device,
   providerLog,
   sharedStack,
+  sleep,
   stackEnv,
   startProvider,
   uniqueTaskQueue,
@@ -246,6 +252,67 @@ it('an approval asks for offline_access only when its request does: by default n
 
   const asked = (await providerLog(providerUrl, { authReqId })).filter((e) => e.endpoint === 'bc-authorize');
   expect(asked.map((e) => e.scope)).toEqual(['openid']);
+});
+
+it('CibaClient.revokeToken with private_key_jwt: refresh token, then access token; an unknown token is fine', async () => {
+  // The private_key_jwt client ciba-agent-jwt, with the key pair the provider generated in its data folder.
+  const { jwks, keyFile } = loadOrCreateClientKey(provider.dataDir);
+  const pem = readFileSync(keyFile, 'utf8');
+  const keyId = jwks.keys[0]!.kid!;
+  const ciba = await CibaClient.create({
+    issuer: new URL(outer.url),
+    clientId: `${CLIENT_ID}-jwt`,
+    clientAuth: { method: 'private_key_jwt', privateKey: createPrivateKey(pem), keyId, signingAlg: 'RS256' },
+    httpTimeoutMs: 10_000,
+  });
+  try {
+    const request = ApprovalRequestSchema.parse({
+      loginHint: 'bob@example.com',
+      bindingMessage: bindingMessage('Revoke-jwt'),
+      scope: 'openid offline_access',
+    });
+    const { authReqId } = await ciba.requestBackchannelAuthentication(request);
+    await device.decide(authReqId, 'approve');
+    const answer = await waitUntil(async () => {
+      const poll: PollOutcome = await ciba.pollToken(authReqId);
+      if (poll.kind !== 'authorization_pending' && poll.kind !== 'slow_down') return poll;
+      await sleep(1_000); // the provider's interval
+      return undefined;
+    }, 'the approved token response');
+    if (answer.kind !== 'approved') throw new Error(`expected tokens, got ${answer.kind}`);
+    const { accessToken, refreshToken } = answer.tokens;
+
+    // Introspection as the same client (RFC 7662): a client sees only its own tokens.
+    const as = await ciba.authorizationServer();
+    const auth = oauth.PrivateKeyJwt({ key: await importPKCS8(pem, 'RS256'), kid: keyId });
+    const client = { client_id: `${CLIENT_ID}-jwt` };
+    const isActive = async (token: string, hint: string) =>
+      (
+        await oauth.processIntrospectionResponse(
+          as,
+          client,
+          await oauth.introspectionRequest(as, client, auth, token, {
+            [oauth.allowInsecureRequests]: true,
+            additionalParameters: { token_type_hint: hint },
+          }),
+        )
+      ).active;
+    expect([await isActive(refreshToken!, 'refresh_token'), await isActive(accessToken, 'access_token')]).toEqual([
+      true,
+      true,
+    ]);
+
+    await ciba.revokeToken(refreshToken!, 'refresh_token');
+    await ciba.revokeToken(accessToken, 'access_token');
+    expect([await isActive(refreshToken!, 'refresh_token'), await isActive(accessToken, 'access_token')]).toEqual([
+      false,
+      false,
+    ]);
+    await expect(ciba.revokeToken('no-such-token', 'refresh_token')).resolves.toBeUndefined(); // RFC 7009 2.2
+    expect(await ciba.revocationEndpoint()).toBe(`${outer.url}/oauth/revoke`);
+  } finally {
+    await ciba.close();
+  }
 });
 
 it('the histories of these approvals (patch markers, revocation, cancellation after the answer) replay', async () => {
