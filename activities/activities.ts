@@ -104,7 +104,7 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
       try {
         return await countedPoll('timer', () => ciba.pollToken(input.authReqId));
       } catch (error) {
-        const revoked = await revokeTokensOfInvalidAnswer(ciba, profile, error, Context.current(), startedAtMs);
+        const revoked = await revokeTokensOfInvalidAnswer(ciba, profile, error, activityContext, startedAtMs);
         throw pollFailure(error, input.intervalSeconds, profile, revoked);
       }
     },
@@ -174,8 +174,13 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
                 };
               }
               // Heartbeats go on while tokens of an invalid answer are revoked: the attempt must not time out.
-              const revoked = await revokeTokensOfInvalidAnswer(ciba, profile, error, context, startedAtMs, () =>
-                context.heartbeat(lastProgress),
+              const revoked = await revokeTokensOfInvalidAnswer(
+                ciba,
+                profile,
+                error,
+                () => context,
+                startedAtMs,
+                () => context.heartbeat(lastProgress),
               );
               throw pollFailure(error, input.polling.intervalSeconds, profile, revoked);
             }
@@ -302,6 +307,15 @@ function initiationFailure(error: unknown, profile: ProviderProfile): unknown {
 const INVALID_ANSWER_REVOCATION_MS = 20_000;
 const REVOCATION_MARGIN_MS = 5_000;
 
+/** The running activity's context; undefined when the function runs outside one (the property tests call it so). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A poll answer that issued tokens but is otherwise invalid ends the approval InvalidProviderResponse, and its tokens
  * reach nobody: revoke them here, before the activity fails, within the attempt's time. Returns what became of them,
@@ -311,13 +325,17 @@ async function revokeTokensOfInvalidAnswer(
   ciba: CibaClient,
   profile: ProviderProfile,
   error: unknown,
-  context: Context,
+  /** The activity's context, read only when the answer carried tokens; undefined outside an activity. */
+  contextOf: () => Context | undefined,
   startedAtMs: number,
   keepAlive?: () => void,
 ): Promise<string | undefined> {
   const tokens = unreturnedTokensOf(error);
   if (!tokens) return undefined;
-  const left = context.info.startToCloseTimeoutMs - (Date.now() - startedAtMs) - REVOCATION_MARGIN_MS;
+  const context = contextOf();
+  const left = context
+    ? context.info.startToCloseTimeoutMs - (Date.now() - startedAtMs) - REVOCATION_MARGIN_MS
+    : INVALID_ANSWER_REVOCATION_MS;
   const budgetMs = Math.min(INVALID_ANSWER_REVOCATION_MS, left);
   if (budgetMs <= 0) return 'not revoked (no time left in this attempt)';
   keepAlive?.();
@@ -329,7 +347,7 @@ async function revokeTokensOfInvalidAnswer(
       new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), budgetMs))),
     ]);
     const outcome = report ? describeRevocations(report) : `revocation unfinished after ${budgetMs} ms`;
-    context.log.warn(`invalid token response: tokens it carried: ${outcome}`);
+    context?.log.warn(`invalid token response: tokens it carried: ${outcome}`);
     return outcome;
   } finally {
     clearTimeout(timer);

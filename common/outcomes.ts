@@ -101,7 +101,7 @@ export const FAILURE_OUTCOMES = {
     status: 'failed',
     exitCode: ExitCode.Failed,
     meaning:
-      'the user approved, but the provider did not grant the requested authorization_details: the tokens are withheld',
+      'the user approved, but the provider did not grant the requested authorization_details: the tokens are withheld, and revoked where the provider can',
   },
   ApprovalDenied: { status: 'denied', exitCode: ExitCode.Denied, meaning: 'the user denied the request' },
   ApprovalExpired: {
