@@ -40,10 +40,12 @@ async function initiations(bindingMessage: string) {
   return (await providerLog(stack.issuer, { bindingMessage })).filter((e) => e.endpoint === 'bc-authorize');
 }
 
-/** The activity types the approval scheduled, in order. */
+/** The activity types the approval scheduled, in order (but its metrics reports: workflows/metrics.ts). */
 async function scheduledActivities(client: Client, workflowId: string): Promise<string[]> {
   const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  return (events ?? [])
+    .flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [])
+    .filter((name) => name !== 'recordApprovalMetrics');
 }
 
 /** Waits until the provider has answered `count` polls of `authReqId`. */

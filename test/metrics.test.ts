@@ -216,4 +216,11 @@ it('counts each approval once, though signals racing its ending make the server 
     denied: counted.denied - baseline.denied,
     decisions: counted.decisions - baseline.decisions,
   }).toEqual({ started: ids.length, ended: ids.length, denied: ids.length, decisions: ids.length });
+  // Labelled as the workflow's metricMeter labelled them (namespace, taskQueue, workflowType), not by the reporting
+  // activity (no activityType).
+  const denied = after.find((s) => s.name === 'ciba_approvals_ended_total' && s.labels.outcome === 'denied')!;
+  expect(denied.labels).toMatchObject({ workflowType: 'cibaApproval', taskQueue: fixture.env.CIBA_TASK_QUEUE });
+  expect(Object.keys(denied.labels).sort()).toEqual(
+    ['failure_type', 'namespace', 'outcome', 'taskQueue', 'workflowType'].sort(),
+  );
 });

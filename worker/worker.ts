@@ -11,6 +11,7 @@ import { Client } from '@temporalio/client';
 import { CibaClient } from '../activities/ciba-protocol';
 import { createPaymentActivities } from '../activities/payments';
 import { createUserAskActivities, userGateKeyFrom } from '../activities/user-asks';
+import { createApprovalMetricsActivities } from '../activities/approval-metrics';
 import { ApprovalFailureType } from '../common/outcomes';
 import { workerDataConverter } from '../common/config';
 import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
@@ -90,12 +91,14 @@ export function installMetrics(bindAddress: string | undefined): MetricsEndpoint
 
 /**
  * The activities the approval workflows call: the CIBA protocol (ping mode: with its wake-ups), the worker's settings,
- * and the per-user ask gate. Shared by the standalone worker and a team's own (withApprovals).
+ * the per-user ask gate, and the approvals' metrics reports. Shared by the standalone worker and a team's own
+ * (withApprovals).
  */
 export function approvalActivities(ciba: CibaClient, config: WorkerConfig, ping?: PingSettings) {
   return {
     ...createCibaActivities(ciba, config.providerProfile, ping),
     ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
+    ...createApprovalMetricsActivities(),
     ...createUserAskActivities({
       gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,
       limits: config.userAskLimits,

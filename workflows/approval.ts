@@ -68,7 +68,7 @@ import { checkGrantedTokens, type GrantCheck } from './granted';
 import { pingSignal } from './signals';
 import { acquireAsk, releaseAsk } from './ask-gate';
 import { checkStartSeal } from './sealed-start';
-import { countApprovalEnded, countApprovalStarted, observeDecision, observeResult } from './metrics';
+import { ApprovalMetrics } from './metrics';
 import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
@@ -145,6 +145,8 @@ interface Approval {
   gated: boolean;
   /** Tokens obtained but not handed back, revoked as the approval ends (revokeUnreturnedTokens). */
   unreturned?: { reason: RevokeTokensInput['reason']; tokens: TokenSet };
+  /** This run's metrics (./metrics.ts), reported before the run closes. */
+  readonly metrics: ApprovalMetrics;
 }
 
 export async function cibaApproval(
@@ -154,13 +156,15 @@ export async function cibaApproval(
   const gated = patched(SEALED_AND_GATED);
   if (gated) checkStartSeal(input.seal); // before anything else: a copied input does nothing
   const request = validate(input, gated);
-  if (!carried) countApprovalStarted(); // continued-as-new runs are the same approval
+  const metrics = new ApprovalMetrics();
+  if (!carried) metrics.started(); // continued-as-new runs are the same approval
   const run = carried ? fromCarried(carried) : firstRun(request.approvalTimeout, Date.now());
   const approval: Approval = {
     request,
     run,
     status: run.polling ? 'pending' : 'initiating',
     gated,
+    metrics,
   };
   setHandler(approvalStatusQuery, () =>
     statusAnswer(request.bindingMessage, approval.run, approval.status, approval.failure),
@@ -171,7 +175,9 @@ export async function cibaApproval(
   try {
     await choosePollingMode(approval);
     const tokens = await waitForDecision(approval);
-    return handBack(approval, tokens);
+    const result = handBack(approval, tokens);
+    await metrics.flush();
+    return result;
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
     await askEnded(approval); // the approval ends while its ask may still be pending
@@ -179,8 +185,9 @@ export async function cibaApproval(
     const ended = endedWith(failure);
     approval.failure = ended.failure;
     setStatus(approval, ended.status);
-    countApprovalEnded(ended.status, ended.failure?.type);
+    metrics.ended(ended.status, ended.failure?.type);
     await revokeUnreturnedTokens(approval);
+    await metrics.flush();
     throw failure;
   }
 }
@@ -203,7 +210,7 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
     if (approval.run.nextAsk) await ask(approval, approval.run.nextAsk);
     await continueAsNewWhenLarge(approval);
     decision = approval.run.pollingMode === 'compact' ? await pollUntilDecided(approval) : await pollOnce(approval);
-    observeDecision(approval.run, decision);
+    approval.metrics.decision(approval.run, decision);
     if (decision.kind !== 'poll_again') await askEnded(approval);
     if (decision.kind === 'denied') {
       approval.run = recordAskOutcome(approval.run, 'denied');
@@ -246,6 +253,7 @@ async function continueAsNewWhenLarge(approval: Approval): Promise<void> {
   const info = workflowInfo();
   if (info.historyLength < approval.request.continueAsNewAfterEvents && !info.continueAsNewSuggested) return;
   await condition(allHandlersFinished);
+  await approval.metrics.flush(); // the start's report, before this run closes
   await continueAsNew<typeof cibaApproval>(approval.request, forNextRun(approval.run));
 }
 
@@ -385,8 +393,8 @@ function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
   }
   approval.run = recordAskOutcome(approval.run, 'approved');
   setStatus(approval, 'approved');
-  countApprovalEnded('approved');
-  observeResult(tokens);
+  approval.metrics.ended('approved');
+  approval.metrics.result(tokens);
   return { ...tokens, approvedAt: new Date().toISOString() };
 }
 
