@@ -1,5 +1,6 @@
-// The agent tests (test/agents/) need Node >= 22.12 (`ai` 7, @temporalio/ai-sdk): on an older Node they are skipped
-// here, and `npm run test:node24` runs them under the project's Node 24 (devstack/node24.ts).
+// `npm test` runs this whole suite once, under the project's Node 24 (devstack/node24-run.ts; `npm run test:node22`
+// runs a few suites under Node 22). The agent tests (test/agents/) need Node >= 22.12 (`ai` 7, @temporalio/ai-sdk):
+// a bare `npx jest` on an older Node (20, past its end of life) skips them rather than failing on syntax.
 const [major, minor] = process.versions.node.split('.').map(Number);
 const agentReady = major > 22 || (major === 22 && minor >= 12);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs before `npm start` and `npm test` (plain Node, no dependencies): installs the npm packages from the lock file
-// on a fresh clone, or again when package-lock.json changed since the last install. The Temporal CLI comes from
-// PyPI on first use (devstack/temporal-cli.ts).
+// Runs before `npm start`, `npm test` and `npm run setup` (plain Node, no dependencies, any Node version): installs
+// the npm packages from the lock file on a fresh clone, or again when package-lock.json changed since the last install.
+// Everything else (Temporal CLI, Node 24, the Python venv, chromium) comes from `npm run setup` (devstack/setup.ts), or
+// from the same helpers on first use.
 'use strict';
 const { execSync } = require('node:child_process');
 const fs = require('node:fs');
