@@ -1,0 +1,142 @@
+/**
+ * The project's own processes in the cluster, started as `npm start` starts them (devstack/ts-process.ts) with one
+ * environment: the local CIBA provider, APPROVAL_WORKERS approval workers on the same task queue, API_INSTANCES
+ * HTTP API instances (same keys, same id key: an approval started through one is read through any), and the codec
+ * server for the UI (in this process, as in `npm start`).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { temporalSettings } from '../../common/config';
+import { startCodecServer, type RunningCodecServer } from '../codec-server';
+import { encodeEnabled } from '../codec-server-config';
+import { LOCAL_API_KEYS_FILE, localApiKey } from '../local-config';
+import { startTsProcess, type ManagedProcess } from '../ts-process';
+import { HOST, NAMESPACE, frontendAddress, type ClusterLayout } from './layout';
+
+export interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** Output of the parts: log files only, unless CIBA_CLUSTER_ECHO=true copies it to stderr as well. */
+const echo = process.env.CIBA_CLUSTER_ECHO === 'true';
+
+/** The settings every part of the cluster gets (over .env), and that a client needs to talk to it. */
+export function clusterEnv(layout: ClusterLayout, issuer: string): Record<string, string> {
+  const ownKeys = Boolean(process.env.CIBA_API_KEYS || process.env.CIBA_API_KEYS_FILE);
+  return {
+    TEMPORAL_ADDRESS: frontendAddress(layout),
+    TEMPORAL_NAMESPACE: NAMESPACE,
+    TEMPORAL_UI_URL: `http://${HOST}:${layout.ports.ui}`,
+    CIBA_ISSUER: issuer,
+    // Ping mode needs an https endpoint per worker (devstack/local-ping.ts): the cluster polls.
+    CIBA_TOKEN_DELIVERY_MODE: 'poll',
+    CIBA_API_HOST: HOST,
+    ...(ownKeys ? {} : { CIBA_API_KEYS_FILE: LOCAL_API_KEYS_FILE }),
+    CIBA_API_ID_KEY_FILE: apiIdKeyFile(layout),
+  };
+}
+
+/** The local provider's issuer: fixed, so that the workers can start beside the provider rather than after it. */
+export function providerIssuer(layout: ClusterLayout): string {
+  return `http://${HOST}:${layout.ports.provider}`;
+}
+
+/** The local provider, with its state in `.data/cluster/idp`. */
+export async function startProvider(layout: ClusterLayout, onStarted: (part: Stoppable) => void): Promise<void> {
+  const issuer = providerIssuer(layout);
+  const provider = await startTsProcess(
+    'idp',
+    'provider/main.ts',
+    { IDP_HOST: HOST, IDP_PORT: String(layout.ports.provider), IDP_ISSUER: issuer, IDP_DATA_DIR: layout.paths.idp },
+    /"event":"ready"/,
+    { logDir: layout.paths.logs, echo },
+  );
+  onStarted(stoppable('idp', provider));
+}
+
+/** The approval workers, started side by side; each serves Prometheus metrics on its own port. */
+export async function startWorkers(
+  layout: ClusterLayout,
+  env: Record<string, string>,
+  onStarted: (part: Stoppable) => void,
+): Promise<void> {
+  await allStarted(
+    layout.ports.workerMetrics.map(async (metricsPort, i) => {
+      const worker = await startTsProcess(
+        `worker-${i + 1}`,
+        'worker/main.ts',
+        {
+          ...env,
+          CIBA_METRICS_ADDRESS: `${HOST}:${metricsPort}`,
+          CIBA_NOTIFICATION_PORT: String(layout.ports.workerNotification[i]),
+        },
+        /ciba worker: task queue/,
+        { logDir: layout.paths.logs, echo, timeoutMs: 300_000 },
+      );
+      onStarted(stoppable(`worker-${i + 1}`, worker));
+    }),
+  );
+}
+
+/** The HTTP API instances; returns their URLs. */
+export async function startApis(
+  layout: ClusterLayout,
+  env: Record<string, string>,
+  onStarted: (part: Stoppable) => void,
+): Promise<string[]> {
+  return allStarted(
+    layout.ports.api.map(async (port, i) => {
+      const api = await startTsProcess(
+        `api-${i + 1}`,
+        'api/main.ts',
+        { ...env, CIBA_API_PORT: String(port) },
+        /ciba api: listening on/,
+        { logDir: layout.paths.logs, echo, timeoutMs: 120_000 },
+      );
+      onStarted(stoppable(`api-${i + 1}`, api));
+      return /listening on (\S+)/.exec(api.readyLine)?.[1] ?? `http://${HOST}:${port}`;
+    }),
+  );
+}
+
+/** The codec server the UI's browser page calls; /encode as CODEC_SERVER_ENCODE says (off by default). */
+export async function startClusterCodecServer(layout: ClusterLayout): Promise<RunningCodecServer> {
+  const codec = temporalSettings().dataConverter.payloadCodecs![0]!;
+  return startCodecServer(codec, {
+    auth: { mode: 'local' },
+    uiOrigins: [`http://${HOST}:${layout.ports.ui}`, `http://localhost:${layout.ports.ui}`],
+    port: layout.ports.codecServer,
+    encode: encodeEnabled(),
+  });
+}
+
+/** The API key to print: the local dev key, unless .env names keys of its own. */
+export function apiKeyForSamples(): string {
+  const usesLocalKey =
+    !process.env.CIBA_API_KEYS &&
+    path.resolve(process.env.CIBA_API_KEYS_FILE ?? LOCAL_API_KEYS_FILE) === LOCAL_API_KEYS_FILE;
+  return (usesLocalKey && localApiKey()) || 'ID:SECRET';
+}
+
+/** The API instances' shared id key (32 random bytes, base64), made on first start. */
+function apiIdKeyFile(layout: ClusterLayout): string {
+  const file = layout.paths.apiIdKey;
+  if (!existsSync(file) || readFileSync(file, 'utf8').trim() === '') {
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  return file;
+}
+
+function stoppable(name: string, part: ManagedProcess): Stoppable {
+  return { name, stop: () => part.kill('SIGTERM') };
+}
+
+/** Like Promise.all, but waits for every start to settle first, so that none is left running unseen. */
+export async function allStarted<T>(starts: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

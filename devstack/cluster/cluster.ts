@@ -1,0 +1,148 @@
+/**
+ * The local production-shaped cluster, in order: binaries (go-build.ts), PostgreSQL (postgres.ts), Temporal's schemas
+ * (schema.ts), the Temporal services as four processes (temporal-services.ts), the namespace and search attributes,
+ * the codec server and the UI server, then the provider, the approval workers and the HTTP API instances (apps.ts).
+ * `stop()` stops them in the reverse order, PostgreSQL last (`pg_ctl stop -m fast`). Nothing is set up twice: a
+ * second start finds the binaries, the data directory, the schemas and the namespace, and goes on.
+ */
+import fs from 'node:fs';
+import { isPortOpen } from '../ports';
+import {
+  allStarted,
+  apiKeyForSamples,
+  clusterEnv,
+  providerIssuer,
+  startApis,
+  startClusterCodecServer,
+  startProvider,
+  startWorkers,
+} from './apps';
+import type { Stoppable } from './apps';
+import { ensureBinaries, moduleDir } from './go-build';
+import { HOST, TEMPORAL_SERVICES, clusterLayout, frontendAddress, type ClusterLayout } from './layout';
+import type { Log, NativeProcess } from './native-process';
+import { loadSecrets, startPostgres } from './postgres';
+import { ensureSchemas } from './schema';
+import { writeTemporalConfig, writeUiConfig } from './temporal-config';
+import { registerNamespace, startTemporalServices } from './temporal-services';
+import { startUiServer } from './ui-server';
+
+export interface RunningCluster {
+  layout: ClusterLayout;
+  temporalAddress: string;
+  uiUrl: string;
+  codecServerUrl: string;
+  issuer: string;
+  apiUrls: string[];
+  apiKey: string;
+  /** The settings a client of this cluster needs (over .env). */
+  env: Record<string, string>;
+  /** Milliseconds per phase of this start. */
+  timings: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/** Starts the whole cluster; on failure, stops what it started and throws. Expects .env loaded (main.ts). */
+export async function startCluster(log: Log, layout = clusterLayout()): Promise<RunningCluster> {
+  const timings: Record<string, number> = {};
+  let phaseStart = Date.now();
+  const phase = (name: string) => {
+    timings[name] = Date.now() - phaseStart;
+    phaseStart = Date.now();
+  };
+  fs.mkdirSync(layout.paths.logs, { recursive: true });
+
+  // Stopped in reverse: apps, UI, codec server; then the Temporal services in a fixed order; PostgreSQL last.
+  const parts: Stoppable[] = [];
+  const services: NativeProcess[] = [];
+  let stopPostgres: (() => Promise<void>) | undefined;
+  const stop = async () => {
+    for (const part of parts.splice(0).reverse()) {
+      await part.stop().catch((e: unknown) => log(`stopping ${part.name}: ${(e as Error).message}`));
+    }
+    for (const name of [...TEMPORAL_SERVICES].reverse()) {
+      const service = services.find((s) => s.name === `temporal ${name}`);
+      await service?.stop(15_000);
+    }
+    services.splice(0);
+    if (stopPostgres) await stopPostgres().catch((e: unknown) => log(`stopping PostgreSQL: ${(e as Error).message}`));
+    stopPostgres = undefined;
+  };
+
+  try {
+    await refuseIfRunning(layout);
+    await ensureBinaries(layout, log);
+    phase('build');
+
+    const secrets = loadSecrets(layout);
+    const postgres = await startPostgres(layout, secrets, log);
+    stopPostgres = postgres.stop;
+    phase('postgres');
+
+    const serverModule = moduleDir(layout, 'go.temporal.io/server');
+    const schemas = ensureSchemas(layout, postgres, secrets, serverModule, log);
+    log(
+      `schemas: ${Object.entries(schemas)
+        .map(([db, what]) => `${db} ${what}`)
+        .join(', ')}`,
+    );
+    phase('schema');
+
+    writeTemporalConfig(layout, serverModule);
+    await startTemporalServices(layout, secrets, log, (s) => services.push(s));
+    const added = await registerNamespace(layout, log);
+    if (added.length === 0) log('namespace and search attributes: registered already');
+    phase('temporal');
+
+    const codecServer = await startClusterCodecServer(layout);
+    parts.push({ name: 'codec server', stop: codecServer.stop });
+    writeUiConfig(layout, codecServer.url);
+    const ui = await startUiServer(layout);
+    parts.push({ name: 'ui-server', stop: () => ui.process.stop() });
+    phase('ui');
+
+    // Side by side: the workers (bundling their workflow code takes the longest), the APIs and the provider.
+    const issuer = providerIssuer(layout);
+    const env = clusterEnv(layout, issuer);
+    const onStarted = (part: Stoppable) => parts.push(part);
+    const apis = startApis(layout, env, onStarted);
+    await allStarted<unknown>([apis, startWorkers(layout, env, onStarted), startProvider(layout, onStarted)]);
+    const apiUrls = await apis;
+    phase('apps');
+
+    return {
+      layout,
+      temporalAddress: frontendAddress(layout),
+      uiUrl: ui.url,
+      codecServerUrl: codecServer.url,
+      issuer,
+      apiUrls,
+      apiKey: apiKeyForSamples(),
+      env,
+      timings,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A cluster (or anything) already on the frontend's or PostgreSQL's port: say so rather than fail halfway. */
+async function refuseIfRunning(layout: ClusterLayout): Promise<void> {
+  const taken = [];
+  for (const [what, port] of [
+    ['Temporal frontend', layout.ports.temporal.frontend.grpc],
+    ['Temporal history', layout.ports.temporal.history.grpc],
+    ['UI server', layout.ports.ui],
+    ['HTTP API', layout.ports.api[0]!],
+  ] as const) {
+    if (await isPortOpen(HOST, port, 300)) taken.push(`${what} port ${port}`);
+  }
+  if (taken.length > 0) {
+    throw new Error(
+      `${taken.join(', ')} already in use: is a cluster already running (npm run cluster)? Stop it first, or ` +
+        `move this one (CIBA_CLUSTER_PORT_OFFSET).`,
+    );
+  }
+}
