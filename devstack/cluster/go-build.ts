@@ -116,7 +116,9 @@ function prepareScratchModule(dir: string, group: Target[], log: Log): void {
 async function build(dir: string, target: Target, log: Log): Promise<void> {
   const started = Date.now();
   const tmp = `${target.bin}.tmp-${process.pid}`;
-  log(`building ${target.pkg}@${target.version} (the first build takes ~8 min on 2 cores; cached afterwards)`);
+  log(
+    `building ${target.pkg}@${target.version} (first build: 8-15 min on 2 cores; after that Go's build cache makes it a link)`,
+  );
   let packages = 0;
   let output = '';
   const child = spawn('go', ['build', '-v', '-o', tmp, target.pkg], {
