@@ -11,7 +11,13 @@
  * - api/approval-ids.ts: approval ids, and who owns an approval (a tag over the id only the API can make);
  * - api/problem.ts: problem details; api/openapi-transform.ts: the document as the running API behaves.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import {
   createJsonSchemaTransform,
@@ -103,8 +109,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   const allowed = new AllowedMethods();
   app.addHook('onRoute', (route) => allowed.add(route.url, route.method));
-  app.setErrorHandler((error: FastifyError, request, reply) => sendProblem(reply, errorProblem(error, request)));
-  app.setNotFoundHandler((request, reply) => {
+  /** 405 with Allow when another method takes the path, else 404. */
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;
     const methods = allowed.on(path);
     if (methods.length) {
@@ -115,7 +121,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       );
     }
     return sendProblem(reply, problem(404, { detail: `no route ${request.method} ${path}` }));
-  });
+  };
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    // A request no route takes fails on its body (a QUERY without Content-Type, ...) before the 404 handler runs: it
+    // is still answered as a request no route takes.
+    request.is404 ? noRoute(request, reply) : sendProblem(reply, errorProblem(error, request)),
+  );
+  app.setNotFoundHandler(noRoute);
 
   const toComponents = createJsonSchemaTransformObject({ schemaRegistry: apiSchemaRegistry });
   await app.register(fastifySwagger, {

@@ -63,11 +63,13 @@ function describeApprovalRequest(document: Json, request: Json, settings: Docume
   request.description =
     'Exactly one of loginHint, loginHintToken or idTokenHint identifies the user. Identifiers, scope, audience and ' +
     'ACR values may not begin or end with whitespace. Text the user reads (bindingMessage, every name and string ' +
-    'in authorizationDetails) holds no control, format, bidi or zero-width character, and no line separator.';
+    'in authorizationDetails) holds no control, format, bidi or zero-width character, no line separator and no ' +
+    'lone surrogate.';
 
   for (const name of TRIMMED_STRING_FIELDS) {
     const schema = name === 'acrValues' ? properties.acrValues?.items : properties[name];
-    if (schema) schema.not = NO_SURROUNDING_WHITESPACE;
+    // scope's own pattern (space-separated tokens) already says it.
+    if (schema && name !== 'scope') schema.pattern = NO_SURROUNDING_WHITESPACE;
   }
   Object.assign(properties.loginHint, {
     description:
@@ -76,7 +78,7 @@ function describeApprovalRequest(document: Json, request: Json, settings: Docume
     anyOf: [{ pattern: '^[^{]' }, { pattern: ISS_SUB_HINT }],
   });
 
-  const unsafe = { type: 'string', pattern: unsafeTextPattern() };
+  const safe = safeTextPattern();
   const { pattern, rule, repeatPrefix } = profile.bindingMessage;
   const longest = longestMatch(pattern);
   const longestRepeatable = longest - repeatPrefix.length;
@@ -86,7 +88,7 @@ function describeApprovalRequest(document: Json, request: Json, settings: Docume
   properties.bindingMessage = {
     type: 'string',
     pattern: pattern.source,
-    not: unsafe,
+    allOf: [{ pattern: safe }],
     description:
       `Shown on the user's device and in the client, so that they can tell the two belong together: ${rule} ` +
       `(this API's provider profile, ${profile.name}). With askAgain.afterLostAnswer: at most ` +
@@ -97,7 +99,7 @@ function describeApprovalRequest(document: Json, request: Json, settings: Docume
     { properties: { bindingMessage: { maxLength: longestRepeatable } } },
   ];
 
-  describeAuthorizationDetails(document, properties, profile, unsafe);
+  describeAuthorizationDetails(document, properties, profile, safe);
 
   properties.approvalTimeout = {
     description:
@@ -123,8 +125,10 @@ function describeApprovalRequest(document: Json, request: Json, settings: Docume
   }
 }
 
-/** A string that begins or ends with whitespace (Python's `$` also matches before a final newline: whitespace too). */
-const NO_SURROUNDING_WHITESPACE = { anyOf: [{ pattern: `^${WS}` }, { pattern: `${WS}$` }] };
+/** Any character, line terminators included, portably (`[^]` and `[\s\S]` are not read alike by every tool). */
+const ANY = String.raw`(?:[^\n\r\u2028\u2029]|[\n\r\u2028\u2029])`;
+/** A non-empty string that neither begins nor ends with whitespace. */
+const NO_SURROUNDING_WHITESPACE = `^[^${JS_WHITESPACE}](?:${ANY}*[^${JS_WHITESPACE}])?$`;
 
 /**
  * An iss_sub login hint as the document describes it: the compact form with the members in this order (the API also
@@ -132,43 +136,47 @@ const NO_SURROUNDING_WHITESPACE = { anyOf: [{ pattern: `^${WS}` }, { pattern: `$
  */
 const ISS_SUB_HINT = String.raw`^\{"format":"iss_sub","iss":"https://[a-z0-9]+(?:\.[a-z0-9]+)*(?:/[A-Za-z0-9._~-]*)*","sub":"[!#-\[\]-~]+"\}$`;
 
-let unsafeText: string | undefined;
+let safeText: string | undefined;
 
 /**
- * The characters that text a user reads may not hold, as a pattern that finds one: asked of the request schema
- * itself (common/approval.ts, safe text), so that the document says what the schema does. Characters of the Basic
- * Multilingual Plane as a class of ranges; characters beyond it (e.g. U+E0001 LANGUAGE TAG) as literal alternatives,
- * which Python's `re` and ECMA-262 (with or without the `u` flag) all read as the character. Computed once, by halving
- * blocks of characters the schema refuses (a few hundred checks).
+ * Text a user reads, as a pattern: none of the characters the request schema refuses there (common/approval.ts, safe
+ * text), asked of the schema itself so that the document says what the schema does. Characters of the Basic
+ * Multilingual Plane as escapes, characters beyond it (e.g. U+E0001 LANGUAGE TAG) as themselves, which Python's
+ * `re`, Rust's regex (schemathesis' validator) and ECMA-262 with the `u` flag all read as code points. Lone UTF-16
+ * surrogates, which the API refuses too, cannot be written in a pattern those tools read (a Rust or Python string
+ * holds none): the descriptions say it. Computed once, by halving blocks of characters the schema refuses.
  */
-export function unsafeTextPattern(): string {
-  if (unsafeText !== undefined) return unsafeText;
+export function safeTextPattern(): string {
+  if (safeText !== undefined) return safeText;
   const refused = (text: string) => !AuthorizationDetailsSchema.safeParse([{ type: 't', value: text }]).success;
-  const unsafe: number[] = [];
+  const unsafe: [number, number][] = [];
+  const add = (first: number, last: number) => {
+    const previous = unsafe[unsafe.length - 1];
+    if (previous && previous[1] === first - 1) previous[1] = last;
+    else unsafe.push([first, last]);
+  };
   const search = (low: number, high: number): void => {
     let text = '';
     for (let code = low; code <= high; code++) text += String.fromCodePoint(code);
     if (!refused(text)) return;
-    if (low === high) unsafe.push(low);
-    else {
-      const middle = Math.floor((low + high) / 2);
-      search(low, middle);
-      search(middle + 1, high);
-    }
+    if (low === high) return add(low, low);
+    const middle = Math.floor((low + high) / 2);
+    search(low, middle);
+    search(middle + 1, high);
   };
   const BLOCK = 2048;
   for (let low = 0; low <= 0x10ffff; low += BLOCK) {
-    // Surrogates one by one: next to each other they would make characters of their own.
-    if (low >= 0xd800 && low <= 0xdfff) {
-      for (let code = low; code < low + BLOCK; code++) if (refused(`a${String.fromCharCode(code)}`)) unsafe.push(code);
-    } else search(low, Math.min(low + BLOCK - 1, 0x10ffff));
+    if (low < 0xd800 || low > 0xdfff) search(low, Math.min(low + BLOCK - 1, 0x10ffff));
   }
-  const bmp = new Set(unsafe.filter((code) => code <= 0xffff));
-  const beyond = unsafe.filter((code) => code > 0xffff).map((code) => String.fromCodePoint(code));
-  const parts = [characterClass((code) => bmp.has(code)), ...beyond].filter((part) => part !== undefined);
-  // None at all: a pattern that finds nothing.
-  unsafeText = parts.length ? parts.join('|') : '(?!)';
-  return unsafeText;
+  safeText = unsafe.length ? `^[^${spellRanges(unsafe)}]*$` : `^${ANY}*$`;
+  return safeText;
+}
+
+/** Code point ranges as the body of a character class: BMP as `\uXXXX` escapes, beyond it as the characters. */
+function spellRanges(ranges: [number, number][]): string {
+  const spell = (code: number) =>
+    code <= 0xffff ? `\\u${code.toString(16).toUpperCase().padStart(4, '0')}` : String.fromCodePoint(code);
+  return ranges.map(([first, last]) => (first === last ? spell(first) : `${spell(first)}-${spell(last)}`)).join('');
 }
 
 /** The shortest askAgain.delayBetweenAsks the request schema takes, asked of the schema (0 to 3600 s). */
@@ -178,20 +186,6 @@ function shortestDelayBetweenAsks(): number {
     if (ApprovalRequestSchema.safeParse(request).success) return seconds;
   }
   throw new Error('the request schema takes no askAgain.delayBetweenAsks up to an hour');
-}
-
-/** The BMP characters `member` holds, as a class of ranges (`[\u0000-\u001F...]`); undefined when none. */
-function characterClass(member: (code: number) => boolean): string | undefined {
-  const hex = (code: number) => `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  const ranges: string[] = [];
-  for (let code = 0; code <= 0xffff; code++) {
-    if (!member(code)) continue;
-    let last = code;
-    while (last < 0xffff && member(last + 1)) last++;
-    ranges.push(last === code ? hex(code) : `${hex(code)}-${hex(last)}`);
-    code = last;
-  }
-  return ranges.length ? `[${ranges.join('')}]` : undefined;
 }
 
 /** The longest string of `A`s `pattern` takes (the binding message rules' length limit). */
@@ -206,11 +200,11 @@ function longestMatch(pattern: RegExp): number {
  * object, string and member name lengths, nesting depth (as common/provider-profile.ts counts it: the list at depth 0,
  * each entry at 1), safe text in every name and string. The size in bytes is in the description only.
  */
-function describeAuthorizationDetails(document: Json, properties: Json, profile: ProviderProfile, unsafe: Json): void {
+function describeAuthorizationDetails(document: Json, properties: Json, profile: ProviderProfile, safe: string): void {
   const limits: AuthorizationDetailsLimits = profile.authorizationDetails;
   const schemas = document.components.schemas as Json;
   const valueAt = (depth: number) => `AuthorizationDetailValueAtDepth${depth}`;
-  const names = { maxLength: limits.maxStringLength, not: unsafe };
+  const names = { maxLength: limits.maxStringLength, pattern: safe };
   for (let depth = 2; depth <= limits.maxDepth + 1; depth++) {
     const container = depth <= limits.maxDepth;
     schemas[valueAt(depth)] = {
@@ -221,8 +215,8 @@ function describeAuthorizationDetails(document: Json, properties: Json, profile:
         ? ['string', 'number', 'boolean', 'null', 'object', 'array']
         : ['string', 'number', 'boolean', 'null'],
       maxLength: limits.maxStringLength,
-      // Refuses strings with an unsafe character; numbers, booleans, null and containers are not strings.
-      not: unsafe,
+      // Applies to strings only: numbers, booleans, null and containers take no pattern.
+      pattern: safe,
       ...(container && {
         maxProperties: limits.maxProperties,
         propertyNames: names,
@@ -236,14 +230,15 @@ function describeAuthorizationDetails(document: Json, properties: Json, profile:
       "RFC 9396 authorization_details: the exact transaction the user approves. Limits of this API's provider " +
       `profile (${profile.name}): at most ${limits.maxEntries} entries, ${limits.maxBytes} bytes as JSON, ` +
       `${limits.maxProperties} members per object, ${limits.maxStringLength} characters per string or member name, ` +
-      `${limits.maxDepth} levels deep; no control, format, bidi or zero-width character in any name or string.`,
+      `${limits.maxDepth} levels deep; no control, format, bidi or zero-width character, line separator or lone ` +
+      'surrogate in any name or string.',
     type: 'array',
     minItems: 1,
     maxItems: limits.maxEntries,
     items: {
       type: 'object',
       required: ['type'],
-      properties: { type: { type: 'string', minLength: 1, maxLength: limits.maxStringLength, not: unsafe } },
+      properties: { type: { type: 'string', minLength: 1, maxLength: limits.maxStringLength, pattern: safe } },
       maxProperties: limits.maxProperties,
       propertyNames: names,
       additionalProperties: { $ref: `#/components/schemas/${valueAt(2)}` },
@@ -399,13 +394,7 @@ function spellUnicodeProperties(pattern: string): string {
     if (!body.includes('\\p{')) return whole;
     let ranges = spelledClasses.get(body);
     if (ranges === undefined) {
-      ranges = codePointRanges(body)
-        .map(([first, last]) => {
-          const spell = (code: number) =>
-            code <= 0xffff ? `\\u${code.toString(16).toUpperCase().padStart(4, '0')}` : String.fromCodePoint(code);
-          return first === last ? spell(first) : `${spell(first)}-${spell(last)}`;
-        })
-        .join('');
+      ranges = spellRanges(codePointRanges(body));
       spelledClasses.set(body, ranges);
     }
     return `[${negated}${ranges}]`;

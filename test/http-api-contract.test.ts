@@ -80,6 +80,13 @@ afterAll(async () => {
   for (const api of apis.values()) await api.app.close();
 });
 
+/** Whether a name or string anywhere in `value` holds half of a UTF-16 surrogate pair. */
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return /\p{Cs}/u.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, child]) => hasLoneSurrogate(key) || hasLoneSurrogate(child));
+}
+
 const base = { loginHint: 'alice@example.com', bindingMessage: 'Pay 50.00 USD to ExampleCorp' };
 const payment = { type: 'payment_initiation', instructedAmount: { currency: 'USD', amount: '50.00' } };
 const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : { next: nested(depth - 1) });
@@ -247,8 +254,10 @@ describe.each(PROVIDER_PROFILE_NAMES)('the OpenAPI document of an API with provi
         const body = JSON.parse(
           JSON.stringify({ [name]: hintValue, ...(secondHint ? { [secondHint]: 'x' } : {}), ...rest }),
         );
-        // The size of authorization_details in bytes is the one limit JSON Schema cannot state.
+        // The size of authorization_details in bytes is a limit JSON Schema cannot state; lone surrogates, which the
+        // API refuses, are not characters that Rust's or Python's schema tools can be told about (see the document).
         fc.pre(Buffer.byteLength(JSON.stringify(body.authorizationDetails ?? [])) < 4_000);
+        fc.pre(!hasLoneSurrogate(body));
         const taken = await api.apiTakes(body);
         expect(api.documentTakes(body)).toBe(taken);
         verdicts[taken ? 'taken' : 'refused']++;
