@@ -22,8 +22,12 @@ async function main(): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port });
   const url = new URL(address);
   if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = '127.0.0.1';
+  const idKey = config.approvalIdKey
+    ? 'approval ids tagged under CIBA_API_ID_KEY'
+    : "approval ids tagged under each key's secret (set CIBA_API_ID_KEY to keep them across new secrets)";
   console.error(
-    `ciba api: listening on ${url.origin} (task queue "${approvals.taskQueue}", ${config.keys.ids.length} API key(s): ${config.keys.ids.join(', ')})`,
+    `ciba api: listening on ${url.origin} (task queue "${approvals.taskQueue}", ${config.keys.ids.length} API key(s): ` +
+      `${config.keys.ids.join(', ')}; ${config.startsPerMinute} starts a minute per key; ${idKey})`,
   );
   let stopping = false;
   const stop = async () => {
