@@ -8,6 +8,7 @@ import { IDP_BEHAVIOURS } from './behaviour';
 import { ClientJwksJson, clientJwksFromEnv, type ClientJwks } from './client-keys';
 import { DEFAULT_PING_NOTIFICATION_ENDPOINT } from './provider';
 import { EXTRA_TYPE_NAME } from './rar';
+import { TemporalClientSecretsJson } from './temporal-clients';
 import type { ProviderOptions } from './server';
 
 /** The repository root (this file lives in <root>/provider). */
@@ -47,6 +48,8 @@ export const ProviderEnvSchema = z.object({
       .transform((list) => [...new Set(list.split(',').map((name) => name.trim()))].filter(Boolean))
       .pipe(z.array(z.string().regex(EXTRA_TYPE_NAME, 'each type must be a printable name without spaces'))),
   ),
+  /** Secrets of the Temporal API's client-credentials clients, JSON `{"temporal-worker":"...", ...}` (temporal-clients.ts). */
+  IDP_TEMPORAL_CLIENT_SECRETS: optional(TemporalClientSecretsJson),
 });
 
 /** Reads provider options from the environment; throws an Error naming each bad variable. */
@@ -73,6 +76,7 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     pingNotificationEndpoint: e.IDP_PING_NOTIFICATION_ENDPOINT,
     pingCa: e.IDP_PING_CA_FILE === undefined ? undefined : readCaFile(e.IDP_PING_CA_FILE),
     extraAuthorizationDetailsTypes: e.IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES,
+    temporalClientSecrets: e.IDP_TEMPORAL_CLIENT_SECRETS,
   };
 }
 

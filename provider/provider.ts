@@ -10,6 +10,14 @@ import { jwtAccessTokenRevocation } from './jwt-access-tokens';
 import type { FileStore } from './file-store';
 import { publicJwks, type ProviderKeys } from './keys';
 import { authorizationDetailsTypes } from './rar';
+import {
+  isTemporalClient,
+  TEMPORAL_RESOURCE,
+  TEMPORAL_RESOURCE_SCOPE,
+  temporalClients,
+  temporalTokenClaims,
+  type TemporalClientSecrets,
+} from './temporal-clients';
 import { findAccount, resolveLoginHint } from './users';
 
 /** Auth0's paths, so a client configured for Auth0 only changes the issuer. */
@@ -57,6 +65,8 @@ export interface OidcProviderSettings {
   extraAuthorizationDetailsTypes?: readonly string[];
   /** The provider's outgoing fetch (pings); default oidc-provider's, which refuses loopback targets. */
   fetch?: Configuration['fetch'];
+  /** Secrets of the Temporal API's client-credentials clients (temporal-clients.ts); none: no such clients. */
+  temporalClientSecrets?: TemporalClientSecrets;
   /** Called when a backchannel request was accepted: the "push notification" to the user's device. */
   onAuthenticationRequest: (authReqId: string, accountId: string, clientId: string) => void;
 }
@@ -130,6 +140,7 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
         Object.keys(detailTypes),
       ),
       privateKeyJwtClient(settings.clientId, settings.clientJwks, Object.keys(detailTypes)),
+      ...temporalClients(settings.temporalClientSecrets),
     ],
     clientAuthMethods: CLIENT_AUTH_METHODS,
     enabledJWA: { clientAuthSigningAlgValues: CLIENT_AUTH_SIGNING_ALGS },
@@ -147,6 +158,8 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
     scopes: OIDC_SCOPES,
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     findAccount: (_ctx, sub) => findAccount(sub),
+    // The Temporal API's tokens carry `permissions` (the server's default JWT claim mapper reads them).
+    extraTokenClaims: (_ctx, token) => temporalTokenClaims(token as Parameters<typeof temporalTokenClaims>[0]),
     // Auth0-style `audience` selects the API (resource indicator).
     extraParams: ['audience'],
     // Refresh tokens only when offline_access was requested (as Auth0).
@@ -175,6 +188,8 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // Only the Temporal API's clients have this grant (temporal-clients.ts).
+      clientCredentials: { enabled: true },
       // RFC 7009 and RFC 7662 for a client's own tokens: the worker revokes tokens it does not hand back, and tests
       // check they are gone. oidc-provider handles the tokens it stores (refresh tokens); JWT access tokens are
       // handled by jwtAccessTokenRevocation (below).
@@ -204,20 +219,28 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: (ctx, _client, oneOf) => {
+        defaultResource: (ctx, client, oneOf) => {
           if (oneOf) return oneOf;
+          // Client credentials take no `audience` here: the Temporal API's clients get their one resource.
+          if (isTemporalClient(client.clientId)) return TEMPORAL_RESOURCE;
           const audience = ctx.oidc.params?.audience;
           return typeof audience === 'string' && audience ? audience : resource;
         },
         // The poll carries no resource parameter: use what the backchannel request asked for.
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
+          // The Temporal API: only its own clients (client credentials), and nothing else for them.
+          if ((resourceIndicator === TEMPORAL_RESOURCE) !== isTemporalClient(client.clientId)) {
+            throw new errors.InvalidTarget(`resource ${resourceIndicator} is not available to this client`);
+          }
           const scope =
             resourceIndicator === resource
               ? RESOURCE_SCOPE
               : resourceIndicator === CODEC_RESOURCE
                 ? CODEC_RESOURCE_SCOPE
-                : undefined;
+                : resourceIndicator === TEMPORAL_RESOURCE
+                  ? TEMPORAL_RESOURCE_SCOPE
+                  : undefined;
           if (!scope) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return {
             scope,

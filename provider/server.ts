@@ -17,6 +17,7 @@ import { ensurePrivateDir } from './private-files';
 import { createOidcProvider, ROUTES, staticClients } from './provider';
 import { RequestLog } from './request-log';
 import { PaymentLedger, resourceServerRoutes } from './resource-server';
+import type { TemporalClientSecrets } from './temporal-clients';
 
 export interface ProviderOptions {
   /** Default '127.0.0.1'. */
@@ -56,6 +57,8 @@ export interface ProviderOptions {
   pingCa?: string;
   /** authorization_details types accepted besides the known ones, with any members. Default: none. */
   extraAuthorizationDetailsTypes?: string[];
+  /** Secrets of the Temporal API's client-credentials clients (temporal-clients.ts). Default: none. */
+  temporalClientSecrets?: TemporalClientSecrets;
   /** Log sink (one line per call, never personal data: users by sub); default stderr. */
   log?: (line: string) => void;
 }
@@ -131,6 +134,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
       behaviour,
       pingNotificationEndpoint: options.pingNotificationEndpoint,
       extraAuthorizationDetailsTypes: options.extraAuthorizationDetailsTypes,
+      temporalClientSecrets: options.temporalClientSecrets,
       fetch: outgoing.fetch,
       onAuthenticationRequest: (_authReqId, accountId, client) =>
         log(`device: new request for ${accountId} from ${client} (see ${issuer}/device)`),
