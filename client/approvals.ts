@@ -31,6 +31,7 @@ import { approvalDetails, approvalSummary, listSummary } from '../common/approva
 import { sealFor, type StartSeal } from '../common/start-seal';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { PROVIDER_PROFILES, profileViolations, type ProviderProfileName } from '../common/provider-profile';
+import { connectWithToken } from '../common/client-credentials-token';
 import { DEFAULT_TEMPORAL_UI_URL, temporalSettings, temporalUiLink, type TemporalSettings } from '../common/config';
 import { CIBA_APPROVAL_STATUS, CIBA_SUMMARY } from '../common/search-attributes';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
@@ -364,7 +365,9 @@ export class ApprovalClient {
 
 /** A Temporal client with the project's connection settings and encrypting data converter. */
 export async function connectTemporalClient(settings: TemporalSettings = temporalSettings()): Promise<Client> {
-  const connection = await Connection.connect(settings.connection as Parameters<typeof Connection.connect>[0]);
+  const connection = await connectWithToken(settings.connection, settings.credentials, (options) =>
+    Connection.connect(options as Parameters<typeof Connection.connect>[0]),
+  );
   return new Client({
     connection,
     namespace: settings.namespace,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
+import { ClientCredentialsTokenSource } from './client-credentials-token';
 import { EncryptionCodec, type PayloadKey } from './payload-codec';
 import { PROVIDER_PROFILE_NAMES, type ProviderProfileName } from './provider-profile';
 
@@ -54,6 +55,20 @@ export const TemporalConfigSchema = z
      */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(blankAsUnset, z.string().optional()),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(blankAsUnset, z.string().optional()),
+    /**
+     * A Temporal server with a JWT authorizer (docs/cluster-auth.md): every connection presents a client-credentials
+     * access token from this token endpoint, and a new one before it expires (common/client-credentials-token.ts).
+     * For a static token, TEMPORAL_API_KEY instead.
+     */
+    CIBA_TEMPORAL_TOKEN_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+    CIBA_TEMPORAL_CLIENT_ID: z.preprocess(blankAsUnset, z.string().optional()),
+    /** The client's secret... */
+    CIBA_TEMPORAL_CLIENT_SECRET: z.preprocess(blankAsUnset, z.string().optional()),
+    /** ...or a file that holds it. */
+    CIBA_TEMPORAL_CLIENT_SECRET_FILE: z.preprocess(blankAsUnset, z.string().optional()),
+    /** Sent as `audience` (Auth0: the API's identifier); the local provider needs none. */
+    CIBA_TEMPORAL_TOKEN_AUDIENCE: z.preprocess(blankAsUnset, z.string().optional()),
+    CIBA_TEMPORAL_TOKEN_SCOPE: z.preprocess(blankAsUnset, z.string().optional()),
     /** The current payload encryption key (base64 of 32 bytes)... */
     CIBA_PAYLOAD_KEY: z.preprocess(blankAsUnset, PayloadKeySchema.optional()),
     /** ...or a file that holds it (e.g. a mounted secret). */
@@ -93,6 +108,23 @@ export const TemporalConfigSchema = z
       ),
   })
   .superRefine((env, ctx) => {
+    if (env.CIBA_TEMPORAL_TOKEN_URL) {
+      if (!env.CIBA_TEMPORAL_CLIENT_ID) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CIBA_TEMPORAL_CLIENT_ID'],
+          message: 'required with CIBA_TEMPORAL_TOKEN_URL',
+        });
+      }
+      if (!env.CIBA_TEMPORAL_CLIENT_SECRET === !env.CIBA_TEMPORAL_CLIENT_SECRET_FILE) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CIBA_TEMPORAL_CLIENT_SECRET'],
+          message:
+            'with CIBA_TEMPORAL_TOKEN_URL, set exactly one of CIBA_TEMPORAL_CLIENT_SECRET or CIBA_TEMPORAL_CLIENT_SECRET_FILE',
+        });
+      }
+    }
     if (!env.CIBA_PAYLOAD_KEY === !env.CIBA_PAYLOAD_KEY_FILE) {
       ctx.addIssue({
         code: 'custom',
@@ -118,8 +150,13 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv)
 }
 
 export interface TemporalSettings {
-  /** Usable by both the worker's NativeConnection and the client's Connection. */
+  /**
+   * Usable by both the worker's NativeConnection and the client's Connection. Connect through `connectWithToken`
+   * (common/client-credentials-token.ts) with `credentials`, so that a configured token is presented and refreshed.
+   */
   connection: ClientConnectConfig['connectionOptions'];
+  /** CIBA_TEMPORAL_TOKEN_URL and its client: the token source every connection presents. */
+  credentials?: ClientCredentialsTokenSource;
   namespace: string;
   taskQueue: string;
   /** The clients' data converter: encrypts; decrypts, or throws PayloadKeyMismatchError naming the key ids. */
@@ -142,8 +179,15 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
   const connect = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
   const codec = payloadCodec(config);
   if (blankAsUnset(env.CIBA_PAYLOAD_KEY_ID) !== undefined) warnKeyIdIgnored();
+  const credentials = temporalCredentials(config);
+  if (credentials && connect.connectionOptions.apiKey !== undefined) {
+    throw new ConfigError(
+      'set TEMPORAL_API_KEY (a static token) or CIBA_TEMPORAL_TOKEN_URL (client credentials), not both',
+    );
+  }
   return {
     connection: connect.connectionOptions,
+    ...(credentials && { credentials }),
     namespace: connect.namespace ?? 'default',
     taskQueue: config.CIBA_TASK_QUEUE,
     dataConverter: { payloadCodecs: [codec] },
@@ -177,6 +221,43 @@ function warnKeyIdIgnored(): void {
     'CIBA_PAYLOAD_KEY_ID is ignored: payload key ids are now derived from the keys (remove it)',
     'ConfigWarning',
   );
+}
+
+/** One token source per token endpoint and client in this process, however often the settings are read. */
+const tokenSources = new Map<string, ClientCredentialsTokenSource>();
+
+function temporalCredentials(config: z.output<typeof TemporalConfigSchema>): ClientCredentialsTokenSource | undefined {
+  const tokenUrl = config.CIBA_TEMPORAL_TOKEN_URL;
+  const clientId = config.CIBA_TEMPORAL_CLIENT_ID;
+  if (!tokenUrl || !clientId) return undefined;
+  let clientSecret = config.CIBA_TEMPORAL_CLIENT_SECRET;
+  if (config.CIBA_TEMPORAL_CLIENT_SECRET_FILE) {
+    try {
+      clientSecret = readFileSync(config.CIBA_TEMPORAL_CLIENT_SECRET_FILE, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(
+        `CIBA_TEMPORAL_CLIENT_SECRET_FILE: cannot read ${config.CIBA_TEMPORAL_CLIENT_SECRET_FILE}: ${(error as Error).message}`,
+      );
+    }
+  }
+  const options = {
+    tokenUrl,
+    clientId,
+    clientSecret: clientSecret ?? '',
+    audience: config.CIBA_TEMPORAL_TOKEN_AUDIENCE,
+    scope: config.CIBA_TEMPORAL_TOKEN_SCOPE,
+  };
+  const key = JSON.stringify(options);
+  let source = tokenSources.get(key);
+  if (!source) {
+    try {
+      source = new ClientCredentialsTokenSource(options);
+    } catch (error) {
+      throw new ConfigError(`CIBA_TEMPORAL_TOKEN_URL: ${(error as Error).message}`);
+    }
+    tokenSources.set(key, source);
+  }
+  return source;
 }
 
 function payloadCodec(config: z.output<typeof TemporalConfigSchema>): EncryptionCodec {

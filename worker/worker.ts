@@ -13,6 +13,7 @@ import { createPaymentActivities } from '../activities/payments';
 import { createUserAskActivities, userGateKeyFrom } from '../activities/user-asks';
 import { createApprovalMetricsActivities } from '../activities/approval-metrics';
 import { ApprovalFailureType } from '../common/outcomes';
+import { connectWithToken } from '../common/client-credentials-token';
 import { workerDataConverter } from '../common/config';
 import { rejectedPayloadOf, rejectionMessage } from '../common/rejected-payload';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
@@ -115,7 +116,9 @@ export interface RunningWorker {
 }
 
 export async function createWorker(config: WorkerConfig): Promise<RunningWorker> {
-  const connection = await NativeConnection.connect(config.temporal.connection);
+  const connection = await connectWithToken(config.temporal.connection, config.temporal.credentials, (options) =>
+    NativeConnection.connect(options),
+  );
   await checkSearchAttributes(connection, config.temporal.namespace);
   const ciba = await CibaClient.create(config.ciba);
   const notificationKeys = config.temporal.payloadCodec.derivedKeys(notificationKeyFrom);

@@ -14,6 +14,7 @@
 import type { ProviderV4 } from '@ai-sdk/provider';
 import { AiSdkPlugin } from '@temporalio/ai-sdk';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { connectWithToken } from '../../common/client-credentials-token';
 import { ConfigError, temporalSettings, workerDataConverter, type TemporalSettings } from '../../common/config';
 import { workerInterceptors } from '../../worker/worker';
 import { agentModel } from './model';
@@ -50,7 +51,9 @@ async function main(): Promise<void> {
   const settings = temporalSettings();
   const taskQueue = agentTaskQueue();
   const model = agentModel();
-  const connection = await NativeConnection.connect(settings.connection);
+  const connection = await connectWithToken(settings.connection, settings.credentials, (options) =>
+    NativeConnection.connect(options),
+  );
   try {
     const worker = await createPayInvoiceWorker({ connection, settings, taskQueue, modelProvider: model.provider });
     console.error(
