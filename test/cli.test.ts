@@ -92,7 +92,8 @@ it('`ciba wait` follows the approval through continue-as-new runs to its result'
   const state = await waitForApprovalState(fixture.temporal, workflowId, (s) => isPending(s) && s.continuedAsNew >= 3);
   await device.decide(state.authReqId!, 'approve');
   const waited = await waiting;
-  expect(waited.code).toBe(0);
+  // The output too, so that a failure says why.
+  expect({ code: waited.code, stdout: waited.stdout, stderr: waited.stderr }).toMatchObject({ code: 0 });
   expect(JSON.parse(waited.stdout)).toMatchObject({ workflowId, outcome: 'approved' });
 });
 
