@@ -11,14 +11,14 @@ import { FileAdapter } from './file-adapter';
 import type { FileStore } from './file-store';
 import { notFound, sendError } from './http';
 import { markNotified } from './pacing';
-import { CODEC_RESOURCE_SCOPE, OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
+import { CODEC_RESOURCE_SCOPE, MCP_RESOURCE_SCOPE, OIDC_SCOPES, RESOURCE_SCOPE } from './provider';
 import { revealUnsafe } from '../common/safe-text';
 import { authorizationDetailView, describeAuthorizationDetail, textWarning, type AuthorizationDetailView } from './rar';
 import { findUser } from './users';
 
 const REQUEST_MODEL = 'BackchannelAuthenticationRequest';
 const PROVIDER_SCOPES = new Set(OIDC_SCOPES);
-const RESOURCE_SCOPES = new Set([...RESOURCE_SCOPE.split(' '), CODEC_RESOURCE_SCOPE]);
+const RESOURCE_SCOPES = new Set([...RESOURCE_SCOPE.split(' '), CODEC_RESOURCE_SCOPE, MCP_RESOURCE_SCOPE]);
 
 /** Where a request stands: undecided, decided (by anyone, on any page), or expired undecided. */
 export type DeviceRequestStatus = 'pending' | 'approved' | 'denied' | 'expired';

@@ -45,6 +45,16 @@ export const RESOURCE_SCOPE = 'payments:write payments:read';
  */
 export const CODEC_RESOURCE = 'urn:ciba-temporal:codec';
 export const CODEC_RESOURCE_SCOPE = 'codec';
+/**
+ * The MCP server's HTTP transport (mcp/http.ts; scope `mcp`). MCP clients name it by its URL (RFC 8707, the MCP
+ * authorization spec), so besides this name the local provider accepts any loopback `http://.../mcp` URL (the MCP
+ * server of `npm start` or of a test, on whatever port). Its tokens never reach the payments API.
+ */
+export const MCP_RESOURCE = 'urn:ciba-temporal:mcp';
+export const MCP_RESOURCE_SCOPE = 'mcp';
+export function isMcpResource(indicator: string): boolean {
+  return indicator === MCP_RESOURCE || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}\/mcp$/.test(indicator);
+}
 /** Scopes the provider itself knows (the API's scopes come from getResourceServerInfo). */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
@@ -240,7 +250,9 @@ export function createOidcProvider(settings: OidcProviderSettings): Provider {
                 ? CODEC_RESOURCE_SCOPE
                 : resourceIndicator === TEMPORAL_RESOURCE
                   ? TEMPORAL_RESOURCE_SCOPE
-                  : undefined;
+                  : isMcpResource(resourceIndicator)
+                    ? MCP_RESOURCE_SCOPE
+                    : undefined;
           if (!scope) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return {
             scope,
