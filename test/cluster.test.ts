@@ -12,7 +12,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { ClientCredentialsTokenSource } from '../common/client-credentials-token';
 import { clusterLayout, frontendAddress, HOST } from '../devstack/cluster/layout';
+import { loadSecrets } from '../devstack/cluster/postgres';
 import { ENV_FILE, LOCAL_API_KEYS_FILE } from '../devstack/local-config';
 import { isPortOpen } from '../devstack/ports';
 import { REPO_ROOT } from '../devstack/ts-process';
@@ -94,7 +96,13 @@ const START_TIMEOUT_MS = 25 * 60_000;
     expect(body.accessToken?.length).toBeGreaterThan(10);
 
     // Visibility (PostgreSQL's temporal_visibility) lists it with the project's search attributes.
-    const connection = await Connection.connect({ address: frontendAddress(layout) });
+    // The frontend's authorizer (docs/cluster-auth.md): a read-only token of the provider's temporal-reader client.
+    const readerToken = await new ClientCredentialsTokenSource({
+      tokenUrl: `http://${HOST}:${layout.ports.provider}/oauth/token`,
+      clientId: 'temporal-reader',
+      clientSecret: loadSecrets(layout).temporalClients['temporal-reader'],
+    }).token();
+    const connection = await Connection.connect({ address: frontendAddress(layout), tls: false, apiKey: readerToken });
     try {
       const client = new Client({ connection, namespace: 'default' });
       const described = await client.workflow.getHandle(id).describe();

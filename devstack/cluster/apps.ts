@@ -12,7 +12,9 @@ import { startCodecServer, type RunningCodecServer } from '../codec-server';
 import { encodeEnabled } from '../codec-server-config';
 import { LOCAL_API_KEYS_FILE, localApiKey } from '../local-config';
 import { startTsProcess, type ManagedProcess } from '../ts-process';
+import { ROUTES } from '../../provider/provider';
 import { HOST, NAMESPACE, frontendAddress, type ClusterLayout } from './layout';
+import type { Secrets } from './postgres';
 
 export interface Stoppable {
   name: string;
@@ -23,11 +25,20 @@ export interface Stoppable {
 const echo = process.env.CIBA_CLUSTER_ECHO === 'true';
 
 /** The settings every part of the cluster gets (over .env), and that a client needs to talk to it. */
-export function clusterEnv(layout: ClusterLayout, issuer: string): Record<string, string> {
+export function clusterEnv(layout: ClusterLayout, issuer: string, secrets: Secrets): Record<string, string> {
   const ownKeys = Boolean(process.env.CIBA_API_KEYS || process.env.CIBA_API_KEYS_FILE);
   return {
     TEMPORAL_ADDRESS: frontendAddress(layout),
     TEMPORAL_NAMESPACE: NAMESPACE,
+    // The frontend's authorizer (docs/cluster-auth.md): a refreshing client-credentials token of temporal-worker
+    // (default:write). Plaintext gRPC on loopback: a token would otherwise turn TLS on.
+    TEMPORAL_TLS: 'false',
+    CIBA_TEMPORAL_TOKEN_URL: `${issuer}${ROUTES.token}`,
+    CIBA_TEMPORAL_CLIENT_ID: 'temporal-worker',
+    CIBA_TEMPORAL_CLIENT_SECRET_FILE: secretFile(
+      layout.paths.temporalWorkerSecret,
+      secrets.temporalClients['temporal-worker'],
+    ),
     TEMPORAL_UI_URL: `http://${HOST}:${layout.ports.ui}`,
     CIBA_ISSUER: issuer,
     // Ping mode needs an https endpoint per worker (devstack/local-ping.ts): the cluster polls.
@@ -43,13 +54,23 @@ export function providerIssuer(layout: ClusterLayout): string {
   return `http://${HOST}:${layout.ports.provider}`;
 }
 
-/** The local provider, with its state in `.data/cluster/idp`. */
-export async function startProvider(layout: ClusterLayout, onStarted: (part: Stoppable) => void): Promise<void> {
+/** The local provider, with its state in `.data/cluster/idp`, and the Temporal API's clients. */
+export async function startProvider(
+  layout: ClusterLayout,
+  secrets: Secrets,
+  onStarted: (part: Stoppable) => void,
+): Promise<void> {
   const issuer = providerIssuer(layout);
   const provider = await startTsProcess(
     'idp',
     'provider/main.ts',
-    { IDP_HOST: HOST, IDP_PORT: String(layout.ports.provider), IDP_ISSUER: issuer, IDP_DATA_DIR: layout.paths.idp },
+    {
+      IDP_HOST: HOST,
+      IDP_PORT: String(layout.ports.provider),
+      IDP_ISSUER: issuer,
+      IDP_DATA_DIR: layout.paths.idp,
+      IDP_TEMPORAL_CLIENT_SECRETS: JSON.stringify(secrets.temporalClients),
+    },
     /"event":"ready"/,
     { logDir: layout.paths.logs, echo },
   );
@@ -118,6 +139,14 @@ export function apiKeyForSamples(): string {
     !process.env.CIBA_API_KEYS &&
     path.resolve(process.env.CIBA_API_KEYS_FILE ?? LOCAL_API_KEYS_FILE) === LOCAL_API_KEYS_FILE;
   return (usesLocalKey && localApiKey()) || 'ID:SECRET';
+}
+
+/** `secret` in `file` (mode 0600), rewritten when it differs; returns the file. */
+function secretFile(file: string, secret: string): string {
+  if (!existsSync(file) || readFileSync(file, 'utf8').trim() !== secret) {
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  }
+  return file;
 }
 
 /** The API instances' shared id key (32 random bytes, base64), made on first start. */

@@ -18,6 +18,7 @@ import {
   startWorkers,
 } from './apps';
 import type { Stoppable } from './apps';
+import { ROUTES } from '../../provider/provider';
 import { ensureBinaries, moduleDir } from './go-build';
 import { HOST, TEMPORAL_SERVICES, clusterLayout, frontendAddress, type ClusterLayout } from './layout';
 import type { Log, NativeProcess } from './native-process';
@@ -88,7 +89,13 @@ export async function startCluster(log: Log, layout = clusterLayout()): Promise<
     );
     phase('schema');
 
-    writeTemporalConfig(layout, serverModule);
+    // The provider first: the frontend reads its key set (the tokens' issuer) when it starts.
+    const issuer = providerIssuer(layout);
+    const onStarted = (part: Stoppable) => parts.push(part);
+    await startProvider(layout, secrets, onStarted);
+    phase('provider');
+
+    writeTemporalConfig(layout, serverModule, `${issuer}${ROUTES.jwks}`);
     await startTemporalServices(layout, secrets, log, (s) => services.push(s));
     const added = await registerNamespace(layout, log);
     if (added.length === 0) log('namespace and search attributes: registered already');
@@ -102,11 +109,9 @@ export async function startCluster(log: Log, layout = clusterLayout()): Promise<
     phase('ui');
 
     // Side by side: the workers (bundling their workflow code takes the longest), the APIs and the provider.
-    const issuer = providerIssuer(layout);
-    const env = clusterEnv(layout, issuer);
-    const onStarted = (part: Stoppable) => parts.push(part);
+    const env = clusterEnv(layout, issuer, secrets);
     const apis = startApis(layout, env, onStarted);
-    await allStarted<unknown>([apis, startWorkers(layout, env, onStarted), startProvider(layout, onStarted)]);
+    await allStarted<unknown>([apis, startWorkers(layout, env, onStarted)]);
     const apiUrls = await apis;
     phase('apps');
 

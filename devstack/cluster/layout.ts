@@ -8,8 +8,12 @@
 import path from 'node:path';
 import { REPO_ROOT } from '../ts-process';
 
-/** The Temporal server's services, one process each. */
-export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
+/**
+ * The Temporal server's services, one process each. `internal-frontend` serves the server's own worker service (and
+ * the cluster's setup and the UI server) without the authorizer: only the public `frontend` checks tokens
+ * (docs/cluster-auth.md).
+ */
+export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'internal-frontend', 'worker'] as const;
 export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
 
 /** How many of each application process run. */
@@ -37,6 +41,7 @@ export interface ClusterPorts {
   /** gRPC, membership (ringpop) and Prometheus port of each Temporal service; the frontend also serves HTTP. */
   temporal: Record<TemporalService, { grpc: number; membership: number; metrics: number }>;
   frontendHttp: number;
+  internalFrontendHttp: number;
   ui: number;
   codecServer: number;
   provider: number;
@@ -67,6 +72,8 @@ export interface ClusterPaths {
   idp: string;
   /** The HTTP API instances' shared id key (CIBA_API_ID_KEY_FILE). */
   apiIdKey: string;
+  /** The secret of the provider's `temporal-worker` client (CIBA_TEMPORAL_CLIENT_SECRET_FILE of workers and APIs). */
+  temporalWorkerSecret: string;
   logs: string;
 }
 
@@ -92,8 +99,10 @@ export function clusterLayout(
         history: { grpc: p(7234), membership: p(6934), metrics: p(8001) },
         matching: { grpc: p(7235), membership: p(6935), metrics: p(8002) },
         worker: { grpc: p(7239), membership: p(6939), metrics: p(8003) },
+        'internal-frontend': { grpc: p(7236), membership: p(6936), metrics: p(8004) },
       },
       frontendHttp: p(7243),
+      internalFrontendHttp: p(7246),
       // npm start: UI 8233, codec server 8234, API 8235, provider 3000, worker metrics 9464, notifications 8443.
       ui: p(8233),
       codecServer: p(8234),
@@ -119,6 +128,7 @@ export function clusterLayout(
       uiConfigDir: path.join(config, 'ui'),
       idp: path.join(root, 'idp'),
       apiIdKey: path.join(root, 'api-id-key'),
+      temporalWorkerSecret: path.join(root, 'temporal-worker-secret'),
       logs: path.join(root, 'logs'),
     },
   };
@@ -127,6 +137,11 @@ export function clusterLayout(
 /** `host:port` of the Temporal frontend. */
 export function frontendAddress(layout: ClusterLayout): string {
   return `${HOST}:${layout.ports.temporal.frontend.grpc}`;
+}
+
+/** `host:port` of the internal frontend: no authorizer, for the server's own parts only. */
+export function internalFrontendAddress(layout: ClusterLayout): string {
+  return `${HOST}:${layout.ports.temporal['internal-frontend'].grpc}`;
 }
 
 function portOffset(value: string | undefined): number {

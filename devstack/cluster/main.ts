@@ -52,7 +52,16 @@ function printUp(cluster: RunningCluster, ms: number, cli: string | undefined): 
   const { ports, paths } = layout;
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   const temporalCli = cli ? rel(cli) : 'temporal';
-  const clientEnv = `TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} TEMPORAL_UI_URL=${env.TEMPORAL_UI_URL}`;
+  const clientEnv =
+    `TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} TEMPORAL_TLS=${env.TEMPORAL_TLS} TEMPORAL_UI_URL=${env.TEMPORAL_UI_URL} \\
+` +
+    `    CIBA_TEMPORAL_TOKEN_URL=${env.CIBA_TEMPORAL_TOKEN_URL} CIBA_TEMPORAL_CLIENT_ID=${env.CIBA_TEMPORAL_CLIENT_ID} \\
+` +
+    `    CIBA_TEMPORAL_CLIENT_SECRET_FILE=${rel(env.CIBA_TEMPORAL_CLIENT_SECRET_FILE ?? '')}`;
+  const reader = `$(jq -r '.temporalClients["temporal-reader"]' ${rel(paths.secrets)})`;
+  const readerToken =
+    `TOKEN=$(curl -s -u "temporal-reader:${reader}" -d grant_type=client_credentials ` +
+    `${env.CIBA_TEMPORAL_TOKEN_URL} | jq -r .access_token)`;
   const timings = Object.entries(cluster.timings)
     .map(([name, t]) => `${name} ${(t / 1000).toFixed(1)} s`)
     .join(', ');
@@ -81,9 +90,9 @@ Or through one API instance, and read the result through the other:
     -d '{"loginHint":"alice@example.com","bindingMessage":"Pay 50.00 USD to ExampleCorp"}'
   curl -u '${cluster.apiKey}' ${api2 ?? api1}/approvals/ID/result
 
-What the cluster holds:
-  ${temporalCli} operator cluster describe --address ${cluster.temporalAddress}
-  ${temporalCli} workflow list --address ${cluster.temporalAddress}
+What the cluster holds (the frontend wants a token: temporal-reader reads, temporal-worker writes; docs/cluster-auth.md):
+  ${readerToken}
+  ${temporalCli} workflow list --address ${cluster.temporalAddress} --tls=false --api-key "$TOKEN"
 ${describePorts(layout)}
 Ctrl-C stops everything (PostgreSQL last); npm run cluster again picks up where it left off.`);
 }

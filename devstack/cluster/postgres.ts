@@ -23,6 +23,13 @@ export interface Secrets {
   postgresPassword: string;
   /** Role `temporal`: the Temporal server and its schema tool. */
   temporalPassword: string;
+  /** The local provider's Temporal API clients (provider/temporal-clients.ts): temporal-worker, -reader, -admin. */
+  temporalClients: Record<'temporal-worker' | 'temporal-reader' | 'temporal-admin', string>;
+}
+
+function newTemporalClientSecrets(): Secrets['temporalClients'] {
+  const secret = () => randomBytes(24).toString('hex');
+  return { 'temporal-worker': secret(), 'temporal-reader': secret(), 'temporal-admin': secret() };
 }
 
 export interface RunningPostgres {
@@ -38,7 +45,14 @@ export interface RunningPostgres {
 /** Generated passwords, kept in `.data/cluster/secrets.json` (mode 0600) beside the data they open. */
 export function loadSecrets(layout: ClusterLayout): Secrets {
   const file = layout.paths.secrets;
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as Secrets;
+  if (fs.existsSync(file)) {
+    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Secrets> & Omit<Secrets, 'temporalClients'>;
+    if (kept.temporalClients) return kept as Secrets;
+    // Made before Temporal authorization: add the clients' secrets.
+    const secrets: Secrets = { ...kept, temporalClients: newTemporalClientSecrets() };
+    fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+    return secrets;
+  }
   if (fs.existsSync(path.join(layout.paths.pgData, 'PG_VERSION'))) {
     throw new Error(
       `${layout.paths.pgData} exists but ${file} (its passwords) does not: remove ${layout.paths.pgData} to start over`,
@@ -47,6 +61,7 @@ export function loadSecrets(layout: ClusterLayout): Secrets {
   const secrets: Secrets = {
     postgresPassword: randomBytes(24).toString('hex'),
     temporalPassword: randomBytes(24).toString('hex'),
+    temporalClients: newTemporalClientSecrets(),
   };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });

@@ -9,13 +9,19 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { HOST, NAMESPACE, TEMPORAL_SERVICES, type ClusterLayout } from './layout';
+import { TEMPORAL_RESOURCE } from '../../provider/temporal-clients';
+import { HOST, NAMESPACE, TEMPORAL_SERVICES, internalFrontendAddress, type ClusterLayout } from './layout';
 import { TEMPORAL_ROLE } from './postgres';
 
 /** History shards: fixed once the cluster has started (Temporal cannot change it later). */
 export const NUM_HISTORY_SHARDS = 4;
 
-export function writeTemporalConfig(layout: ClusterLayout, serverModuleDir: string): void {
+/**
+ * `jwksUrl`: the key set of the tokens' issuer (the local provider). The public frontend maps each call's bearer JWT
+ * (audience TEMPORAL_RESOURCE) to roles by its `permissions` claim and refuses what they do not allow; the internal
+ * frontend, which the server's worker service uses, checks nothing (the server's own claim mapper: system admin).
+ */
+export function writeTemporalConfig(layout: ClusterLayout, serverModuleDir: string, jwksUrl: string): void {
   const { ports, paths } = layout;
   fs.mkdirSync(paths.config, { recursive: true });
 
@@ -33,12 +39,18 @@ export function writeTemporalConfig(layout: ClusterLayout, serverModuleDir: stri
     rpc:
       grpcPort: ${ports.temporal[name].grpc}
       membershipPort: ${ports.temporal[name].membership}
-      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.frontendHttp}` : ''}`;
+      bindOnLocalHost: true${httpPort(name)}`;
+  const httpPort = (name: (typeof TEMPORAL_SERVICES)[number]) =>
+    name === 'frontend'
+      ? `\n      httpPort: ${ports.frontendHttp}`
+      : name === 'internal-frontend'
+        ? `\n      httpPort: ${ports.internalFrontendHttp}`
+        : '';
 
   const yaml = `# enable-template
 # Written by devstack/cluster/temporal-config.ts at every start (from the ports in devstack/cluster/layout.ts);
 # based on go.temporal.io/server's config/development-postgres12.yaml. Each service runs as its own process:
-#   temporal-server --config-file ${paths.temporalConfig} --allow-no-auth start --service <name>
+#   temporal-server --config-file ${paths.temporalConfig} start --service <name>
 # with TEMPORAL_METRICS_PORT and TEMPORAL_SQL_PASSWORD in its environment.
 log:
   stdout: true
@@ -65,6 +77,15 @@ global:
       framework: "tally"
       timerType: "histogram"
       listenAddress: "${HOST}:{{ env "TEMPORAL_METRICS_PORT" }}"
+  # The default JWT claim mapper and authorizer on the public frontend (docs/cluster-auth.md).
+  authorization:
+    authorizer: "default"
+    claimMapper: "default"
+    audience: "${TEMPORAL_RESOURCE}"
+    jwtKeyProvider:
+      keySourceURIs:
+        - "${jwksUrl}"
+      refreshInterval: 1m
 
 services:
 ${TEMPORAL_SERVICES.map(service).join('\n\n')}
@@ -125,7 +146,9 @@ export function writeUiConfig(layout: ClusterLayout, codecServerUrl: string): vo
   writeIfChanged(
     path.join(paths.uiConfigDir, 'development.yaml'),
     `# Written by devstack/cluster/temporal-config.ts at every start.
-temporalGrpcAddress: "${HOST}:${ports.temporal.frontend.grpc}"
+# The internal frontend (no authorizer): the UI has no login here, so it only reads (disableWriteActions).
+temporalGrpcAddress: "${internalFrontendAddress(layout)}"
+disableWriteActions: true
 host: "${HOST}"
 port: ${ports.ui}
 enableUi: true

@@ -13,7 +13,7 @@ import {
   HOST,
   NAMESPACE,
   TEMPORAL_SERVICES,
-  frontendAddress,
+  internalFrontendAddress,
   type ClusterLayout,
   type TemporalService,
 } from './layout';
@@ -23,6 +23,7 @@ import type { Secrets } from './postgres';
 /** The gRPC health service name each service reports (go.temporal.io/server service/<name>/handler.go). */
 const HEALTH_NAME: Partial<Record<TemporalService, string>> = {
   frontend: 'temporal.api.workflowservice.v1.WorkflowService',
+  'internal-frontend': 'temporal.api.workflowservice.v1.WorkflowService',
   history: 'temporal.api.workflowservice.v1.HistoryService',
   matching: 'temporal.api.workflowservice.v1.MatchingService',
 };
@@ -46,7 +47,7 @@ export async function startTemporalServices(
       const running = await startNative(
         `temporal ${service}`,
         layout.paths.bin.temporalServer,
-        ['--config-file', layout.paths.temporalConfig, '--allow-no-auth', 'start', '--service', service],
+        ['--config-file', layout.paths.temporalConfig, 'start', '--service', service],
         {
           env: {
             ...process.env,
@@ -67,7 +68,8 @@ export async function startTemporalServices(
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  await waitForTemporal(frontendAddress(layout), 'temporal-system', READY_TIMEOUT_MS);
+  // The cluster's own setup talks to the internal frontend (no token), as the server's worker service does.
+  await waitForTemporal(internalFrontendAddress(layout), 'temporal-system', READY_TIMEOUT_MS);
 }
 
 /**
@@ -81,7 +83,10 @@ export async function registerNamespace(layout: ClusterLayout, log: Log): Promis
   for (;;) {
     try {
       added.push(
-        ...(await ensureNamespaceAndSearchAttributes(frontendAddress(layout), NAMESPACE, { log, timeoutMs: 60_000 })),
+        ...(await ensureNamespaceAndSearchAttributes(internalFrontendAddress(layout), NAMESPACE, {
+          log,
+          timeoutMs: 60_000,
+        })),
       );
       return added;
     } catch (error) {
