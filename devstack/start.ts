@@ -101,6 +101,17 @@ async function main(): Promise<void> {
       path.resolve(process.env.CIBA_API_KEYS_FILE ?? LOCAL_API_KEYS_FILE) === LOCAL_API_KEYS_FILE;
     const apiKey = (usesLocalKey && localApiKey()) || 'ID:SECRET';
 
+    // The MCP server over Streamable HTTP (mcp/http-main.ts); its bearer tokens come from the local provider.
+    const mcp = await startTsProcess(
+      'mcp',
+      'mcp/http-main.ts',
+      { TEMPORAL_ADDRESS: temporal.address, CIBA_ISSUER: ready.issuer },
+      /ciba mcp: listening on/,
+      { logDir: LOG_DIR, echo: true },
+    );
+    running.push(stoppable(mcp));
+    const mcpUrl = /listening on (\S+)/.exec(mcp.readyLine)?.[1] ?? '';
+
     // The sample AI agent's worker (agents/pay-invoice), on Node 24 (`ai` 7 needs Node >= 22.12); optional.
     const agent = await startTsProcess(
       'agent',
@@ -125,6 +136,7 @@ The local stack is up.
   CIBA provider     ${ready.issuer}   (users: alice@example.com, bob@example.com)
   Device page       ${ready.deviceUrl}   (approve or deny requests here)
   HTTP API          ${apiUrl}   (${apiUrl}/openapi.json; local key ${apiKey})
+  MCP server        ${mcpUrl}   (Streamable HTTP, tokens from the provider; stdio: npm run mcp; docs/mcp.md)
   Worker metrics    ${metrics}   (Prometheus)
   Logs              ${LOG_DIR}
 
