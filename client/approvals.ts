@@ -9,6 +9,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
@@ -144,8 +145,12 @@ export const LISTABLE_STATUSES = [
 /** One approval in a list: from the visibility store, and its static summary (decrypted). Never a token. */
 export interface ListedApproval {
   workflowId: string;
-  /** The CibaApprovalStatus search attribute (absent before the first workflow task ran). */
-  status?: string;
+  /**
+   * The CibaApprovalStatus search attribute; when the run never set it (it ended before its first status, e.g. on an
+   * input the worker refused, or has not run its first workflow task yet), the status its execution status implies
+   * ({@link statusOfExecution}).
+   */
+  status: ApprovalStatus;
   /** Temporal's view: RUNNING, COMPLETED, FAILED, ... */
   execution: WorkflowExecutionStatusName;
   startedAt: string;
@@ -205,7 +210,9 @@ export class ApprovalClient {
     for await (const info of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
       listed.push({
         workflowId: info.workflowId,
-        status: info.typedSearchAttributes.get(CIBA_APPROVAL_STATUS),
+        status:
+          (info.typedSearchAttributes.get(CIBA_APPROVAL_STATUS) as ApprovalStatus | undefined) ??
+          statusOfExecution(info.status.name),
         execution: info.status.name,
         startedAt: info.startTime.toISOString(),
         closedAt: info.closeTime?.toISOString(),
@@ -353,6 +360,24 @@ export class ApprovalClient {
     };
   }
 
+  /**
+   * The workflow ID that `idOrKey` names, as `ciba status|wait|cancel` take it: a workflow ID under
+   * {@link APPROVAL_ID_PREFIX} as it is; a key as `start` (and `ciba request --id`, and the Python client) turns it into
+   * one, `ciba-approval-<key>`, when that approval exists; otherwise `idOrKey` itself, a full workflow ID (an agent's
+   * child approval, `<parent id>/approval/<key>`).
+   */
+  async resolveId(idOrKey: string): Promise<string> {
+    if (idOrKey.startsWith(APPROVAL_ID_PREFIX) || !KEY_PATTERN.test(idOrKey)) return idOrKey;
+    const keyed = approvalWorkflowId(idOrKey);
+    try {
+      await this.client.workflow.getHandle(keyed).describe();
+      return keyed;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return idOrKey;
+      throw error;
+    }
+  }
+
   /** Asks the approval to stop; it ends as cancelled once its current step has stopped. */
   async cancel(workflowId: string): Promise<void> {
     await this.client.workflow.getHandle(workflowId).cancel();
@@ -381,13 +406,48 @@ export async function connectTemporalClient(settings: TemporalSettings = tempora
 /** The visibility query of `list`: approvals (workflow type, task queue), by status word when given. */
 export function approvalListQuery(taskQueue: string, status?: ApprovalStatus): string {
   const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`;
-  return [
-    `WorkflowType = ${quote(cibaApproval.name)}`,
-    `TaskQueue = ${quote(taskQueue)}`,
-    ...(status ? [`${CIBA_APPROVAL_STATUS.name} = ${quote(status)}`] : []),
-  ].join(' AND ');
+  const conditions = [`WorkflowType = ${quote(cibaApproval.name)}`, `TaskQueue = ${quote(taskQueue)}`];
+  if (status) {
+    const attribute = `${CIBA_APPROVAL_STATUS.name} = ${quote(status)}`;
+    const executions = EXECUTION_STATUSES_BY_WORD[status];
+    // Runs that never set the attribute are listed by the status their execution implies (as `list` shows them).
+    conditions.push(
+      executions
+        ? `(${attribute} OR (${CIBA_APPROVAL_STATUS.name} IS NULL AND ExecutionStatus IN (${executions.map(quote).join(', ')})))`
+        : attribute,
+    );
+  }
+  return conditions.join(' AND ');
 }
 
+/**
+ * The status word a run's execution status implies, for runs that never set CibaApprovalStatus (they ended before
+ * the approval's first status, e.g. an input the worker refused; or have not run their first workflow task yet).
+ */
+export function statusOfExecution(execution: WorkflowExecutionStatusName): ApprovalStatus {
+  switch (execution) {
+    case 'COMPLETED':
+      return 'approved';
+    case 'CANCELLED':
+      return 'cancelled';
+    case 'FAILED':
+    case 'TERMINATED':
+    case 'TIMED_OUT':
+      return 'failed';
+    default: // RUNNING, PAUSED, CONTINUED_AS_NEW, UNSPECIFIED, UNKNOWN: not ended (or not known to have ended)
+      return 'initiating';
+  }
+}
+
+/** The ExecutionStatus values (visibility's spelling) whose runs {@link statusOfExecution} gives `status`. */
+const EXECUTION_STATUSES_BY_WORD: Partial<Record<ApprovalStatus, string[]>> = {
+  initiating: ['Running', 'Paused'],
+  approved: ['Completed'],
+  cancelled: ['Canceled'],
+  failed: ['Failed', 'Terminated', 'TimedOut'],
+};
+
+/** `ciba-approval-<key>` (a key that already has the prefix is the ID itself), as in the Python client. */
 export function approvalWorkflowId(key: string): string {
   return key.startsWith(APPROVAL_ID_PREFIX) ? key : `${APPROVAL_ID_PREFIX}${key}`;
 }

@@ -2,7 +2,7 @@
  * `ciba`: start, watch, wait for and cancel approvals from the shell.
  *
  *   ciba request --login-hint H --binding-message M [...]   (see USAGE below)
- *   ciba status ID [--json]
+ *   ciba status ID [--json]          (ID: the workflow ID, or the key given to `request --id`)
  *   ciba wait ID [--json] [--show-tokens]
  *   ciba cancel ID [--json]
  *   ciba list [--status S] [--limit N] [--json]
@@ -12,6 +12,7 @@
  * (common/outcomes.ts); `ciba --help` lists them.
  */
 import { readFileSync } from 'node:fs';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseArgs } from 'node:util';
 import { API_APPROVAL_ID_PREFIX, API_APPROVAL_KEY_PREFIX } from '../api/approval-ids';
 import { describeJsonSyntaxProblem } from '../api/json-text';
@@ -38,6 +39,9 @@ const USAGE = `usage:
   ciba cancel ID [--json]
   ciba list [--status ${LISTABLE_STATUSES.join('|')}] [--limit N] [--json]
 
+ID: an approval's workflow ID, or the key given to \`request --id\` (KEY names ciba-approval-KEY).
+\`cancel\` of an approval that has already ended changes nothing and exits ${ExitCode.Ended}.
+\`list\` shortens long IDs in the middle; --json prints them in full.
 --json: one JSON document on stdout, errors included ({"error": {"type", "message"}, "exitCode"}).
 On a terminal, \`wait\` redraws a progress line; otherwise it prints a line when the approval's state changes.
 
@@ -47,6 +51,19 @@ Exit codes: ${exitCodeList()}.
 ${exitCodeTable()}`;
 
 class UsageError extends Error {}
+
+/** `ciba cancel` of an approval that has already ended (the HTTP API answers 409 approval-ended). */
+class ApprovalEndedError extends Error {
+  override readonly name = 'ApprovalEnded';
+  constructor(
+    readonly workflowId: string,
+    readonly execution: string,
+  ) {
+    super(
+      `${workflowId} has already ended (${execution}): nothing to cancel; ciba wait ${workflowId} shows how it ended`,
+    );
+  }
+}
 
 const OPTIONS = {
   'login-hint': { type: 'string' },
@@ -147,7 +164,7 @@ export async function main(
   switch (command) {
     case 'status':
       return withClient(async (client) => {
-        const report = await client.status(id);
+        const report = await client.status(await client.resolveId(id));
         const approval = report.approval;
         print(
           [
@@ -182,14 +199,25 @@ export async function main(
         return ExitCode.Ok;
       });
     case 'wait':
-      return withClient((client) => {
-        if (!values.json) out(`waiting for ${id}\n  Temporal UI: ${client.uiLink(id)}`);
-        return printOutcome(client, id, values, print, terminal);
+      return withClient(async (client) => {
+        const workflowId = await client.resolveId(id);
+        if (!values.json) out(`waiting for ${workflowId}\n  Temporal UI: ${client.uiLink(workflowId)}`);
+        return printOutcome(client, workflowId, values, print, terminal);
       });
     case 'cancel':
       return withClient(async (client) => {
-        await client.cancel(id);
-        print(`cancellation requested: ${id}`, { workflowId: id, cancelRequested: true });
+        const workflowId = await client.resolveId(id);
+        // As the HTTP API: cancelling an approval that has ended is refused (it would change nothing), not "requested".
+        const execution = (await client.client.workflow.getHandle(workflowId).describe()).status.name;
+        if (execution !== 'RUNNING') throw new ApprovalEndedError(workflowId, execution);
+        try {
+          await client.cancel(workflowId);
+        } catch (error) {
+          // It ended between the two calls.
+          if (error instanceof WorkflowNotFoundError) throw new ApprovalEndedError(workflowId, 'ended');
+          throw error;
+        }
+        print(`cancellation requested: ${workflowId}`, { workflowId, cancelRequested: true });
         return ExitCode.Ok;
       });
     default:
@@ -325,22 +353,34 @@ function listStatus(value: string | undefined): ApprovalStatus | undefined {
   return value as ApprovalStatus;
 }
 
-/** id, status, started, summary: one approval a line, in columns. */
-function listTable(approvals: ListedApproval[]): string {
+/** Longest ID `ciba list` shows in full; longer ones are shortened in the middle (--json: in full). */
+export const LIST_ID_WIDTH = 48;
+
+/** `text` at most `width` characters: its start and end, an ellipsis in the middle (where IDs differ least). */
+export function middleEllipsis(text: string, width: number = LIST_ID_WIDTH): string {
+  if (text.length <= width) return text;
+  const tail = Math.floor((width - 1) / 2);
+  return `${text.slice(0, width - 1 - tail)}…${text.slice(text.length - tail)}`;
+}
+
+/** id, status, started, summary: one approval a line, in columns; IDs over LIST_ID_WIDTH shortened in the middle. */
+export function listTable(approvals: ListedApproval[]): string {
   if (!approvals.length) return 'no approvals';
   const rows = [
     ['ID', 'STATUS', 'STARTED', 'SUMMARY'],
-    ...approvals.map((a) => [a.workflowId, a.status ?? a.execution.toLowerCase(), a.startedAt, a.summary ?? '']),
+    ...approvals.map((a) => [middleEllipsis(a.workflowId), a.status, a.startedAt, a.summary ?? '']),
   ];
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  const table = rows.map((row) =>
+    row
+      .map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell))
+      .join('  ')
+      .trimEnd(),
+  );
+  const shortened = approvals.some((a) => a.workflowId.length > LIST_ID_WIDTH);
+  return [...table, ...(shortened ? ['(long IDs shortened with …: ciba list --json prints them in full)'] : [])].join(
+    '\n',
+  );
 }
 
 function requestFromOptions(values: Values): ApprovalRequestInput {
@@ -449,6 +489,8 @@ export function run(argv: string[]): void {
     (error: unknown) => {
       if (error instanceof UsageError)
         fail(ExitCode.Usage, 'UsageError', error.message, `ciba: ${error.message}\n\n${USAGE}`);
+      if (error instanceof ApprovalEndedError)
+        fail(ExitCode.Ended, error.name, error.message, `ciba: ${error.message}`);
       if (error instanceof ApprovalKeyMismatchError) {
         const message =
           error.unreadableBy === 'worker'

@@ -16,6 +16,7 @@ export const ExitCode = {
   Usage: 2,
   Denied: 3,
   Expired: 4,
+  Ended: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -26,6 +27,7 @@ export const EXIT_CODE_MEANINGS: Record<ExitCode, string> = {
   [ExitCode.Usage]: 'bad usage or a request refused before it started',
   [ExitCode.Denied]: 'denied',
   [ExitCode.Expired]: 'expired',
+  [ExitCode.Ended]: 'cancel: the approval had already ended, nothing changed (the HTTP API answers 409)',
 };
 
 /** "0 approved, 1 other failure, ...": the exit codes in one line. */
