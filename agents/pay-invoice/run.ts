@@ -51,6 +51,9 @@ async function main(): Promise<number> {
     const result = await handle.result();
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else console.log(result.text);
+    // 0 whenever the agent ran to its answer, paid or not: a refusal (denied, expired, ...) is an outcome the agent
+    // handled and the model explained, not a failure of the agent (the Python sample agent exits the same way). A run
+    // that itself failed (the workflow failed, no connection) throws, and exits 1.
     return 0;
   } finally {
     await client.connection.close();

@@ -169,7 +169,7 @@ class ApprovalClient:
         Raises:
             InvalidApprovalRequestError: bad input or key; nothing was started.
         """
-        problems = check_request(request)
+        problems = check_request(request) + _blank_binding_message(request)
         if problems:
             raise InvalidApprovalRequestError("; ".join(problems))
         key = key if key is not None else str(uuid.uuid4())
@@ -244,6 +244,19 @@ class ApprovalClient:
     async def cancel(self, workflow_id: str) -> None:
         """Asks the approval to stop; it ends as cancelled once its current step has stopped."""
         await self.client.get_workflow_handle(workflow_id).cancel()
+
+
+def _blank_binding_message(request: ApprovalRequest) -> list[str]:
+    """The schema's rule that check_request's character pattern lets through: not only spaces.
+
+    ApprovalRequestSchema (common/approval.ts), and so the TypeScript client, the HTTP API, ``ciba`` and the approval
+    worker, takes a binding message only when it is not all whitespace (the generic provider profile's rule, in
+    common/provider-profile.ts); started anyway, such a request would fail in the worker with InvalidApprovalRequest.
+    """
+    message = request.get("bindingMessage")
+    if isinstance(message, str) and message and not message.strip():
+        return ["bindingMessage must not be only spaces"]
+    return []
 
 
 def _failure_of(workflow_id: str, error: WorkflowFailureError) -> ApprovalFailed:
