@@ -4,6 +4,10 @@
  * is allowed, a read-only token reads but does not start, and the worker token (the one the cluster's workers and API
  * instances present, refreshed by common/client-credentials-token.ts) starts an approval that completes.
  *
+ * With CIBA_TEST_CLUSTER_MTLS=1 as well, the cluster runs with `--mtls` (its frontend asks for client certificates):
+ * every client here then presents the cluster's client certificate, and one more test checks that a client without
+ * it is refused.
+ *
  * Runs only with CIBA_TEST_CLUSTER=1, like test/cluster.test.ts: starts the cluster (or uses one already running, and
  * then leaves it running) and stops what it started.
  */
@@ -16,7 +20,9 @@ import { temporalSettings } from '../common/config';
 import { ClientCredentialsTokenSource } from '../common/client-credentials-token';
 import { clusterEnv, providerIssuer } from '../devstack/cluster/apps';
 import { HOST, clusterLayout, frontendAddress } from '../devstack/cluster/layout';
+import { clusterTlsFiles } from '../devstack/cluster/mtls';
 import { loadSecrets } from '../devstack/cluster/postgres';
+import { clientTlsOptions } from '../devstack/cluster/temporal-services';
 import { ENV_FILE } from '../devstack/local-config';
 import { isPortOpen } from '../devstack/ports';
 import { REPO_ROOT } from '../devstack/ts-process';
@@ -27,6 +33,8 @@ const enabled = process.env.CIBA_TEST_CLUSTER === '1';
 const layout = clusterLayout();
 const START_TIMEOUT_MS = 25 * 60_000;
 const GRPC_PERMISSION_DENIED = 7;
+const mtls = process.env.CIBA_TEST_CLUSTER_MTLS === '1';
+const tlsFiles = clusterTlsFiles(layout);
 
 (enabled ? describe : describe.skip)('Temporal authorization on npm run cluster (CIBA_TEST_CLUSTER=1)', () => {
   let cluster: ChildProcess | undefined;
@@ -36,7 +44,7 @@ const GRPC_PERMISSION_DENIED = 7;
 
   beforeAll(async () => {
     if (await isPortOpen(HOST, layout.ports.api[1]!, 500)) return; // one is running: use it, leave it running
-    cluster = spawn(process.execPath, ['--import', 'tsx', 'devstack/cluster/main.ts'], {
+    cluster = spawn(process.execPath, ['--import', 'tsx', 'devstack/cluster/main.ts', ...(mtls ? ['--mtls'] : [])], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -77,7 +85,11 @@ const GRPC_PERMISSION_DENIED = 7;
     }).token();
 
   async function withClient<T>(apiKey: string | undefined, fn: (client: Client) => Promise<T>): Promise<T> {
-    const connection = await Connection.connect({ address, tls: false, ...(apiKey && { apiKey }) });
+    const connection = await Connection.connect({
+      address,
+      tls: mtls ? clientTlsOptions(tlsFiles) : false,
+      ...(apiKey && { apiKey }),
+    });
     try {
       return await fn(new Client({ connection, namespace: 'default' }));
     } finally {
@@ -125,7 +137,7 @@ const GRPC_PERMISSION_DENIED = 7;
   test('with the worker token (refreshing client credentials, as the workers use) an approval completes', async () => {
     const env = {
       ...(existsSync(ENV_FILE) ? parseEnv(readFileSync(ENV_FILE, 'utf8')) : {}),
-      ...clusterEnv(layout, issuer, loadSecrets(layout)),
+      ...clusterEnv(layout, issuer, loadSecrets(layout), mtls ? tlsFiles : undefined),
     } as NodeJS.ProcessEnv;
     const settings = temporalSettings(env);
     expect(settings.credentials).toBeDefined();
@@ -143,4 +155,27 @@ const GRPC_PERMISSION_DENIED = 7;
       await approvals.close();
     }
   }, 120_000);
+
+  (mtls ? test : test.skip)('mTLS: a client without the client certificate is refused, with it it reads', async () => {
+    const reader = await tokenOf('temporal-reader');
+    const { serverRootCACertificate } = clientTlsOptions(tlsFiles);
+    const withoutCert = Connection.connect({
+      address,
+      tls: { serverRootCACertificate },
+      apiKey: reader,
+      connectTimeout: 5000,
+    }).then(async (connection) => {
+      try {
+        return await new Client({ connection, namespace: 'default' }).workflow.count();
+      } finally {
+        await connection.close();
+      }
+    });
+    await expect(withoutCert).rejects.toThrow();
+    const plaintext = Connection.connect({ address, tls: false, apiKey: reader, connectTimeout: 5000 });
+    await expect(plaintext).rejects.toThrow();
+    await withClient(reader, async (client) => {
+      await expect(client.workflow.count()).resolves.toHaveProperty('count');
+    });
+  });
 });

@@ -15,6 +15,7 @@ import { startTsProcess, type ManagedProcess } from '../ts-process';
 import { ROUTES } from '../../provider/provider';
 import { HOST, NAMESPACE, frontendAddress, type ClusterLayout } from './layout';
 import type { Secrets } from './postgres';
+import { clientTlsEnv, type ClusterTls } from './mtls';
 
 export interface Stoppable {
   name: string;
@@ -25,14 +26,19 @@ export interface Stoppable {
 const echo = process.env.CIBA_CLUSTER_ECHO === 'true';
 
 /** The settings every part of the cluster gets (over .env), and that a client needs to talk to it. */
-export function clusterEnv(layout: ClusterLayout, issuer: string, secrets: Secrets): Record<string, string> {
+export function clusterEnv(
+  layout: ClusterLayout,
+  issuer: string,
+  secrets: Secrets,
+  tls?: ClusterTls,
+): Record<string, string> {
   const ownKeys = Boolean(process.env.CIBA_API_KEYS || process.env.CIBA_API_KEYS_FILE);
   return {
     TEMPORAL_ADDRESS: frontendAddress(layout),
     TEMPORAL_NAMESPACE: NAMESPACE,
     // The frontend's authorizer (docs/cluster-auth.md): a refreshing client-credentials token of temporal-worker
     // (default:write). Plaintext gRPC on loopback: a token would otherwise turn TLS on.
-    TEMPORAL_TLS: 'false',
+    ...(tls ? clientTlsEnv(tls) : { TEMPORAL_TLS: 'false' }),
     CIBA_TEMPORAL_TOKEN_URL: `${issuer}${ROUTES.token}`,
     CIBA_TEMPORAL_CLIENT_ID: 'temporal-worker',
     CIBA_TEMPORAL_CLIENT_SECRET_FILE: secretFile(

@@ -20,6 +20,7 @@ import {
 import type { Stoppable } from './apps';
 import { ROUTES } from '../../provider/provider';
 import { ensureBinaries, moduleDir } from './go-build';
+import { ensureClusterTls } from './mtls';
 import { HOST, TEMPORAL_SERVICES, clusterLayout, frontendAddress, type ClusterLayout } from './layout';
 import type { Log, NativeProcess } from './native-process';
 import { loadSecrets, startPostgres } from './postgres';
@@ -44,7 +45,16 @@ export interface RunningCluster {
 }
 
 /** Starts the whole cluster; on failure, stops what it started and throws. Expects .env loaded (main.ts). */
-export async function startCluster(log: Log, layout = clusterLayout()): Promise<RunningCluster> {
+export interface ClusterOptions {
+  /** TLS with client certificates on the public frontend (mtls.ts). */
+  mtls?: boolean;
+}
+
+export async function startCluster(
+  log: Log,
+  layout = clusterLayout(),
+  options: ClusterOptions = {},
+): Promise<RunningCluster> {
   const timings: Record<string, number> = {};
   let phaseStart = Date.now();
   const phase = (name: string) => {
@@ -95,8 +105,10 @@ export async function startCluster(log: Log, layout = clusterLayout()): Promise<
     await startProvider(layout, secrets, onStarted);
     phase('provider');
 
-    writeTemporalConfig(layout, serverModule, `${issuer}${ROUTES.jwks}`);
-    await startTemporalServices(layout, secrets, log, (s) => services.push(s));
+    const tls = options.mtls ? await ensureClusterTls(layout) : undefined;
+    if (tls) log(`mTLS on the frontend: server CA ${tls.serverCaFile}, client certificate ${tls.clientCertFile}`);
+    writeTemporalConfig(layout, serverModule, `${issuer}${ROUTES.jwks}`, tls);
+    await startTemporalServices(layout, secrets, log, (s) => services.push(s), tls);
     const added = await registerNamespace(layout, log);
     if (added.length === 0) log('namespace and search attributes: registered already');
     phase('temporal');
@@ -109,7 +121,7 @@ export async function startCluster(log: Log, layout = clusterLayout()): Promise<
     phase('ui');
 
     // Side by side: the workers (bundling their workflow code takes the longest), the APIs and the provider.
-    const env = clusterEnv(layout, issuer, secrets);
+    const env = clusterEnv(layout, issuer, secrets, tls);
     const apis = startApis(layout, env, onStarted);
     await allStarted<unknown>([apis, startWorkers(layout, env, onStarted)]);
     const apiUrls = await apis;

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   try {
-    cluster = await startCluster(log);
+    cluster = await startCluster(log, undefined, { mtls: process.argv.includes('--mtls') });
   } catch (error) {
     log(error instanceof Error ? error.message : String(error));
     process.exit(stopRequested ? 0 : 1);
@@ -52,11 +52,13 @@ function printUp(cluster: RunningCluster, ms: number, cli: string | undefined): 
   const { ports, paths } = layout;
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   const temporalCli = cli ? rel(cli) : 'temporal';
+  const tlsEnv = Object.entries(env)
+    .filter(([name]) => name.startsWith('TEMPORAL_TLS'))
+    .map(([name, value]) => `${name}=${name.endsWith('_PATH') ? rel(value) : value}`)
+    .join(' ');
   const clientEnv =
-    `TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} TEMPORAL_TLS=${env.TEMPORAL_TLS} TEMPORAL_UI_URL=${env.TEMPORAL_UI_URL} \\
-` +
-    `    CIBA_TEMPORAL_TOKEN_URL=${env.CIBA_TEMPORAL_TOKEN_URL} CIBA_TEMPORAL_CLIENT_ID=${env.CIBA_TEMPORAL_CLIENT_ID} \\
-` +
+    `TEMPORAL_ADDRESS=${env.TEMPORAL_ADDRESS} TEMPORAL_UI_URL=${env.TEMPORAL_UI_URL} \\\n    ${tlsEnv} \\\n` +
+    `    CIBA_TEMPORAL_TOKEN_URL=${env.CIBA_TEMPORAL_TOKEN_URL} CIBA_TEMPORAL_CLIENT_ID=${env.CIBA_TEMPORAL_CLIENT_ID} \\\n` +
     `    CIBA_TEMPORAL_CLIENT_SECRET_FILE=${rel(env.CIBA_TEMPORAL_CLIENT_SECRET_FILE ?? '')}`;
   const reader = `$(jq -r '.temporalClients["temporal-reader"]' ${rel(paths.secrets)})`;
   const readerToken =
@@ -92,7 +94,7 @@ Or through one API instance, and read the result through the other:
 
 What the cluster holds (the frontend wants a token: temporal-reader reads, temporal-worker writes; docs/cluster-auth.md):
   ${readerToken}
-  ${temporalCli} workflow list --address ${cluster.temporalAddress} --tls=false --api-key "$TOKEN"
+  ${tlsEnv} ${temporalCli} workflow list --address ${cluster.temporalAddress} --api-key "$TOKEN"
 ${describePorts(layout)}
 Ctrl-C stops everything (PostgreSQL last); npm run cluster again picks up where it left off.`);
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TEMPORAL_RESOURCE } from '../../provider/temporal-clients';
+import type { ClusterTls } from './mtls';
 import { HOST, NAMESPACE, TEMPORAL_SERVICES, internalFrontendAddress, type ClusterLayout } from './layout';
 import { TEMPORAL_ROLE } from './postgres';
 
@@ -21,7 +22,12 @@ export const NUM_HISTORY_SHARDS = 4;
  * (audience TEMPORAL_RESOURCE) to roles by its `permissions` claim and refuses what they do not allow; the internal
  * frontend, which the server's worker service uses, checks nothing (the server's own claim mapper: system admin).
  */
-export function writeTemporalConfig(layout: ClusterLayout, serverModuleDir: string, jwksUrl: string): void {
+export function writeTemporalConfig(
+  layout: ClusterLayout,
+  serverModuleDir: string,
+  jwksUrl: string,
+  tls?: ClusterTls,
+): void {
   const { ports, paths } = layout;
   fs.mkdirSync(paths.config, { recursive: true });
 
@@ -77,7 +83,7 @@ global:
       framework: "tally"
       timerType: "histogram"
       listenAddress: "${HOST}:{{ env "TEMPORAL_METRICS_PORT" }}"
-  # The default JWT claim mapper and authorizer on the public frontend (docs/cluster-auth.md).
+${tls ? frontendTls(tls) : ''}  # The default JWT claim mapper and authorizer on the public frontend (docs/cluster-auth.md).
   authorization:
     authorizer: "default"
     claimMapper: "default"
@@ -169,6 +175,23 @@ codec:
 forwardHeaders: []
 `,
   );
+}
+
+/** `--mtls`: TLS with client-certificate verification on the public frontend only (mtls.ts). */
+function frontendTls(tls: ClusterTls): string {
+  return `  tls:
+    frontend:
+      server:
+        certFile: "${tls.serverCertFile}"
+        keyFile: "${tls.serverKeyFile}"
+        requireClientAuth: true
+        clientCaFiles:
+          - "${tls.clientCaFile}"
+      client:
+        serverName: "localhost"
+        rootCaFiles:
+          - "${tls.serverCaFile}"
+`;
 }
 
 function writeIfChanged(file: string, text: string): void {

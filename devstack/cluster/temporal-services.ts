@@ -6,6 +6,7 @@
  */
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { isPortOpen } from '../ports';
 import { ensureNamespaceAndSearchAttributes, waitForTemporal } from '../temporal-frontend';
@@ -19,6 +20,15 @@ import {
 } from './layout';
 import { startNative, type Log, type NativeProcess } from './native-process';
 import type { Secrets } from './postgres';
+import type { ClusterTls } from './mtls';
+
+/** The SDK's TLS options for a client of the mTLS frontend. */
+export function clientTlsOptions(tls: ClusterTls) {
+  return {
+    serverRootCACertificate: fs.readFileSync(tls.serverCaFile),
+    clientCertPair: { crt: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) },
+  };
+}
 
 /** The gRPC health service name each service reports (go.temporal.io/server service/<name>/handler.go). */
 const HEALTH_NAME: Partial<Record<TemporalService, string>> = {
@@ -40,6 +50,7 @@ export async function startTemporalServices(
   secrets: Secrets,
   log: Log,
   onStarted: (service: NativeProcess) => void,
+  tls?: ClusterTls,
 ): Promise<void> {
   const started = Date.now();
   const results = await Promise.allSettled(
@@ -56,7 +67,7 @@ export async function startTemporalServices(
           },
           cwd: layout.paths.config,
           logFile: path.join(layout.paths.logs, `temporal-${service}.log`),
-          ready: () => isHealthy(layout, service),
+          ready: () => isHealthy(layout, service, tls),
           timeoutMs: READY_TIMEOUT_MS,
           detached: true,
         },
@@ -97,12 +108,16 @@ export async function registerNamespace(layout: ClusterLayout, log: Log): Promis
 }
 
 /** One health check of `service` (gRPC health SERVING; for the worker service, its port open). */
-export async function isHealthy(layout: ClusterLayout, service: TemporalService): Promise<boolean> {
+export async function isHealthy(layout: ClusterLayout, service: TemporalService, tls?: ClusterTls): Promise<boolean> {
   const port = layout.ports.temporal[service].grpc;
   if (!(await isPortOpen(HOST, port, 500))) return false;
   const name = HEALTH_NAME[service];
   if (!name) return true;
-  const connection = Connection.lazy({ address: `${HOST}:${port}`, connectTimeout: 2000 });
+  const connection = Connection.lazy({
+    address: `${HOST}:${port}`,
+    connectTimeout: 2000,
+    ...(tls && service === 'frontend' && { tls: clientTlsOptions(tls) }),
+  });
   try {
     const answer = await connection.withDeadline(Date.now() + 2000, () =>
       connection.healthService.check({ service: name }),
