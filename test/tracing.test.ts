@@ -109,6 +109,8 @@ const SPAN_ATTRIBUTE_KEYS = new Set([
   'attempt',
   'temporalWorkflowId',
   'temporalActivityId',
+  // The per-user ask gate's update (its ID is the approval's run ID and ask number).
+  'temporalUpdateId',
   'run_id',
 ]);
 
