@@ -353,8 +353,11 @@ function listStatus(value: string | undefined): ApprovalStatus | undefined {
   return value as ApprovalStatus;
 }
 
-/** Longest ID `ciba list` shows in full; longer ones are shortened in the middle (--json: in full). */
-export const LIST_ID_WIDTH = 48;
+/**
+ * Longest ID `ciba list` shows in full (the default `ciba-approval-<uuid>` has 50 characters); longer ones, such as an
+ * agent's child approvals (`<agent id>/approval/<key>`, over 100), are shortened in the middle (--json: in full).
+ */
+export const LIST_ID_WIDTH = 64;
 
 /** `text` at most `width` characters: its start and end, an ellipsis in the middle (where IDs differ least). */
 export function middleEllipsis(text: string, width: number = LIST_ID_WIDTH): string {

@@ -344,6 +344,8 @@ describe('the client library', () => {
       /bindingMessage must be 1 to 64 characters/,
     ],
     ['a binding message over 64 characters', { loginHint: 'alice', bindingMessage: 'x'.repeat(65) }, /bindingMessage/],
+    // As the HTTP API and ciba (the same schema): a blank message would only fail in the worker.
+    ['a blank binding message', { loginHint: 'alice', bindingMessage: '   ' }, /bindingMessage.*not only spaces/],
   ];
   it.each(badRequests)('rejects %s with a clear error and starts no workflow', async (_name, request, message) => {
     const key = `bad-${Date.now()}-${Math.random().toString(36).slice(2)}`;

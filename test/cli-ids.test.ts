@@ -148,7 +148,7 @@ describe('the list table', () => {
   });
 
   it('leaves IDs that fit as they are, without a note', () => {
-    const id = 'ciba-approval-order-1234';
+    const id = 'ciba-approval-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'; // the ID of a start without a key
     expect(middleEllipsis(id)).toBe(id);
     expect(listTable([approval(id)])).not.toContain('…');
     expect(listTable([approval(id)]).split('\n')).toHaveLength(2);
