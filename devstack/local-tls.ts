@@ -106,17 +106,30 @@ async function readValid(files: Pick<LocalTls, 'caFile' | 'certFile' | 'keyFile'
 }
 
 async function generate(): Promise<{ ca: string; cert: string; key: string }> {
+  const tag = randomBytes(4).toString('hex');
+  return issueWithNewCa({ caName: `CN=ciba-temporal local CA ${tag}`, subject: 'CN=localhost', usage: 'server' });
+}
+
+/**
+ * A new CA (its private key never leaves this call) and one certificate it signs, valid for a year (from five minutes
+ * ago, for small clock differences). `server`: for localhost, 127.0.0.1 and ::1 (serverAuth); `client`: clientAuth.
+ * PEM, the key PKCS#8.
+ */
+export async function issueWithNewCa(options: {
+  caName: string;
+  subject: string;
+  usage: 'server' | 'client';
+}): Promise<{ ca: string; cert: string; key: string }> {
   const crypto = webcrypto;
   x509.cryptoProvider.set(crypto);
   const now = Date.now();
-  const notBefore = new Date(now - 5 * 60 * 1000); // tolerate small clock differences
+  const notBefore = new Date(now - 5 * 60 * 1000);
   const notAfter = new Date(now + VALIDITY_DAYS * DAY_MS);
-  const tag = randomBytes(4).toString('hex');
 
   const caKeys = (await crypto.subtle.generateKey(EC_KEY, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=ciba-temporal local CA ${tag}`,
+    name: options.caName,
     notBefore,
     notAfter,
     keys: caKeys,
@@ -128,32 +141,39 @@ async function generate(): Promise<{ ca: string; cert: string; key: string }> {
     ],
   });
 
-  const serverKeys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const serverCert = await x509.X509CertificateGenerator.create({
+  const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const server = options.usage === 'server';
+  const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: 'CN=localhost',
+    subject: options.subject,
     issuer: caCert.subject,
     notBefore,
     notAfter,
-    publicKey: serverKeys.publicKey,
+    publicKey: keys.publicKey,
     signingKey: caKeys.privateKey,
     signingAlgorithm: SIGNING,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'dns', value: 'localhost' },
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'ip', value: '::1' },
+      new x509.ExtendedKeyUsageExtension([
+        server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
       ]),
-      await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey),
+      ...(server
+        ? [
+            new x509.SubjectAlternativeNameExtension([
+              { type: 'dns', value: 'localhost' },
+              { type: 'ip', value: '127.0.0.1' },
+              { type: 'ip', value: '::1' },
+            ]),
+          ]
+        : []),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
 
-  const key = KeyObject.from(serverKeys.privateKey as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' });
-  return { ca: caCert.toString('pem'), cert: serverCert.toString('pem'), key: key.toString() };
+  const key = KeyObject.from(keys.privateKey as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' });
+  return { ca: caCert.toString('pem'), cert: cert.toString('pem'), key: key.toString() };
 }
 
 /** A positive 16-byte serial number, hex. */

@@ -8,12 +8,10 @@
  * and TEMPORAL_TLS_CLIENT_KEY_PATH. Only the public frontend uses TLS: the internal frontend (the server's own worker
  * service, the setup, the UI) stays on loopback plaintext.
  */
-import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs a Reflect metadata polyfill.
-import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as x509 from '@peculiar/x509';
-import { ensureLocalTls } from '../local-tls';
+import { ensureLocalTls, issueWithNewCa } from '../local-tls';
 import type { ClusterLayout } from './layout';
 
 export interface ClusterTls {
@@ -28,8 +26,6 @@ export interface ClusterTls {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
-const EC_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const SIGNING: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
 /** The file paths (whether or not they exist yet). */
 export function clusterTlsFiles(layout: ClusterLayout): ClusterTls {
@@ -79,49 +75,13 @@ function clientFilesValid(files: ClusterTls): boolean {
 }
 
 async function writeClientCa(files: ClusterTls): Promise<void> {
-  x509.cryptoProvider.set(webcrypto);
-  const notBefore = new Date(Date.now() - 5 * 60 * 1000);
-  const notAfter = new Date(Date.now() + 365 * DAY_MS);
-  const caKeys = (await webcrypto.subtle.generateKey(EC_KEY, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=ciba-temporal cluster client CA ${randomBytes(4).toString('hex')}`,
-    notBefore,
-    notAfter,
-    keys: caKeys,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-  const keys = (await webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
+  const made = await issueWithNewCa({
+    caName: `CN=ciba-temporal cluster client CA ${randomBytes(4).toString('hex')}`,
     subject: 'CN=ciba-temporal cluster client',
-    issuer: ca.subject,
-    notBefore,
-    notAfter,
-    publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
+    usage: 'client',
   });
-  const key = KeyObject.from(keys.privateKey as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' });
   fs.mkdirSync(path.dirname(files.clientCaFile), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(files.clientKeyFile, key.toString(), { mode: 0o600 });
-  fs.writeFileSync(files.clientCertFile, cert.toString('pem'), { mode: 0o600 });
-  fs.writeFileSync(files.clientCaFile, ca.toString('pem'), { mode: 0o600 });
-}
-
-function serial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
-  return bytes.toString('hex');
+  fs.writeFileSync(files.clientKeyFile, made.key, { mode: 0o600 });
+  fs.writeFileSync(files.clientCertFile, made.cert, { mode: 0o600 });
+  fs.writeFileSync(files.clientCaFile, made.ca, { mode: 0o600 });
 }
