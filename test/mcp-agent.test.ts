@@ -19,7 +19,7 @@ import { runMcpAgent } from '../agents/mcp-pay-invoice/agent';
 import { invoiceBindingMessage, type Invoice } from '../agents/pay-invoice/invoice';
 import { startTsProcess, type ManagedProcess } from '../devstack/ts-process';
 import { getFreePort } from '../devstack/ports';
-import { pollUntilDone, postForm, postJson } from './support/local-idp';
+import { approvedTokens } from './support/provider-tokens';
 import { Device, sharedStack, TEST_LOG_DIR } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
@@ -36,19 +36,7 @@ let alice: string;
 
 /** An access token of the local provider for the MCP server, approved by `user` on the device API. */
 async function accessToken(user: string): Promise<string> {
-  const asked = await postForm(`${stack.issuer}/bc-authorize`, {
-    scope: 'openid mcp',
-    audience: mcpUrl,
-    login_hint: user,
-    binding_message: 'Use the MCP server',
-  });
-  if (asked.status !== 200) throw new Error(`bc-authorize: ${asked.status} ${JSON.stringify(asked.body)}`);
-  const authReqId = String(asked.body.auth_req_id);
-  const approved = await postJson(`${stack.issuer}/device/requests/${encodeURIComponent(authReqId)}/approve`);
-  if (approved.status !== 200) throw new Error(`approve: ${approved.status}`);
-  const tokens = await pollUntilDone(stack.issuer, authReqId, Number(asked.body.interval));
-  if (tokens.status !== 200) throw new Error(`token: ${tokens.status} ${JSON.stringify(tokens.body)}`);
-  return String(tokens.body.access_token);
+  return (await approvedTokens(stack.issuer, { audience: mcpUrl, scope: 'openid mcp', user })).accessToken;
 }
 
 beforeAll(async () => {

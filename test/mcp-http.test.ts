@@ -18,7 +18,7 @@ import {
 import { paymentAuthorizationDetails } from '../common/payment';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../devstack/ts-process';
 import { getFreePort } from '../devstack/ports';
-import { pollUntilDone, postForm, postJson } from './support/local-idp';
+import { approvedTokens } from './support/provider-tokens';
 import { Device, providerLog, sharedStack, TEST_LOG_DIR, uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
@@ -46,21 +46,8 @@ async function startServer(): Promise<ManagedProcess> {
   );
 }
 
-/** An access token of the local provider for `audience`, approved by `user` on the device API. */
 async function accessToken(user: string, audience: string, scope = 'openid mcp'): Promise<string> {
-  const asked = await postForm(`${stack.issuer}/bc-authorize`, {
-    scope,
-    audience,
-    login_hint: user,
-    binding_message: 'Use the MCP server',
-  });
-  if (asked.status !== 200) throw new Error(`bc-authorize: ${asked.status} ${JSON.stringify(asked.body)}`);
-  const authReqId = String(asked.body.auth_req_id);
-  const approved = await postJson(`${stack.issuer}/device/requests/${encodeURIComponent(authReqId)}/approve`);
-  if (approved.status !== 200) throw new Error(`approve: ${approved.status}`);
-  const tokens = await pollUntilDone(stack.issuer, authReqId, Number(asked.body.interval));
-  if (tokens.status !== 200) throw new Error(`token: ${tokens.status} ${JSON.stringify(tokens.body)}`);
-  return String(tokens.body.access_token);
+  return (await approvedTokens(stack.issuer, { audience, scope, user })).accessToken;
 }
 
 async function connect(token: string): Promise<Client> {

@@ -12,16 +12,16 @@ export interface ProviderTokens {
 
 /**
  * Tokens for the API `audience` (Auth0-style `audience`: the resource indicator) with `scope` (OIDC and API scopes),
- * once alice approved on the device API.
+ * once `user` (default alice) approved on the device API.
  */
 export async function approvedTokens(
   issuer: string,
-  { audience, scope }: { audience: string; scope: string },
+  { audience, scope, user = 'alice' }: { audience: string; scope: string; user?: string },
 ): Promise<ProviderTokens> {
   const asked = await postForm(`${issuer}/bc-authorize`, {
     scope,
     audience,
-    login_hint: 'alice',
+    login_hint: user,
     binding_message: 'Read the approvals',
   });
   if (asked.status !== 200) throw new Error(`bc-authorize: ${asked.status} ${JSON.stringify(asked.body)}`);
