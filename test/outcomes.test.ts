@@ -60,7 +60,8 @@ it.each(Object.entries(FAILURE_OUTCOMES))('the README row of %s has its status w
 it('the README lists the exit codes of the table', () => {
   expect(readme.replace(/\s+/g, ' ')).toContain(`Exit codes: ${exitCodeList()}.`);
   expect(exitCodeList()).toBe(
-    '0 approved (status, cancel: done), 1 other failure, 2 bad usage or a request refused before it started, 3 denied, 4 expired',
+    '0 approved (status, cancel: done), 1 other failure, 2 bad usage or a request refused before it started, 3 denied, 4 expired, ' +
+      '5 cancel: the approval had already ended, nothing changed (the HTTP API answers 409)',
   );
 });
 
