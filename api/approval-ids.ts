@@ -88,7 +88,9 @@ export class ApprovalIds {
     if (!TAG_PATTERN.test(presented)) return undefined;
     const expected = this.tag(keyId, part);
     if (expected === undefined) return undefined;
-    return timingSafeEqual(Buffer.from(presented, 'base64url'), expected) ? keyId : undefined;
+    // Compared as text: base64url decoding ignores a last character's spare bits, so decoded bytes would let several
+    // ids (differing only there) share one tag.
+    return timingSafeEqual(Buffer.from(presented), Buffer.from(expected.toString('base64url'))) ? keyId : undefined;
   }
 
   private tag(keyId: string, part: string): Buffer | undefined {

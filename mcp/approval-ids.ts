@@ -60,7 +60,11 @@ export class McpApprovalIds {
     const [owner, tool, nonce, tag] = parts as [string, string, string, string];
     if (!PART.test(owner) || !TOOL.test(tool) || !PART.test(nonce) || !PART.test(tag)) return undefined;
     const expected = this.tag(owner, tool, nonce);
-    return timingSafeEqual(Buffer.from(tag, 'base64url'), expected) ? { owner, tool } : undefined;
+    // Compared as text, of equal length: base64url decoding ignores a last character's spare bits (several ids would
+    // share one tag), and timingSafeEqual throws on buffers of different lengths.
+    const presented = Buffer.from(tag);
+    const wanted = Buffer.from(expected.toString('base64url'));
+    return presented.length === wanted.length && timingSafeEqual(presented, wanted) ? { owner, tool } : undefined;
   }
 
   /** The tool of `approvalId` when it is `owner`'s (made by this server for this caller); undefined otherwise. */
