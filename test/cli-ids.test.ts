@@ -4,37 +4,23 @@
  * status (runs that never set CibaApprovalStatus too) and shortens long IDs in the table, not in --json. Real
  * processes against the real stack, and the table's pure rendering.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { newStartSeal, statusOfExecution, type ListedApproval } from '../client/approvals';
 import { LIST_ID_WIDTH, listTable, middleEllipsis } from '../client/cli';
-import { REPO_ROOT } from '../devstack/ts-process';
 import { ExitCode } from '../common/outcomes';
 import { cibaApproval } from '../workflows/approval';
 import { isPending, waitForApprovalState } from './support/approvals';
 import { uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
+import { runCiba, type CibaRun } from './support/ciba-cli';
 
 jest.setTimeout(4 * HANG_DETECTOR_MS);
 
-const execFileAsync = promisify(execFile);
 const fixture = useWorkerFixture('cli-ids');
-const CIBA = path.join(REPO_ROOT, 'bin', 'ciba.js');
 const UI = 'http://ui.example.test:8233';
 
-async function ciba(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [CIBA, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...fixture.env, TEMPORAL_UI_URL: UI },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+async function ciba(...args: string[]): Promise<CibaRun> {
+  return runCiba({ ...fixture.env, TEMPORAL_UI_URL: UI }, ...args);
 }
 
 /** An approval whose input the worker refuses (a blank binding message): it fails before it sets any status. */

@@ -3,42 +3,24 @@
  * the Temporal UI link, and `wait`'s progress line on a terminal (a pseudo-terminal from Python's pty module) and
  * off one. Real processes against the real stack.
  */
-import { execFile, spawn } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { ExitCode } from '../common/outcomes';
 import { isPending, waitForApprovalState } from './support/approvals';
 import { Device, sharedStack, uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
+import { CIBA, runCiba, type CibaRun } from './support/ciba-cli';
 
 jest.setTimeout(4 * HANG_DETECTOR_MS);
 
-const execFileAsync = promisify(execFile);
 const stack = sharedStack();
 const device = new Device(stack.issuer);
 const fixture = useWorkerFixture('cli-list');
-const CIBA = path.join(REPO_ROOT, 'bin', 'ciba.js');
 const UI = 'http://ui.example.test:8233';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ciba(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [CIBA, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...fixture.env, TEMPORAL_UI_URL: UI },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+async function ciba(...args: string[]): Promise<CibaRun> {
+  return runCiba({ ...fixture.env, TEMPORAL_UI_URL: UI }, ...args);
 }
 
 /** Runs `ciba --json` and parses stdout: it must be one JSON document, whatever the exit code. */
