@@ -4,7 +4,7 @@
  * workflow bundle, which only needs the type, does not build this schema for every workflow.
  */
 import { z } from 'zod';
-import { AuthorizationDetailSchema } from './approval';
+import { AuthorizationDetailSchema } from './authorization-detail';
 
 /**
  * The tokens an approval hands back: the provider's token response (TokenSet, activities/ciba-protocol.ts) and when

@@ -10,6 +10,7 @@ import type { ApprovalFailureType, ApprovalStatus } from './outcomes';
 import { authorizationDetailsProblem, PROVIDER_PROFILES, type AuthorizationDetailsLimits } from './provider-profile';
 import { unsafeTextInJson, unsafeTextProblem } from './safe-text';
 import { StartSealSchema } from './start-seal';
+import { AuthorizationDetailSchema } from './authorization-detail';
 
 /** Auth0's binding_message rule (the local provider's): at most 64 characters of letters, digits, spaces and `+-_.,:#`. */
 export const BINDING_MESSAGE_PATTERN = /^[\p{L}\p{N} +\-_.,:#]{1,64}$/u;
@@ -81,14 +82,7 @@ export const MAX_SCOPE_LENGTH = 1_024;
  */
 type RuleSet = 'current' | 'legacy';
 
-/**
- * One RFC 9396 authorization details object. `type` is required; every other member is kept as given
- * (each type defines its own fields, e.g. `payment_initiation`'s `instructedAmount`).
- */
-export const AuthorizationDetailSchema = z.looseObject({
-  type: z.string().min(1, 'every authorization_details entry needs a non-empty string "type"'),
-});
-export type AuthorizationDetail = z.infer<typeof AuthorizationDetailSchema>;
+export { AuthorizationDetailSchema, type AuthorizationDetail } from './authorization-detail';
 
 /**
  * Limits for every provider, far above any provider's own (see provider-profile.ts): they keep a request (and the

@@ -5,7 +5,7 @@
  *
  * This file is imported by workflow code: keep it deterministic (no I/O, no Node APIs).
  */
-import type { AuthorizationDetail } from './approval';
+import type { AuthorizationDetail } from './authorization-detail';
 
 export const PROVIDER_PROFILE_NAMES = ['generic', 'auth0', 'keycloak'] as const;
 export type ProviderProfileName = (typeof PROVIDER_PROFILE_NAMES)[number];
