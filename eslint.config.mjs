@@ -9,8 +9,10 @@ import tseslint from 'typescript-eslint';
 const WORKFLOW_CODE = [
   'workflows/**/*.ts',
   'common/approval.ts',
+  'common/ciba-answers.ts',
   'common/outcomes.ts',
   'common/payment.ts',
+  'common/polling.ts',
   'common/provider-profile.ts',
   'common/rejected-payload.ts',
   'common/search-attributes.ts',

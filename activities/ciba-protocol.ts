@@ -13,7 +13,8 @@ import type { KeyObject } from 'node:crypto';
 import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { ApprovalRequest, ApprovalResult, AuthorizationDetail } from '../common/approval';
+import type { ApprovalRequest, AuthorizationDetail } from '../common/approval';
+import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../common/ciba-answers';
 import { ASYMMETRIC_JWS_ALGS } from '../common/jws';
 import type { RevocableToken } from '../common/provider-profile';
 
@@ -109,30 +110,8 @@ export function unreturnedTokensOf(error: unknown): UnreturnedTokens | undefined
   return error instanceof InvalidProviderResponseError ? tokensOfInvalidResponses.get(error) : undefined;
 }
 
-/** The provider's acknowledgment of a backchannel authentication request. */
-export interface BackchannelAcknowledgment {
-  authReqId: string;
-  expiresIn: number;
-  /** Seconds to wait between polls, when the provider says (CIBA: absent means 5). */
-  interval?: number;
-  /** The provider that acknowledged: its issuer URL (absent in histories recorded before it was added). */
-  issuer?: string;
-}
-
-/**
- * The tokens of a successful token response: the approval's result (ApprovalResult) before the workflow records
- * when it came.
- */
-export type TokenSet = Omit<ApprovalResult, 'approvedAt'>;
-
-/** One poll of the token endpoint, as the CIBA spec names its answers. */
-export type PollOutcome =
-  | { kind: 'authorization_pending' }
-  | { kind: 'slow_down'; interval?: number; retryAfterSeconds?: number }
-  | { kind: 'approved'; tokens: TokenSet }
-  | { kind: 'access_denied'; description?: string }
-  | { kind: 'expired_token'; description?: string }
-  | { kind: 'invalid_grant'; description?: string };
+// The answers' shapes are shared with the pure decisions (common/polling.ts), so they live in common/.
+export type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../common/ciba-answers';
 
 /** Connection errors that happen before a single byte of the request is written. */
 const NOT_SENT_CODES = new Set([

@@ -3,7 +3,7 @@
  * worker, until a final answer (Temporal's pattern for frequent polling). The workflow then sees one activity per ask
  * instead of a timer and an activity per poll.
  *
- * The decisions are the workflow's own pure functions (workflows/polling.ts): the same interval, slow_down and
+ * The decisions are the workflow's own pure functions (common/polling.ts): the same interval, slow_down and
  * Retry-After handling, the same fast and slow cadence, the same expiry. Progress is heartbeated (polls, interval,
  * last answer), so the UI's pending activity and `ciba status` show it, and a retry after a worker crash resumes
  * from it: the interval never shrinks and no poll comes sooner than the interval after the last one.
@@ -11,7 +11,7 @@
  * This module takes its effects as parameters (poll, sleep, heartbeat, clock), so that the loop is tested without a
  * worker; activities.ts binds them to the activity context.
  */
-import { interpretPollAnswer, nextPollDelaySeconds, type PollDecision, type PollingState } from '../workflows/polling';
+import { interpretPollAnswer, nextPollDelaySeconds, type PollDecision, type PollingState } from '../common/polling';
 import type { PollOutcome } from './ciba-protocol';
 
 export interface CompactPollInput {
