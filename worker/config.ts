@@ -17,6 +17,8 @@ import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingA
 import { POLLING_MODES, type PollingMode } from '../common/approval';
 import type { AskLimits } from '../common/ask-gate';
 import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
+import { WorkerDeploymentEnv, workerDeploymentVersion } from './deployment';
 
 /** The Prometheus endpoint of the local stack's worker. */
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
@@ -107,8 +109,11 @@ const WorkerEnvSchema = z
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: unsetIfEmpty(z.url({ protocol: /^https?$/ })),
     /** The `service.name` of the worker's spans. */
     OTEL_SERVICE_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().default(DEFAULT_OTEL_SERVICE_NAME)),
+    /** Worker Versioning (worker/deployment.ts, docs/deploys.md): CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID. */
+    ...WorkerDeploymentEnv,
   })
-  .transform(withClientAuthentication);
+  .transform(withClientAuthentication)
+  .transform((env, ctx) => ({ ...env, workerDeployment: workerDeploymentVersion(env, ctx) }));
 
 /** Ping mode: where the notification endpoint listens, and its TLS material. */
 export interface NotificationEndpointConfig {
@@ -132,6 +137,8 @@ export interface WorkerConfig {
   paymentsApiUrl: URL;
   /** Set when an OTLP endpoint is configured: OpenTelemetry tracing (worker/tracing.ts); undefined: off. */
   tracing?: TracingConfig;
+  /** Worker Versioning: this worker's deployment and build (docs/deploys.md); undefined: unversioned. */
+  workerDeployment?: WorkerDeploymentVersion;
 }
 
 /** Where the worker sends its spans (OTLP/HTTP JSON), and as which service. */
@@ -165,6 +172,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     providerProfile,
     paymentsApiUrl: new URL(parsed.DEMO_PAYMENTS_API_URL ?? new URL('api/payments', withTrailingSlash(issuer)).href),
     tracing: tracingConfig(parsed),
+    workerDeployment: parsed.workerDeployment,
   };
 }
 

@@ -16,7 +16,10 @@ async function main(): Promise<void> {
   const { worker, run, notificationUrl } = await createWorker(config);
   console.error(
     `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}` +
-      (notificationUrl ? `, ping notifications at ${notificationUrl}` : ''),
+      (notificationUrl ? `, ping notifications at ${notificationUrl}` : '') +
+      (config.workerDeployment
+        ? `, deployment "${config.workerDeployment.deploymentName}" build "${config.workerDeployment.buildId}" (AUTO_UPGRADE)`
+        : ''),
   );
   await run();
   console.error(`ciba worker: stopped (${worker.getState()})`);

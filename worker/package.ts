@@ -20,6 +20,7 @@ import { workerDataConverter } from '../common/config';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { startTracing } from './tracing';
 import { approvalActivities, workerInterceptors } from './worker';
+import { workerDeploymentOptions } from './deployment';
 
 export { createWorker, installMetrics, workerInterceptors, HISTOGRAM_BUCKETS } from './worker';
 export type { MetricsEndpoint, RunningWorker } from './worker';
@@ -43,6 +44,10 @@ export interface ApprovalWorkerParts {
  * package's approval workflows only; with one, that bundle must export `cibaApproval` and `cibaUserAsks` (re-export
  * them from `ciba-temporal/workflow`). The options' namespace, when set, must be the configured one.
  *
+ * Worker Versioning (docs/deploys.md): with CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID set, the options get
+ * `workerDeploymentOptions` for that version (AUTO_UPGRADE by default) unless they have their own, which must then
+ * name the same version. The approval workflows are AUTO_UPGRADE whatever the worker's default.
+ *
  * Ping mode (CIBA_NOTIFICATION_*) needs the notification endpoint of the standalone worker: refused here.
  */
 export async function withApprovals(
@@ -60,6 +65,19 @@ export async function withApprovals(
   if (options.namespace !== undefined && options.namespace !== config.temporal.namespace) {
     throw new Error(
       `withApprovals: the worker's namespace "${options.namespace}" is not the configured "${config.temporal.namespace}"`,
+    );
+  }
+  const deployment = workerDeploymentOptions(config.workerDeployment);
+  const theirVersion = options.workerDeploymentOptions?.version;
+  if (
+    deployment &&
+    theirVersion &&
+    (theirVersion.deploymentName !== deployment.version.deploymentName ||
+      theirVersion.buildId !== deployment.version.buildId)
+  ) {
+    throw new Error(
+      `withApprovals: the worker's deployment version ${theirVersion.deploymentName}.${theirVersion.buildId} is not the configured ` +
+        `${deployment.version.deploymentName}.${deployment.version.buildId} (CIBA_WORKER_DEPLOYMENT_NAME, CIBA_WORKER_BUILD_ID)`,
     );
   }
   const ciba = await CibaClient.create(config.ciba);
@@ -84,6 +102,7 @@ export async function withApprovals(
       namespace: config.temporal.namespace,
       ...(!hasWorkflows && { workflowsPath: approvalWorkflowsPath }),
       activities: { ...own, ...activities },
+      ...(deployment && !theirVersion && { workerDeploymentOptions: deployment }),
       dataConverter: workerDataConverter(config.temporal),
       interceptors: tracing ? tracing.interceptors(interceptors) : interceptors,
       ...(tracing && { sinks: { ...options.sinks, ...tracing.sinks } }),
