@@ -27,12 +27,14 @@ import {
 } from './ciba-protocol';
 import { describeRevocations, revokeAtProvider, type TokenRevocation } from './revocation';
 import { mintNotificationToken } from '../common/notification-token';
+import { DEFAULT_COMPACT_TIERS, type CompactTiers } from '../common/polling';
 import type { PingWakeups } from './ping-wakeups';
+import { PingWakeups as LoopWakeups } from './ping-wakeups';
 import {
   pollUntilDecided,
   type CompactPollInput,
   type CompactPollProgress,
-  type CompactPollResult,
+  type CompactTierResult,
 } from './compact-polling';
 
 export interface PollTokenInput {
@@ -60,7 +62,14 @@ export interface PingSettings {
   wakeups: PingWakeups;
 }
 
+/** Which compact polling loop a local activity means: the workflow's current ask. */
+export interface CompactLoopRef {
+  authReqId: string;
+}
+
 export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile, ping?: PingSettings) {
+  // Compact loops in this process that a cancelled workflow asks to heartbeat now (the answer carries the cancel).
+  const heartbeatRequests = new LoopWakeups();
   return {
     /**
      * CIBA backchannel authentication request: the provider notifies the user's device. The request is checked
@@ -131,28 +140,36 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
      * a worker crash) resumes from the last heartbeat. Transient faults are retried inside, as Temporal would retry
      * pollToken; a provider rejection ends it with the same failure as pollToken's.
      */
-    async pollUntilDecided(input: CompactPollInput): Promise<CompactPollResult> {
+    async pollUntilDecided(input: CompactPollInput): Promise<CompactTierResult> {
       const context = Context.current();
       const startedAtMs = Date.now();
       let lastProgress = context.info.heartbeatDetails as CompactPollProgress | undefined;
-      // A ping wakes the current sleep, or the next one if it comes between two.
-      let wakeSleep: (() => void) | undefined;
-      let wokenEarly = false;
-      const unregister = ping?.wakeups.register(approvalIdOf(context), input.polling.authReqId, () => {
-        if (wakeSleep) wakeSleep();
-        else wokenEarly = true;
-      });
+      // A ping, or a request to heartbeat now, wakes the current sleep, or the next one if it comes between two.
+      let wakeSleep: ((why: 'woken' | 'heartbeat') => void) | undefined;
+      let wokenEarly: 'woken' | 'heartbeat' | undefined;
+      const wake = (why: 'woken' | 'heartbeat') => () => {
+        if (wakeSleep) wakeSleep(why);
+        else if (wokenEarly !== 'woken') wokenEarly = why;
+      };
+      const approvalId = approvalIdOf(context);
+      const unregisterPing = ping?.wakeups.register(approvalId, input.polling.authReqId, wake('woken'));
+      const unregisterHeartbeat = heartbeatRequests.register(approvalId, input.polling.authReqId, wake('heartbeat'));
+      const unregister = () => {
+        unregisterPing?.();
+        unregisterHeartbeat();
+      };
       const polling = pollUntilDecided(
         input,
         {
           now: () => Date.now(),
           sleep: async (ms) => {
             if (wokenEarly) {
-              wokenEarly = false;
-              return 'woken';
+              const why = wokenEarly;
+              wokenEarly = undefined;
+              return why;
             }
-            return new Promise<'woken' | void>((resolve, reject) => {
-              wakeSleep = () => resolve('woken');
+            return new Promise<'woken' | 'heartbeat' | void>((resolve, reject) => {
+              wakeSleep = resolve;
               context.sleep(ms).then(() => resolve(), reject);
             }).finally(() => (wakeSleep = undefined));
           },
@@ -195,6 +212,15 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
           throw error;
         })
         .finally(unregister);
+    },
+
+    /**
+     * Local activity of a cancelled approval whose compact polling heartbeats rarely (the slow tier): asks the loop of
+     * its current ask, if it runs in this process, to heartbeat now, so that it learns of the cancellation at once
+     * rather than at its next heartbeat. True when a loop here was asked.
+     */
+    async heartbeatCompactPoll(loop: CompactLoopRef): Promise<boolean> {
+      return heartbeatRequests.wake(approvalIdOf(Context.current()), loop.authReqId);
     },
   };
 }
@@ -253,12 +279,28 @@ async function countedPoll(mode: PollingMode, poll: () => Promise<PollOutcome>):
   }
 }
 
+/** How a worker wants its approvals to wait (workerWaitSettings). */
+export interface WorkerWaitSettings {
+  /** The polling mode of approvals whose request names none (CIBA_POLLING_MODE). */
+  pollingMode: PollingMode;
+  /** Compact mode's tiers (CIBA_COMPACT_FAST_SECONDS, CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS). */
+  compactTiers: CompactTiers;
+}
+
 /** What a worker decides for the approvals it runs, asked once per approval (as a local activity). */
-export function createWorkerSettingsActivities(settings: { pollingMode: PollingMode }) {
+export function createWorkerSettingsActivities(settings: {
+  pollingMode: PollingMode;
+  compactTiers?: CompactTiers;
+}) {
   return {
-    /** The polling mode of approvals whose request names none (CIBA_POLLING_MODE). */
+    /** The polling mode of approvals whose request names none (CIBA_POLLING_MODE); runs from before tiers ask this. */
     async workerPollingMode(): Promise<PollingMode> {
       return settings.pollingMode;
+    },
+
+    /** The polling mode and compact mode's tiers (runs since tiers ask this instead, in the same one local activity). */
+    async workerWaitSettings(): Promise<WorkerWaitSettings> {
+      return { pollingMode: settings.pollingMode, compactTiers: settings.compactTiers ?? DEFAULT_COMPACT_TIERS };
     },
   };
 }

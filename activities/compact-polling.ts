@@ -14,12 +14,27 @@
 import { interpretPollAnswer, nextPollDelaySeconds, type PollDecision, type PollingState } from '../common/polling';
 import type { PollOutcome } from './ciba-protocol';
 
+/**
+ * Which tier of the ask's wait an activity polls in (runs since tiers; absent: one activity for the whole ask).
+ *
+ * - fast: the first minutes after the ask, while the user most likely looks at the prompt. Polls at the provider's
+ *   interval, heartbeats every COMPACT_HEARTBEAT_EVERY_MS (a dead worker is noticed within the workflow's short
+ *   heartbeat timeout), and returns `{ tierEnded }` at `endsAtMs` when nothing was decided.
+ * - slow: the rest of the ask. Polls as often as before (SLOW_POLL_SECONDS, so decisions are seen within it), but
+ *   heartbeats only every `heartbeatEveryMs` (each recorded heartbeat is a billed Temporal action), at once after a
+ *   slow_down (the grown interval must survive a crash), and when asked to (`sleep` resolving `heartbeat`: the
+ *   workflow was cancelled, and the heartbeat's answer carries the cancellation).
+ */
+export type CompactTier = { kind: 'fast'; endsAtMs: number } | { kind: 'slow'; heartbeatEveryMs: number };
+
 export interface CompactPollInput {
   /** The ask's polling state when the activity was scheduled. */
   polling: PollingState;
   approvalDeadlineMs: number;
+  tier?: CompactTier;
+  /** Where the fast tier's activity left off, for the slow tier's (absent before tiers, and in the fast tier). */
+  resumeFrom?: CompactPollProgress;
 }
-
 /** What each heartbeat carries: enough to resume, and to show where the ask stands. */
 export interface CompactPollProgress {
   polling: PollingState;
@@ -40,6 +55,14 @@ export interface CompactPollResult {
   polledAtMs: number;
 }
 
+/** The fast tier ended without a final answer: the slow tier's activity goes on from `tierEnded`. */
+export interface CompactTierEnded {
+  tierEnded: CompactPollProgress;
+}
+
+/** What a tiered activity returns: the final answer, or the end of its (fast) tier. */
+export type CompactTierResult = CompactPollResult | CompactTierEnded;
+
 /** A fault that the next poll may not have: the provider was unreachable, or answered 429/5xx. */
 export interface TransientFault {
   message: string;
@@ -48,8 +71,11 @@ export interface TransientFault {
 
 export interface CompactPollEffects {
   now(): number;
-  /** Sleeps; rejects when the activity is cancelled; resolves `woken` early when a ping says the user decided. */
-  sleep(ms: number): Promise<'woken' | void>;
+  /**
+   * Sleeps; rejects when the activity is cancelled. Resolves early `woken` when a ping says the user decided (poll
+   * now), `heartbeat` when the workflow asks for a heartbeat now (it was cancelled: the heartbeat's answer says so).
+   */
+  sleep(ms: number): Promise<'woken' | 'heartbeat' | void>;
   heartbeat(progress: CompactPollProgress): void;
   /** One poll: a protocol answer, or a transient fault; anything else thrown ends the activity. */
   poll(authReqId: string): Promise<PollOutcome | { kind: 'fault'; fault: TransientFault }>;
@@ -60,17 +86,33 @@ export const COMPACT_HEARTBEAT_EVERY_MS = 10_000;
 /** After the ask expired, faults keep being retried this long before the ask counts as expired (as in timer mode). */
 export const UNREACHABLE_GRACE_MS = 60_000;
 
-/** Polls until the answer is final; resumes from `resumed` (the last heartbeat of a previous attempt). */
+/**
+ * Polls until the answer is final; resumes from `resumed` (the last heartbeat of a previous attempt), else from
+ * `input.resumeFrom`. In the fast tier, returns `{ tierEnded }` once the tier is over and nothing was decided.
+ */
+export async function pollUntilDecided(
+  input: CompactPollInput & { tier?: undefined },
+  effects: CompactPollEffects,
+  resumed?: CompactPollProgress,
+): Promise<CompactPollResult>;
 export async function pollUntilDecided(
   input: CompactPollInput,
   effects: CompactPollEffects,
   resumed?: CompactPollProgress,
-): Promise<CompactPollResult> {
-  let progress: CompactPollProgress = resumed ?? { polling: input.polling, faultsInARow: 0 };
+): Promise<CompactTierResult>;
+export async function pollUntilDecided(
+  input: CompactPollInput,
+  effects: CompactPollEffects,
+  resumed?: CompactPollProgress,
+): Promise<CompactTierResult> {
+  const heartbeats = new Heartbeats(input.tier, effects);
+  let progress: CompactPollProgress = resumed ?? input.resumeFrom ?? { polling: input.polling, faultsInARow: 0 };
+  const fastUntilMs = fastUntil(input);
   let nextPollAtMs = progress.lastPollAtMs ?? effects.now();
-  nextPollAtMs += delayMs(progress, effects.now(), input.approvalDeadlineMs);
+  nextPollAtMs += delayMs(progress, effects.now(), input.approvalDeadlineMs, fastUntilMs);
   for (;;) {
-    await sleepUntil(nextPollAtMs, progress, effects);
+    if (tierOver(input, effects.now())) return { tierEnded: heartbeats.last(progress) };
+    await sleepUntil(nextPollAtMs, progress, effects, heartbeats);
     const answer = await effects.poll(progress.polling.authReqId);
     const polledAtMs = effects.now();
     if (answer.kind === 'fault') {
@@ -84,20 +126,85 @@ export async function pollUntilDecided(
         lastAnswer: 'provider_unavailable',
         faultsInARow: progress.faultsInARow + 1,
       };
-      effects.heartbeat(progress);
+      heartbeats.progressed(progress);
       nextPollAtMs = polledAtMs + faultDelayMs(progress, answer.fault);
       continue;
     }
     const decision: PollDecision = interpretPollAnswer(progress.polling, answer, polledAtMs, input.approvalDeadlineMs);
     if (decision.kind !== 'poll_again') return { polling: progress.polling, answer, polledAtMs };
+    const slowedDown = decision.state.intervalSeconds !== progress.polling.intervalSeconds;
     progress = { polling: decision.state, lastPollAtMs: polledAtMs, lastAnswer: answer.kind, faultsInARow: 0 };
-    effects.heartbeat(progress);
-    nextPollAtMs = polledAtMs + delayMs(progress, polledAtMs, input.approvalDeadlineMs);
+    heartbeats.progressed(progress, { now: slowedDown });
+    nextPollAtMs = polledAtMs + delayMs(progress, polledAtMs, input.approvalDeadlineMs, fastUntilMs);
   }
 }
 
-function delayMs(progress: CompactPollProgress, nowMs: number, approvalDeadlineMs: number): number {
-  return nextPollDelaySeconds(progress.polling, nowMs, approvalDeadlineMs) * 1000;
+/**
+ * When each tier heartbeats. Untiered and fast: after every poll and every COMPACT_HEARTBEAT_EVERY_MS of waiting (the
+ * SDK sends at most one per throttle interval, 0.8 × the heartbeat timeout). Slow: every `heartbeatEveryMs`, at once
+ * for a state that must survive a crash (a grown interval), and on request.
+ */
+class Heartbeats {
+  private lastAtMs: number;
+  private latest?: CompactPollProgress;
+  readonly everyMs: number;
+
+  constructor(
+    private readonly tier: CompactTier | undefined,
+    private readonly effects: CompactPollEffects,
+  ) {
+    this.lastAtMs = effects.now();
+    this.everyMs = tier?.kind === 'slow' ? tier.heartbeatEveryMs : COMPACT_HEARTBEAT_EVERY_MS;
+  }
+
+  private get rare(): boolean {
+    return this.tier?.kind === 'slow';
+  }
+
+  /** A poll was answered: heartbeat it, or (slow tier) keep it for the next heartbeat unless `now`. */
+  progressed(progress: CompactPollProgress, options: { now?: boolean } = {}): void {
+    this.latest = progress;
+    if (!this.rare || options.now) this.send(progress);
+  }
+
+  /** While waiting: heartbeat when one is due (or `force`d). */
+  waited(progress: CompactPollProgress, force = false): void {
+    if (force || !this.rare || this.effects.now() - this.lastAtMs >= this.everyMs) this.send(progress);
+  }
+
+  /** How long the wait may last before the next heartbeat is due. */
+  untilDueMs(): number {
+    return this.rare ? Math.max(1, this.lastAtMs + this.everyMs - this.effects.now()) : this.everyMs;
+  }
+
+  /** The progress to hand on (the latest, whether heartbeated or not). */
+  last(progress: CompactPollProgress): CompactPollProgress {
+    return this.latest ?? progress;
+  }
+
+  private send(progress: CompactPollProgress): void {
+    this.lastAtMs = this.effects.now();
+    this.effects.heartbeat(progress);
+  }
+}
+
+/** When the fast cadence ends for this activity: the fast tier's end; at once in the slow tier; else the default. */
+function fastUntil(input: CompactPollInput): number | undefined {
+  if (!input.tier) return undefined;
+  return input.tier.kind === 'fast' ? input.tier.endsAtMs : 0;
+}
+
+function tierOver(input: CompactPollInput, nowMs: number): boolean {
+  return input.tier?.kind === 'fast' && nowMs >= input.tier.endsAtMs;
+}
+
+function delayMs(
+  progress: CompactPollProgress,
+  nowMs: number,
+  approvalDeadlineMs: number,
+  fastUntilMs: number | undefined,
+): number {
+  return nextPollDelaySeconds(progress.polling, nowMs, approvalDeadlineMs, fastUntilMs) * 1000;
 }
 
 /** After a transient fault: the interval, doubled per fault in a row up to a minute (or the interval), or Retry-After. */
@@ -107,11 +214,16 @@ function faultDelayMs(progress: CompactPollProgress, fault: TransientFault): num
   return Math.max(backoff, fault.retryAfterSeconds ?? 0) * 1000;
 }
 
-/** Waits until `atMs` (or a ping), heartbeating every COMPACT_HEARTBEAT_EVERY_MS. */
-async function sleepUntil(atMs: number, progress: CompactPollProgress, effects: CompactPollEffects): Promise<void> {
+/** Waits until `atMs` (or a ping), heartbeating as the tier wants. */
+async function sleepUntil(
+  atMs: number,
+  progress: CompactPollProgress,
+  effects: CompactPollEffects,
+  heartbeats: Heartbeats,
+): Promise<void> {
   for (let left = atMs - effects.now(); left > 0; left = atMs - effects.now()) {
-    const woken = await effects.sleep(Math.min(left, COMPACT_HEARTBEAT_EVERY_MS));
-    effects.heartbeat(progress);
+    const woken = await effects.sleep(Math.min(left, heartbeats.untilDueMs()));
+    heartbeats.waited(progress, woken === 'heartbeat');
     if (woken === 'woken') return;
   }
 }

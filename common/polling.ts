@@ -18,6 +18,33 @@ export const SLOW_DOWN_INCREMENT_SECONDS = 5;
 export const FAST_POLLING_WINDOW_SECONDS = 300;
 export const SLOW_POLL_SECONDS = 30;
 
+/**
+ * Compact mode's two tiers (runs since tiers): a fast one, `fastSeconds` after each ask, whose activity heartbeats
+ * often; then a slow one whose activity heartbeats every `slowHeartbeatSeconds` (each recorded heartbeat is a billed
+ * Temporal Cloud action). Both poll as nextPollDelaySeconds says. The worker decides them (CIBA_COMPACT_*), once per
+ * approval; docs/waiting-costs.md has the numbers behind the defaults.
+ */
+export interface CompactTiers {
+  fastSeconds: number;
+  slowHeartbeatSeconds: number;
+}
+
+/** The defaults: the fast tier is the fast polling window; 15 minutes between slow-tier heartbeats (~96 a day). */
+export const DEFAULT_COMPACT_TIERS: CompactTiers = {
+  fastSeconds: FAST_POLLING_WINDOW_SECONDS,
+  slowHeartbeatSeconds: 900,
+};
+
+/**
+ * The slow tier's heartbeat timeout: the heartbeat period plus a third of it (at least 5 s), so that a late heartbeat
+ * (a poll in flight, a busy event loop) is not taken for a dead worker. It is how long a crashed worker's slow-tier
+ * loop goes unnoticed at most (15 min period: 20 min).
+ */
+export function slowTierHeartbeatTimeoutMs(tiers: CompactTiers): number {
+  const periodMs = tiers.slowHeartbeatSeconds * 1000;
+  return periodMs + Math.max(periodMs / 3, 5_000);
+}
+
 export interface PollingState {
   authReqId: string;
   /** The provider's minimum seconds between polls (grown by slow_down); never shrinks. */
@@ -65,11 +92,14 @@ export function startPolling(ack: BackchannelAcknowledgment, nowMs: number): Pol
  * but never past the moment the ask (or the approval) expires, so that the last poll sees a last-second
  * decision and a new ask follows promptly. Never shorter than the provider's interval.
  */
-export function nextPollDelaySeconds(state: PollingState, nowMs: number, approvalDeadlineMs: number): number {
-  const cadence =
-    nowMs - state.askedAtMs < FAST_POLLING_WINDOW_SECONDS * 1000
-      ? state.intervalSeconds
-      : Math.max(state.intervalSeconds, SLOW_POLL_SECONDS);
+export function nextPollDelaySeconds(
+  state: PollingState,
+  nowMs: number,
+  approvalDeadlineMs: number,
+  /** When the fast window ends (compact mode's tiers say it); by default FAST_POLLING_WINDOW_SECONDS after the ask. */
+  fastUntilMs: number = state.askedAtMs + FAST_POLLING_WINDOW_SECONDS * 1000,
+): number {
+  const cadence = nowMs < fastUntilMs ? state.intervalSeconds : Math.max(state.intervalSeconds, SLOW_POLL_SECONDS);
   const untilEnd = Math.ceil((Math.min(state.expiresAtMs, approvalDeadlineMs) - nowMs) / 1000);
   return Math.max(state.intervalSeconds, Math.min(cadence, untilEnd));
 }

@@ -12,8 +12,13 @@ import {
   type TransientFault,
 } from '../activities/compact-polling';
 import { PingWakeups } from '../activities/ping-wakeups';
-import { recordPolls, firstRun, recordAsk } from '../workflows/approval-state';
-import { interpretPollAnswer, SLOW_DOWN_INCREMENT_SECONDS, type PollingState } from '../workflows/polling';
+import { recordPolls, firstRun, recordAsk, recordTierPolls } from '../workflows/approval-state';
+import {
+  interpretPollAnswer,
+  SLOW_DOWN_INCREMENT_SECONDS,
+  SLOW_POLL_SECONDS,
+  type PollingState,
+} from '../common/polling';
 import { pollingState } from './support/polling-state';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -131,6 +136,125 @@ describe('pollUntilDecided', () => {
     );
     expect(retry.pollTimes).toEqual([lastHeartbeat.lastPollAtMs! + 10_000]);
     expect(result.polling).toMatchObject({ polls: 2, slowDowns: 1 });
+  });
+});
+
+describe('pollUntilDecided in tiers', () => {
+  const HOUR = 3_600_000;
+  const longAsk = (overrides: Partial<PollingState> = {}) => polling({ expiresAtMs: T0 + 24 * HOUR, ...overrides });
+  const pendings = (n: number): Answer[] => Array.from({ length: n }, () => pending);
+
+  it('fast tier: polls at the interval and hands over where it stands when the tier ends undecided', async () => {
+    const run = scripted(pendings(100));
+    const result = await pollUntilDecided(
+      { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'fast', endsAtMs: T0 + 60_000 } },
+      run.effects,
+    );
+    expect(run.pollTimes.map((t) => (t - T0) / 1000)).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60]);
+    expect(result).toEqual({
+      tierEnded: {
+        polling: longAsk({ polls: 12 }),
+        lastPollAtMs: T0 + 60_000,
+        lastAnswer: 'authorization_pending',
+        faultsInARow: 0,
+      },
+    });
+    expect(run.heartbeats.length).toBeGreaterThanOrEqual(12); // after every poll, as untiered
+  });
+
+  it('fast tier: a final answer within the tier is returned as untiered', async () => {
+    const run = scripted([pending, { kind: 'approved', tokens }]);
+    const result = await pollUntilDecided(
+      { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'fast', endsAtMs: T0 + 60_000 } },
+      run.effects,
+    );
+    expect(result).toMatchObject({ answer: { kind: 'approved' }, polledAtMs: T0 + 10_000 });
+  });
+
+  it(`slow tier: polls every ${SLOW_POLL_SECONDS}s but heartbeats only every heartbeatEveryMs`, async () => {
+    const fastEnd = { polling: longAsk({ polls: 60 }), lastPollAtMs: T0 + 300_000, faultsInARow: 0 };
+    const run = scripted([...pendings(240), { kind: 'approved', tokens }], T0 + 300_500);
+    const result = await pollUntilDecided(
+      {
+        polling: fastEnd.polling,
+        approvalDeadlineMs: DEADLINE,
+        tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 },
+        resumeFrom: fastEnd,
+      },
+      run.effects,
+    );
+    // No poll sooner than the cadence after the fast tier's last one, then one every SLOW_POLL_SECONDS.
+    expect((run.pollTimes[0]! - fastEnd.lastPollAtMs) / 1000).toBe(SLOW_POLL_SECONDS);
+    const gaps = run.pollTimes.slice(1).map((t, i) => (t - run.pollTimes[i]!) / 1000);
+    expect(new Set(gaps)).toEqual(new Set([SLOW_POLL_SECONDS]));
+    // The decision came in the 241st poll, two hours in: seen within one poll of it, with 8 heartbeats, not 241.
+    expect(result).toMatchObject({ answer: { kind: 'approved' }, polling: { polls: 300 } });
+    expect(run.heartbeats.length).toBe(8);
+    const beats = run.heartbeats.map((h) => h.lastPollAtMs);
+    expect(beats[beats.length - 1]).toBeGreaterThan(beats[0]!); // each carries the latest progress
+  });
+
+  it('slow tier: heartbeats at once after a slow_down, so that a retry keeps the grown interval', async () => {
+    const run = scripted([pending, { kind: 'slow_down' }, pending, { kind: 'approved', tokens }]);
+    await pollUntilDecided(
+      { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 } },
+      run.effects,
+    );
+    expect(run.heartbeats).toHaveLength(1);
+    expect(run.heartbeats[0]!.polling).toMatchObject({ polls: 2, slowDowns: 1, intervalSeconds: 10 });
+  });
+
+  it('slow tier: heartbeats at once when asked to (a cancelled workflow), and keeps waiting', async () => {
+    const run = scripted([pending, { kind: 'approved', tokens }]);
+    const sleep = run.effects.sleep;
+    let asked = false;
+    run.effects.sleep = async (ms) => {
+      if (!asked && run.pollTimes.length === 1) {
+        asked = true;
+        await sleep(1_000);
+        return 'heartbeat';
+      }
+      return sleep(ms);
+    };
+    const result = await pollUntilDecided(
+      { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 } },
+      run.effects,
+    );
+    expect(run.heartbeats).toHaveLength(1);
+    expect(run.heartbeats[0]!.lastPollAtMs).toBe(run.pollTimes[0]);
+    // The poll after it still comes at the cadence, not at the heartbeat.
+    expect((run.pollTimes[1]! - run.pollTimes[0]!) / 1000).toBe(SLOW_POLL_SECONDS);
+    expect(result).toMatchObject({ polledAtMs: run.pollTimes[1] });
+  });
+
+  it('slow tier: a retry resumes from the last heartbeat rather than from the fast tier', async () => {
+    const lastHeartbeat = { polling: longAsk({ polls: 90 }), lastPollAtMs: T0 + 1_200_000, faultsInARow: 0 };
+    const retry = scripted([{ kind: 'approved', tokens }], T0 + 1_250_000);
+    const result = await pollUntilDecided(
+      {
+        polling: longAsk({ polls: 60 }),
+        approvalDeadlineMs: DEADLINE,
+        tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 },
+        resumeFrom: { polling: longAsk({ polls: 60 }), lastPollAtMs: T0 + 300_000, faultsInARow: 0 },
+      },
+      retry.effects,
+      lastHeartbeat,
+    );
+    expect(retry.pollTimes).toEqual([T0 + 1_250_000]); // overdue since the heartbeat's poll: at once
+    expect(result).toMatchObject({ polling: { polls: 90 } });
+  });
+
+  it("recordTierPolls: the fast tier's polls count, and the ask's state is where it left off", () => {
+    const asked = recordAsk(firstRun(86_400, T0), 'first', { authReqId: 'req-1', expiresIn: 3_600, interval: 5 }, T0);
+    const after = recordTierPolls(asked, {
+      polling: { ...asked.polling!, polls: 60, slowDowns: 1, intervalSeconds: 10 },
+      lastPollAtMs: T0 + 300_000,
+      lastAnswer: 'authorization_pending',
+      faultsInARow: 0,
+    });
+    expect(after).toMatchObject({ polls: 60, slowDowns: 1, lastPollOutcome: 'authorization_pending' });
+    expect(after.polling).toMatchObject({ polls: 60, intervalSeconds: 10 });
+    expect(after.lastPollAt).toBe(new Date(T0 + 300_000).toISOString());
   });
 });
 

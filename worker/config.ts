@@ -15,6 +15,7 @@ import {
 } from '../activities/ciba-protocol';
 import { defaultSigningAlg, jwkThumbprint, keyProblem, parsePrivateKey, signingAlgProblem } from './client-key';
 import { POLLING_MODES, type PollingMode } from '../common/approval';
+import { DEFAULT_COMPACT_TIERS, type CompactTiers } from '../common/polling';
 import type { AskLimits } from '../common/ask-gate';
 import { PROVIDER_PROFILES, profileForIssuer, type ProviderProfile } from '../common/provider-profile';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
@@ -62,6 +63,22 @@ const WorkerEnvSchema = z
      * approvals one worker polls in compact mode; timer-mode polls hold one for a single HTTP request.
      */
     CIBA_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(2_000),
+    /**
+     * Compact mode: seconds after each ask during which its polling activity heartbeats often (a dead worker noticed
+     * within 20 s); then the slow tier, heartbeating every CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS (docs/waiting-costs.md).
+     */
+    CIBA_COMPACT_FAST_SECONDS: z.coerce.number().int().min(0).max(86_400).default(DEFAULT_COMPACT_TIERS.fastSeconds),
+    CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(DEFAULT_COMPACT_TIERS.slowHeartbeatSeconds),
+    /**
+     * Workflows kept in this worker's cache (the SDK's maxCachedWorkflows); one evicted is replayed from its history at
+     * its next task. Unset: the default of worker/worker.ts, sized by measurement (docs/waiting-costs.md).
+     */
+    CIBA_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
     /**
      * HTTP requests to the provider in flight at once; more wait their turn in the worker (backpressure), and the HTTP
      * timeout counts from when a request is sent, not from when it was queued.
@@ -130,6 +147,10 @@ export interface WorkerConfig {
   /** The per-user ask gate's limits. */
   userAskLimits: AskLimits;
   maxConcurrentActivities: number;
+  /** Compact mode's tiers, told to the approvals this worker starts (CIBA_COMPACT_*). */
+  compactTiers: CompactTiers;
+  /** CIBA_MAX_CACHED_WORKFLOWS; undefined: worker/worker.ts's default. */
+  maxCachedWorkflows?: number;
   /** CIBA_METRICS_ADDRESS: where Prometheus metrics are served; undefined: no metrics endpoint. */
   metricsAddress?: string;
   ciba: CibaClientConfig;
@@ -160,6 +181,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     pollingMode: parsed.CIBA_POLLING_MODE,
     userAskLimits: { maxPending: parsed.CIBA_USER_MAX_PENDING_ASKS, maxPerHour: parsed.CIBA_USER_MAX_ASKS_PER_HOUR },
     maxConcurrentActivities: parsed.CIBA_MAX_CONCURRENT_ACTIVITIES,
+    compactTiers: {
+      fastSeconds: parsed.CIBA_COMPACT_FAST_SECONDS,
+      slowHeartbeatSeconds: parsed.CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS,
+    },
+    maxCachedWorkflows: parsed.CIBA_MAX_CACHED_WORKFLOWS,
     metricsAddress: parsed.CIBA_METRICS_ADDRESS,
     ciba: {
       issuer,

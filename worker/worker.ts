@@ -98,7 +98,7 @@ export function installMetrics(bindAddress: string | undefined): MetricsEndpoint
 export function approvalActivities(ciba: CibaClient, config: WorkerConfig, ping?: PingSettings) {
   return {
     ...createCibaActivities(ciba, config.providerProfile, ping),
-    ...createWorkerSettingsActivities({ pollingMode: config.pollingMode }),
+    ...createWorkerSettingsActivities({ pollingMode: config.pollingMode, compactTiers: config.compactTiers }),
     ...createApprovalMetricsActivities(),
     ...createUserAskActivities({
       gateKey: config.temporal.payloadCodec.derivedKeys(userGateKeyFrom)[0]!,

@@ -4,10 +4,10 @@
  * No Temporal and no I/O here: unit-tested in test/approval-state.test.ts.
  */
 import type { BackchannelAcknowledgment, PollOutcome } from '../activities/ciba-protocol';
-import type { CompactPollResult } from '../activities/compact-polling';
+import type { CompactPollProgress, CompactPollResult } from '../activities/compact-polling';
 import type { ApprovalFailureInfo, ApprovalState, Ask, AskOutcome, AskReason, PollingMode } from '../common/approval';
 import type { ApprovalStatus } from '../common/outcomes';
-import { startPolling, type PollDecision, type PollingState } from './polling';
+import { startPolling, type CompactTiers, type PollDecision, type PollingState } from './polling';
 
 /** How many of the latest asks the status query (and the carried state) keeps. */
 export const RECENT_ASKS = 20;
@@ -33,6 +33,8 @@ export interface ApprovalCarryOver {
   lastPollOutcome?: string;
   /** How this approval polls; absent until chosen (and in state carried by runs before polling modes). */
   pollingMode?: PollingMode;
+  /** Compact mode's tiers, from the worker (runs since tiers; absent: one activity per ask, heartbeating often). */
+  compactTiers?: CompactTiers;
   /** Exactly one of: the ask being polled, or the next ask to send. */
   polling?: PollingState;
   nextAsk?: NextAsk;
@@ -148,6 +150,24 @@ export function recordPolls(
     polling: result.polling,
   };
   return recordPoll(caughtUp, result.answer, decision, result.polledAtMs);
+}
+
+/**
+ * Compact mode: the fast tier's activity ended without a final answer. Its polls (and slow_downs) count as if polled
+ * one by one, and the ask's polling state is where it left off.
+ */
+export function recordTierPolls(run: ApprovalCarryOver, progress: CompactPollProgress): ApprovalCarryOver {
+  const before = run.polling ?? progress.polling;
+  return {
+    ...run,
+    polls: run.polls + (progress.polling.polls - before.polls),
+    slowDowns: run.slowDowns + (progress.polling.slowDowns - before.slowDowns),
+    polling: progress.polling,
+    ...(progress.lastPollAtMs !== undefined && {
+      lastPollAt: new Date(progress.lastPollAtMs).toISOString(),
+      lastPollOutcome: progress.lastAnswer,
+    }),
+  };
 }
 
 /** How the current (latest) ask ended. */

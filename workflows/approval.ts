@@ -31,7 +31,7 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CibaActivities, RevokeTokensInput, WorkerSettingsActivities } from '../activities/activities';
-import type { CompactPollResult } from '../activities/compact-polling';
+import type { CompactPollInput, CompactTierResult } from '../activities/compact-polling';
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
 import {
   ApprovalRequestSchema,
@@ -56,6 +56,7 @@ import {
   recordAskOutcome,
   recordPoll,
   recordPolls,
+  recordTierPolls,
   scheduleAsk,
   statusAnswer,
   type ApprovalCarryOver,
@@ -69,7 +70,14 @@ import { pingSignal } from './signals';
 import { acquireAsk, releaseAsk } from './ask-gate';
 import { checkStartSeal } from './sealed-start';
 import { ApprovalMetrics } from './metrics';
-import { interpretPollAnswer, nextAsk, nextPollDelaySeconds, type PollDecision, type PollingState } from './polling';
+import {
+  interpretPollAnswer,
+  nextAsk,
+  nextPollDelaySeconds,
+  slowTierHeartbeatTimeoutMs,
+  type PollDecision,
+  type PollingState,
+} from './polling';
 
 export const approvalStatusQuery = defineQuery<ApprovalState>('status');
 
@@ -95,6 +103,18 @@ const SEALED_AND_GATED = 'sealed-start-and-ask-gate';
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
 const workerSettings = proxyLocalActivities<WorkerSettingsActivities>({ startToCloseTimeout: '10s' });
+/** A cancelled approval asks its slow-tier polling loop to heartbeat now (one try: the heartbeat period is the fallback). */
+const compactLoops = proxyLocalActivities<Pick<CibaActivities, 'heartbeatCompactPoll'>>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
+ * Compact mode in two tiers: new runs ask the worker for its wait settings (polling mode and tiers) in the one local
+ * activity that asked for the polling mode; each ask is polled by a fast-tier activity, then a slow-tier one that
+ * heartbeats rarely. Runs from before (no tiers in their state) poll each ask with one activity, as they did.
+ */
+const COMPACT_TIERS = 'compact-heartbeat-tiers';
 
 /**
  * Compact mode: a worker that dies mid-wait is noticed within this, and its polling resumes on another worker (or the
@@ -273,42 +293,125 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
 }
 
 /**
- * Compact mode (CIBA Core 10.1 all the same): one activity polls the ask at its interval until a final answer,
- * heartbeating its progress; the answer is read here exactly as pollOnce reads one.
+ * Compact mode (CIBA Core 10.1 all the same): an activity polls the ask at its interval until a final answer,
+ * heartbeating its progress; the answer is read here exactly as pollOnce reads one. With tiers (runs since
+ * COMPACT_TIERS), a fast-tier activity first, then a slow-tier one that heartbeats rarely.
  */
 async function pollUntilDecided(approval: Approval): Promise<PollDecision> {
-  const { askCount, approvalDeadlineMs } = approval.run;
+  const { askCount, approvalDeadlineMs, compactTiers } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
-  const untilEnd = Math.max(0, Math.min(polling.expiresAtMs, approvalDeadlineMs) - Date.now());
   showDetails(approval);
-  let result: CompactPollResult;
-  try {
-    result = await ciba.pollUntilDecided.executeWithOptions(
-      {
-        startToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
-        scheduleToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
-        heartbeatTimeout: COMPACT_HEARTBEAT_TIMEOUT_MS,
-        // A new attempt follows a worker's death (heartbeat timeout) or an unexpected error; it resumes from the last
-        // heartbeat. Provider faults are retried inside the activity.
-        retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: `${polling.intervalSeconds}s` },
-        summary: `poll ask ${askCount} until the user decides (every ${polling.intervalSeconds}s or more)`,
-        ...pollCancellation(),
-      },
-      [{ polling, approvalDeadlineMs }],
-    );
-  } catch (error) {
-    if (!isTimeout(error)) throw error;
-    const description = `the provider could not be polled before the request expired (${error.cause.message})`;
-    result = { polling, answer: { kind: 'expired_token', description }, polledAtMs: Date.now() };
+  let result: CompactTierResult;
+  if (!compactTiers) {
+    result = await compactPoll(approval, { polling, approvalDeadlineMs }, COMPACT_HEARTBEAT_TIMEOUT_MS, 'until');
+  } else {
+    const endsAtMs = polling.askedAtMs + compactTiers.fastSeconds * 1000;
+    result =
+      Date.now() < endsAtMs
+        ? await compactPoll(
+            approval,
+            { polling, approvalDeadlineMs, tier: { kind: 'fast', endsAtMs } },
+            COMPACT_HEARTBEAT_TIMEOUT_MS,
+            'fast tier: until',
+          )
+        : { tierEnded: { polling, faultsInARow: 0 } };
+    if ('tierEnded' in result) {
+      const resumeFrom = result.tierEnded;
+      approval.run = recordTierPolls(approval.run, resumeFrom);
+      showDetails(approval);
+      const slowInput: CompactPollInput = {
+        polling: resumeFrom.polling,
+        approvalDeadlineMs,
+        tier: { kind: 'slow', heartbeatEveryMs: compactTiers.slowHeartbeatSeconds * 1000 },
+        resumeFrom,
+      };
+      const heartbeatTimeoutMs = slowTierHeartbeatTimeoutMs(compactTiers);
+      result = await wakeLoopOnCancel(resumeFrom.polling, () =>
+        compactPoll(approval, slowInput, heartbeatTimeoutMs, 'slow tier: until'),
+      );
+    }
+  }
+  if ('tierEnded' in result) {
+    // Only a fast tier ends so; its code above always follows it with the slow one.
+    throw approvalFailure(ApprovalFailureType.InvalidProviderResponse, 'compact polling ended without an answer');
   }
   const decision = interpretPollAnswer(result.polling, result.answer, result.polledAtMs, approvalDeadlineMs);
   approval.run = recordPolls(approval.run, result, decision);
   return decision;
 }
 
+/** One compact polling activity for the current ask, until its final answer (or its tier's end). */
+async function compactPoll(
+  approval: Approval,
+  input: CompactPollInput,
+  heartbeatTimeoutMs: number,
+  what: string,
+): Promise<CompactTierResult> {
+  const { askCount } = approval.run;
+  const { polling, approvalDeadlineMs } = input;
+  const untilEnd = Math.max(0, Math.min(polling.expiresAtMs, approvalDeadlineMs) - Date.now());
+  try {
+    return await ciba.pollUntilDecided.executeWithOptions(
+      {
+        startToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
+        scheduleToCloseTimeout: untilEnd + COMPACT_GRACE_MS,
+        heartbeatTimeout: heartbeatTimeoutMs,
+        // A new attempt follows a worker's death (heartbeat timeout) or an unexpected error; it resumes from the last
+        // heartbeat. Provider faults are retried inside the activity.
+        retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: `${polling.intervalSeconds}s` },
+        summary: `poll ask ${askCount} ${what} the user decides (every ${polling.intervalSeconds}s or more)`,
+        ...pollCancellation(),
+      },
+      [input],
+    );
+  } catch (error) {
+    if (!isTimeout(error)) throw error;
+    const description = `the provider could not be polled before the request expired (${error.cause.message})`;
+    return { polling, answer: { kind: 'expired_token', description }, polledAtMs: Date.now() };
+  }
+}
+
+/**
+ * A slow-tier activity learns of a cancellation at its next heartbeat, minutes away. When the approval is cancelled
+ * while it runs, a local activity asks the loop to heartbeat now: at once when the loop runs in the worker that runs
+ * this workflow task (one worker; or the same one, as eager activities and sticky workflows make likely), else at its
+ * next heartbeat. The activity is still waited for (pollCancellation), so tokens it obtained are revoked.
+ */
+async function wakeLoopOnCancel<T>(polling: PollingState, run: () => Promise<T>): Promise<T> {
+  let running = true;
+  let woken: Promise<unknown> | undefined;
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (!running) return;
+    woken = CancellationScope.nonCancellable(() =>
+      compactLoops.heartbeatCompactPoll({ authReqId: polling.authReqId }),
+    ).catch(() => false); // the heartbeat period is the fallback
+  });
+  try {
+    return await run();
+  } finally {
+    running = false;
+    if (woken) await woken;
+  }
+}
+
 /** The request's polling mode, else the worker's (asked once, recorded in the history, carried to later runs). */
 async function choosePollingMode(approval: Approval): Promise<void> {
   if (approval.run.pollingMode) return;
+  if (patched(COMPACT_TIERS)) {
+    const requested = approval.request.pollingMode;
+    if (requested === 'timer') {
+      approval.run = { ...approval.run, pollingMode: requested };
+      return;
+    }
+    const settings = await workerSettings.workerWaitSettings();
+    const pollingMode = requested ?? settings.pollingMode;
+    approval.run = {
+      ...approval.run,
+      pollingMode,
+      ...(pollingMode === 'compact' && { compactTiers: settings.compactTiers }),
+    };
+    return;
+  }
   let mode: PollingMode = 'timer';
   if (approval.request.pollingMode) mode = approval.request.pollingMode;
   else if (patched(POLLING_MODES)) mode = await workerSettings.workerPollingMode();
