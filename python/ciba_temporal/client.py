@@ -8,7 +8,8 @@ carries a start seal for its workflow ID (``ciba_temporal.seal.new_start_seal``)
 Settings come from the same environment variables as common/config.ts: Temporal's own (TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, temporal.toml; read by temporalio.envconfig as
 the TypeScript side reads them with @temporalio/envconfig), CIBA_TASK_QUEUE, and CIBA_PAYLOAD_KEY (or
-CIBA_PAYLOAD_KEY_FILE) with CIBA_PAYLOAD_PREVIOUS_KEYS.
+CIBA_PAYLOAD_KEY_FILE) with CIBA_PAYLOAD_PREVIOUS_KEYS, and for a server with a JWT authorizer the refreshing token of
+CIBA_TEMPORAL_TOKEN_URL (ciba_temporal.temporal_token), as in TypeScript.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .codec import EncryptionCodec, PayloadKeyMismatchError, key_mismatch_messag
 from .errors import ApprovalFailed, InvalidApprovalRequestError, PayloadKeyMismatch, approval_failure
 from .seal import new_start_seal
 from .summary import approval_details, approval_summary, list_summary
+from .temporal_token import TemporalTokenConfigError, token_endpoint_from_env, token_source
 from .types import ApprovalRequest, ApprovalResult, ApprovalState, check_request
 
 APPROVAL_WORKFLOW_TYPE = "cibaApproval"
@@ -77,6 +79,9 @@ async def connect_temporal_client(
     Arguments override the environment (``env``, default ``os.environ``): ``address`` TEMPORAL_ADDRESS, ``namespace``
     TEMPORAL_NAMESPACE, ``payload_key`` (base64 or 32 bytes) CIBA_PAYLOAD_KEY; ``codec`` replaces the key settings.
     Python workers of agent workflows connect with this too (pass ``plugins``, e.g. the OpenAI Agents plugin).
+
+    Raises:
+        TemporalTokenConfigError: CIBA_TEMPORAL_TOKEN_* settings that are incomplete, or set beside an API key.
     """
     environment = dict(os.environ if env is None else env)
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(override_env_vars=environment))
@@ -92,10 +97,23 @@ async def connect_temporal_client(
             codec = EncryptionCodec(key)
         else:
             codec = EncryptionCodec.from_env(environment)
+    # CIBA_TEMPORAL_TOKEN_URL: a client-credentials token as the API key, renewed before it expires.
+    endpoint = token_endpoint_from_env(environment)
+    source = None
+    if endpoint is not None:
+        if config.get("api_key") is not None:
+            raise TemporalTokenConfigError(
+                "set TEMPORAL_API_KEY (a static token) or CIBA_TEMPORAL_TOKEN_URL (client credentials), not both"
+            )
+        source = token_source(endpoint)
+        config["api_key"] = await source.token()
     target_host = config.pop("target_host")
-    return await Client.connect(
+    client = await Client.connect(
         target_host, data_converter=data_converter(codec), plugins=list(plugins), **config, **connect_options
     )
+    if source is not None:
+        source.keep_fresh(client)
+    return client
 
 
 @dataclasses.dataclass(frozen=True)
