@@ -9,6 +9,7 @@ import { ClientJwksJson, clientJwksFromEnv, type ClientJwks } from './client-key
 import { DEFAULT_PING_NOTIFICATION_ENDPOINT } from './provider';
 import { EXTRA_TYPE_NAME } from './rar';
 import { TemporalClientSecretsJson } from './temporal-clients';
+import { MAX_TEST_USERS } from './users';
 import type { ProviderOptions } from './server';
 
 /** The repository root (this file lives in <root>/provider). */
@@ -50,6 +51,8 @@ export const ProviderEnvSchema = z.object({
   ),
   /** Secrets of the Temporal API's client-credentials clients, JSON `{"temporal-worker":"...", ...}` (temporal-clients.ts). */
   IDP_TEMPORAL_CLIENT_SECRETS: optional(TemporalClientSecretsJson),
+  /** Dev-only: also accept the generated users user1..userN (user<n>@example.com), for load and fault tests. */
+  IDP_TEST_USERS: optional(int(0, MAX_TEST_USERS)),
 });
 
 /** Reads provider options from the environment; throws an Error naming each bad variable. */
@@ -77,6 +80,7 @@ export function providerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pr
     pingCa: e.IDP_PING_CA_FILE === undefined ? undefined : readCaFile(e.IDP_PING_CA_FILE),
     extraAuthorizationDetailsTypes: e.IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES,
     temporalClientSecrets: e.IDP_TEMPORAL_CLIENT_SECRETS,
+    testUsers: e.IDP_TEST_USERS,
   };
 }
 

@@ -18,6 +18,7 @@ import { createOidcProvider, ROUTES, staticClients } from './provider';
 import { RequestLog } from './request-log';
 import { PaymentLedger, resourceServerRoutes } from './resource-server';
 import type { TemporalClientSecrets } from './temporal-clients';
+import { addTestUsers } from './users';
 
 export interface ProviderOptions {
   /** Default '127.0.0.1'. */
@@ -59,6 +60,8 @@ export interface ProviderOptions {
   extraAuthorizationDetailsTypes?: string[];
   /** Secrets of the Temporal API's client-credentials clients (temporal-clients.ts). Default: none. */
   temporalClientSecrets?: TemporalClientSecrets;
+  /** Dev-only: also accept the generated users user1..userN (users.ts addTestUsers). Default 0. */
+  testUsers?: number;
   /** Log sink (one line per call, never personal data: users by sub); default stderr. */
   log?: (line: string) => void;
 }
@@ -86,6 +89,7 @@ export async function startProvider(options: ProviderOptions): Promise<RunningPr
   if (!Number.isInteger(slowDownEvery) || slowDownEvery < 0)
     throw new TypeError('slowDownEvery must be an integer >= 0');
 
+  if (options.testUsers) addTestUsers(options.testUsers);
   const dataDir = path.resolve(options.dataDir);
   ensurePrivateDir(dataDir);
   const behaviour = idpBehaviour(options.behaviour);

@@ -13,14 +13,34 @@ export const USERS: readonly User[] = [
   { username: 'bob', sub: 'auth0|bob', email: 'bob@example.com', name: 'Bob Example' },
 ];
 
+/** Most generated test users (IDP_TEST_USERS). */
+export const MAX_TEST_USERS = 10_000;
+
+/** Generated users `user1`..`userN` (IDP_TEST_USERS, dev-only): many distinct users for load and fault tests. */
+let testUsers: readonly User[] = [];
+
+/** The user `userN` that IDP_TEST_USERS generates (user1@example.com, sub auth0|user1). */
+export function testUser(n: number): User {
+  return { username: `user${n}`, sub: `auth0|user${n}`, email: `user${n}@example.com`, name: `Test User ${n}` };
+}
+
+/** Adds the generated users `user1`..`user<count>` (only ever more: one list per process). */
+export function addTestUsers(count: number): void {
+  if (count > testUsers.length) testUsers = Array.from({ length: count }, (_, i) => testUser(i + 1));
+}
+
+function allUsers(): readonly User[] {
+  return testUsers.length === 0 ? USERS : [...USERS, ...testUsers];
+}
+
 export function findUserBySub(sub: string): User | undefined {
-  return USERS.find((u) => u.sub === sub);
+  return allUsers().find((u) => u.sub === sub);
 }
 
 /** Finds a user by user name, e-mail (case-insensitive) or sub. */
 export function findUser(identifier: string): User | undefined {
   const needle = identifier.trim().toLowerCase();
-  return USERS.find((u) => u.username === needle || u.email === needle || u.sub.toLowerCase() === needle);
+  return allUsers().find((u) => u.username === needle || u.email === needle || u.sub.toLowerCase() === needle);
 }
 
 const withoutTrailingSlash = (s: string) => s.replace(/\/+$/, '');
