@@ -65,12 +65,14 @@ export async function startProvider(
   layout: ClusterLayout,
   secrets: Secrets,
   onStarted: (part: Stoppable) => void,
+  extraEnv: Record<string, string> = {},
 ): Promise<void> {
   const issuer = providerIssuer(layout);
   const provider = await startTsProcess(
     'idp',
     'provider/main.ts',
     {
+      ...extraEnv,
       IDP_HOST: HOST,
       IDP_PORT: String(layout.ports.provider),
       IDP_ISSUER: issuer,
@@ -83,47 +85,67 @@ export async function startProvider(
   onStarted(stoppable('idp', provider));
 }
 
+/** Approval worker `index` (0-based): its own Prometheus and notification ports, the cluster's environment. */
+export async function startWorker(
+  layout: ClusterLayout,
+  env: Record<string, string>,
+  index: number,
+): Promise<ManagedProcess> {
+  return startTsProcess(
+    `worker-${index + 1}`,
+    'worker/main.ts',
+    {
+      ...env,
+      CIBA_METRICS_ADDRESS: `${HOST}:${layout.ports.workerMetrics[index]!}`,
+      CIBA_NOTIFICATION_PORT: String(layout.ports.workerNotification[index]!),
+    },
+    /ciba worker: task queue/,
+    { logDir: layout.paths.logs, echo, timeoutMs: 300_000 },
+  );
+}
+
 /** The approval workers, started side by side; each serves Prometheus metrics on its own port. */
 export async function startWorkers(
   layout: ClusterLayout,
   env: Record<string, string>,
-  onStarted: (part: Stoppable) => void,
+  onStarted: (part: Stoppable, process: ManagedProcess, index: number) => void,
 ): Promise<void> {
   await allStarted(
-    layout.ports.workerMetrics.map(async (metricsPort, i) => {
-      const worker = await startTsProcess(
-        `worker-${i + 1}`,
-        'worker/main.ts',
-        {
-          ...env,
-          CIBA_METRICS_ADDRESS: `${HOST}:${metricsPort}`,
-          CIBA_NOTIFICATION_PORT: String(layout.ports.workerNotification[i]),
-        },
-        /ciba worker: task queue/,
-        { logDir: layout.paths.logs, echo, timeoutMs: 300_000 },
-      );
-      onStarted(stoppable(`worker-${i + 1}`, worker));
+    layout.ports.workerMetrics.map(async (_, i) => {
+      const worker = await startWorker(layout, env, i);
+      onStarted(stoppable(`worker-${i + 1}`, worker), worker, i);
     }),
   );
+}
+
+/** HTTP API instance `index` (0-based) on its own port; its URL from its ready line. */
+export async function startApi(
+  layout: ClusterLayout,
+  env: Record<string, string>,
+  index: number,
+): Promise<{ process: ManagedProcess; url: string }> {
+  const port = layout.ports.api[index]!;
+  const api = await startTsProcess(
+    `api-${index + 1}`,
+    'api/main.ts',
+    { ...env, CIBA_API_PORT: String(port) },
+    /ciba api: listening on/,
+    { logDir: layout.paths.logs, echo, timeoutMs: 120_000 },
+  );
+  return { process: api, url: /listening on (\S+)/.exec(api.readyLine)?.[1] ?? `http://${HOST}:${port}` };
 }
 
 /** The HTTP API instances; returns their URLs. */
 export async function startApis(
   layout: ClusterLayout,
   env: Record<string, string>,
-  onStarted: (part: Stoppable) => void,
+  onStarted: (part: Stoppable, process: ManagedProcess, index: number) => void,
 ): Promise<string[]> {
   return allStarted(
-    layout.ports.api.map(async (port, i) => {
-      const api = await startTsProcess(
-        `api-${i + 1}`,
-        'api/main.ts',
-        { ...env, CIBA_API_PORT: String(port) },
-        /ciba api: listening on/,
-        { logDir: layout.paths.logs, echo, timeoutMs: 120_000 },
-      );
-      onStarted(stoppable(`api-${i + 1}`, api));
-      return /listening on (\S+)/.exec(api.readyLine)?.[1] ?? `http://${HOST}:${port}`;
+    layout.ports.api.map(async (_, i) => {
+      const { process: api, url } = await startApi(layout, env, i);
+      onStarted(stoppable(`api-${i + 1}`, api), api, i);
+      return url;
     }),
   );
 }

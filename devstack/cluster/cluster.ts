@@ -3,7 +3,8 @@
  * (schema.ts), the Temporal services as four processes (temporal-services.ts), the namespace and search attributes,
  * the codec server and the UI server, then the provider, the approval workers and the HTTP API instances (apps.ts).
  * `stop()` stops them in the reverse order, PostgreSQL last (`pg_ctl stop -m fast`). Nothing is set up twice: a
- * second start finds the binaries, the data directory, the schemas and the namespace, and goes on.
+ * second start finds the binaries, the data directory, the schemas and the namespace, and goes on. `faults`
+ * (faults.ts) kills and restarts parts of a running cluster.
  */
 import fs from 'node:fs';
 import { isPortOpen } from '../ports';
@@ -12,21 +13,32 @@ import {
   apiKeyForSamples,
   clusterEnv,
   providerIssuer,
+  startApi,
   startApis,
   startClusterCodecServer,
   startProvider,
+  startWorker,
   startWorkers,
 } from './apps';
+import { clusterFaults, type ClusterFaults, type ProcessSlot } from './faults';
 import type { Stoppable } from './apps';
 import { ROUTES } from '../../provider/provider';
 import { ensureBinaries, moduleDir } from './go-build';
 import { ensureClusterTls } from './mtls';
-import { HOST, TEMPORAL_SERVICES, clusterLayout, frontendAddress, type ClusterLayout } from './layout';
+import {
+  HOST,
+  TEMPORAL_SERVICES,
+  clusterLayout,
+  frontendAddress,
+  type ClusterLayout,
+  type TemporalService,
+} from './layout';
 import type { Log, NativeProcess } from './native-process';
+import type { ManagedProcess } from '../ts-process';
 import { loadSecrets, startPostgres } from './postgres';
 import { ensureSchemas } from './schema';
 import { writeTemporalConfig, writeUiConfig } from './temporal-config';
-import { registerNamespace, startTemporalServices } from './temporal-services';
+import { registerNamespace, startTemporalService, startTemporalServices } from './temporal-services';
 import { startUiServer } from './ui-server';
 
 export interface RunningCluster {
@@ -41,15 +53,21 @@ export interface RunningCluster {
   env: Record<string, string>;
   /** Milliseconds per phase of this start. */
   timings: Record<string, number>;
+  /** Kill and restart its parts (faults.ts). */
+  faults: ClusterFaults;
   stop(): Promise<void>;
 }
 
-/** Starts the whole cluster; on failure, stops what it started and throws. Expects .env loaded (main.ts). */
 export interface ClusterOptions {
   /** TLS with client certificates on the public frontend (mtls.ts). */
   mtls?: boolean;
+  /** More environment for the local provider (e.g. IDP_TEST_USERS). */
+  providerEnv?: Record<string, string>;
+  /** More environment for the approval workers and API instances, over the cluster's own. */
+  appEnv?: Record<string, string>;
 }
 
+/** Starts the whole cluster; on failure, stops what it started and throws. Expects .env loaded (main.ts). */
 export async function startCluster(
   log: Log,
   layout = clusterLayout(),
@@ -65,20 +83,26 @@ export async function startCluster(
 
   // Stopped in reverse: apps, UI, codec server; then the Temporal services in a fixed order; PostgreSQL last.
   const parts: Stoppable[] = [];
-  const services: NativeProcess[] = [];
-  let stopPostgres: (() => Promise<void>) | undefined;
+  const services = new Map<TemporalService, NativeProcess>();
+  let stopPostgres: ((mode?: 'fast' | 'immediate') => Promise<void>) | undefined;
   const stop = async () => {
     for (const part of parts.splice(0).reverse()) {
       await part.stop().catch((e: unknown) => log(`stopping ${part.name}: ${(e as Error).message}`));
     }
-    for (const name of [...TEMPORAL_SERVICES].reverse()) {
-      const service = services.find((s) => s.name === `temporal ${name}`);
-      await service?.stop(15_000);
-    }
-    services.splice(0);
+    for (const name of [...TEMPORAL_SERVICES].reverse()) await services.get(name)?.stop(15_000);
+    services.clear();
     if (stopPostgres) await stopPostgres().catch((e: unknown) => log(`stopping PostgreSQL: ${(e as Error).message}`));
     stopPostgres = undefined;
   };
+  // Workers and API instances: slots, so that a fault's restart replaces the process that stop() stops.
+  const slotPart = (slot: ProcessSlot): Stoppable => ({
+    name: slot.name,
+    stop: async () => {
+      const running = slot.current;
+      slot.current = undefined;
+      await running?.kill('SIGTERM');
+    },
+  });
 
   try {
     await refuseIfRunning(layout);
@@ -102,13 +126,19 @@ export async function startCluster(
     // The provider first: the frontend reads its key set (the tokens' issuer) when it starts.
     const issuer = providerIssuer(layout);
     const onStarted = (part: Stoppable) => parts.push(part);
-    await startProvider(layout, secrets, onStarted);
+    await startProvider(layout, secrets, onStarted, options.providerEnv);
     phase('provider');
 
     const tls = options.mtls ? await ensureClusterTls(layout) : undefined;
     if (tls) log(`mTLS on the frontend: server CA ${tls.serverCaFile}, client certificate ${tls.clientCertFile}`);
     writeTemporalConfig(layout, serverModule, `${issuer}${ROUTES.jwks}`, tls);
-    await startTemporalServices(layout, secrets, log, (s) => services.push(s), tls);
+    await startTemporalServices(
+      layout,
+      secrets,
+      log,
+      (s) => services.set(s.name.replace(/^temporal /, '') as TemporalService, s),
+      tls,
+    );
     const added = await registerNamespace(layout, log);
     if (added.length === 0) log('namespace and search attributes: registered already');
     phase('temporal');
@@ -122,10 +152,38 @@ export async function startCluster(
 
     // Side by side: the workers (bundling their workflow code takes the longest), the APIs and the provider.
     const env = clusterEnv(layout, issuer, secrets, tls);
-    const apis = startApis(layout, env, onStarted);
-    await allStarted<unknown>([apis, startWorkers(layout, env, onStarted)]);
+    const appEnv = { ...env, ...options.appEnv };
+    const workerSlots: ProcessSlot[] = layout.ports.workerMetrics.map((_, i) => ({
+      name: `worker-${i + 1}`,
+      start: () => startWorker(layout, appEnv, i),
+    }));
+    const apiSlots: ProcessSlot[] = layout.ports.api.map((_, i) => ({
+      name: `api-${i + 1}`,
+      start: async () => (await startApi(layout, appEnv, i)).process,
+    }));
+    const inSlot = (slots: ProcessSlot[]) => (_: Stoppable, process: ManagedProcess, i: number) => {
+      slots[i]!.current = process;
+      parts.push(slotPart(slots[i]!));
+    };
+    const apis = startApis(layout, appEnv, inSlot(apiSlots));
+    await allStarted<unknown>([apis, startWorkers(layout, appEnv, inSlot(workerSlots))]);
     const apiUrls = await apis;
     phase('apps');
+
+    const faults = clusterFaults({
+      log,
+      workers: workerSlots,
+      apis: apiSlots,
+      services,
+      startService: (service) => startTemporalService(layout, secrets, service, tls),
+      stopPostgres: async (mode) => {
+        if (!stopPostgres) throw new Error('PostgreSQL is not running');
+        await stopPostgres(mode);
+      },
+      startPostgres: async () => {
+        stopPostgres = (await startPostgres(layout, secrets, log)).stop;
+      },
+    });
 
     return {
       layout,
@@ -137,6 +195,7 @@ export async function startCluster(
       apiKey: apiKeyForSamples(),
       env,
       timings,
+      faults,
       stop,
     };
   } catch (error) {

@@ -3,7 +3,9 @@
  *
  * Each port is the one the single-process stack (`npm start`) or Temporal's own sample config uses, plus
  * CIBA_CLUSTER_PORT_OFFSET (default 10000): the cluster and `npm start` run side by side. Everything the cluster
- * keeps (PostgreSQL's data, the provider's state, configs, logs, the Go build) lives under `.data/cluster/`.
+ * keeps (PostgreSQL's data, the provider's state, configs, logs, the Go build) lives under `.data/cluster/`
+ * (CIBA_CLUSTER_DATA_DIR moves it; CIBA_CLUSTER_BUILD_DIR moves the Go build alone, so that another cluster, e.g. a
+ * test's, shares the binaries of `.data/cluster/build`).
  */
 import path from 'node:path';
 import { REPO_ROOT } from '../ts-process';
@@ -82,13 +84,23 @@ export interface ClusterLayout {
   paths: ClusterPaths;
 }
 
-/** The cluster's ports and paths; `offset` defaults to CIBA_CLUSTER_PORT_OFFSET, else 10000. */
+/** Where `npm run cluster` keeps everything by default. */
+export const DEFAULT_CLUSTER_ROOT = path.join(REPO_ROOT, '.data', 'cluster');
+/** Where the Go build (scratch modules and binaries) lives by default: any cluster may share it. */
+export const DEFAULT_CLUSTER_BUILD = path.join(DEFAULT_CLUSTER_ROOT, 'build');
+
+/**
+ * The cluster's ports and paths. `offset` defaults to CIBA_CLUSTER_PORT_OFFSET, else 10000; `root` to
+ * CIBA_CLUSTER_DATA_DIR, else `.data/cluster`; `build` (the Go build, binaries included) to CIBA_CLUSTER_BUILD_DIR,
+ * else `<root>/build`.
+ */
 export function clusterLayout(
   offset = portOffset(process.env.CIBA_CLUSTER_PORT_OFFSET),
-  root = path.join(REPO_ROOT, '.data', 'cluster'),
+  root = dirFromEnv(process.env.CIBA_CLUSTER_DATA_DIR) ?? DEFAULT_CLUSTER_ROOT,
+  build = dirFromEnv(process.env.CIBA_CLUSTER_BUILD_DIR) ?? path.join(root, 'build'),
 ): ClusterLayout {
   const p = (port: number) => port + offset;
-  const bin = path.join(root, 'build', 'bin');
+  const bin = path.join(build, 'bin');
   const config = path.join(root, 'config');
   return {
     ports: {
@@ -113,7 +125,7 @@ export function clusterLayout(
     },
     paths: {
       root,
-      build: path.join(root, 'build'),
+      build,
       bin: {
         temporalServer: path.join(bin, 'temporal-server'),
         sqlTool: path.join(bin, 'temporal-sql-tool'),
@@ -142,6 +154,10 @@ export function frontendAddress(layout: ClusterLayout): string {
 /** `host:port` of the internal frontend: no authorizer, for the server's own parts only. */
 export function internalFrontendAddress(layout: ClusterLayout): string {
   return `${HOST}:${layout.ports.temporal['internal-frontend'].grpc}`;
+}
+
+function dirFromEnv(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : path.resolve(REPO_ROOT, value);
 }
 
 function portOffset(value: string | undefined): number {

@@ -2,17 +2,22 @@
  * `npm run cluster`: the local production-shaped cluster (docs/cluster.md). Builds what it needs on first start
  * (~10 min), prints its URLs and a sample request, and runs until Ctrl-C, which stops every part in order,
  * PostgreSQL last. Its data stays in .data/cluster: a restart loses nothing.
+ *
+ * `--build-only` (`npm run cluster:build`): builds (or checks) the binaries and fetches the Temporal server's source
+ * (schemas, sample configs), then exits without starting anything: CI's step before the cluster tests.
  */
 import path from 'node:path';
 import { ENV_FILE, prepareLocalConfig } from '../local-config';
 import { findTemporalCli } from '../temporal-cli';
 import { REPO_ROOT } from '../ts-process';
 import { startCluster, type RunningCluster } from './cluster';
-import { HOST, type ClusterLayout } from './layout';
+import { ensureBinaries, moduleDir } from './go-build';
+import { HOST, clusterLayout, type ClusterLayout } from './layout';
 
 const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--build-only')) return buildOnly();
   prepareLocalConfig();
   process.loadEnvFile(ENV_FILE);
 
@@ -45,6 +50,23 @@ async function main(): Promise<void> {
   }
   const cli = await findTemporalCli({ repoRoot: REPO_ROOT, log }).catch(() => undefined);
   printUp(cluster, Date.now() - started, cli);
+}
+
+/** Builds what is missing or stale, and fetches the server module's source; starts nothing. */
+async function buildOnly(): Promise<void> {
+  const layout = clusterLayout();
+  const started = Date.now();
+  try {
+    const built = await ensureBinaries(layout, log);
+    const source = moduleDir(layout, 'go.temporal.io/server');
+    log(
+      `${built === 0 ? 'binaries current' : 'binaries built'} in ${layout.paths.build} ` +
+        `(${((Date.now() - started) / 1000).toFixed(1)} s); server source ${source}`,
+    );
+  } catch (error) {
+    log(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  }
 }
 
 function printUp(cluster: RunningCluster, ms: number, cli: string | undefined): void {

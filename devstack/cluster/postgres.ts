@@ -38,8 +38,8 @@ export interface RunningPostgres {
   started: boolean;
   /** Runs one SQL statement as the superuser in `db`; returns the unaligned result. */
   psql(sql: string, db?: string): string;
-  /** `pg_ctl stop -m fast`. */
-  stop(): Promise<void>;
+  /** `pg_ctl stop -m fast` (`immediate`: no clean shutdown, recovery at the next start, like a crash). */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 /** Generated passwords, kept in `.data/cluster/secrets.json` (mode 0600) beside the data they open. */
@@ -204,10 +204,10 @@ export async function startPostgres(layout: ClusterLayout, secrets: Secrets, log
     port,
     started: !running,
     psql,
-    stop: async () => {
+    stop: async (mode = 'fast') => {
       if (!isRunning(asUser, pgData)) return;
-      asUser('pg_ctl', ['-D', pgData, '-m', 'fast', '-w', '-t', '60', 'stop']);
-      log('PostgreSQL stopped');
+      asUser('pg_ctl', ['-D', pgData, '-m', mode, '-w', '-t', '60', 'stop']);
+      log(`PostgreSQL stopped${mode === 'fast' ? '' : ` (${mode})`}`);
     },
   };
 }

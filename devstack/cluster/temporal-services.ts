@@ -55,24 +55,17 @@ export async function startTemporalServices(
   const started = Date.now();
   const results = await Promise.allSettled(
     TEMPORAL_SERVICES.map(async (service) => {
-      const running = await startNative(
-        `temporal ${service}`,
-        layout.paths.bin.temporalServer,
-        ['--config-file', layout.paths.temporalConfig, 'start', '--service', service],
-        {
-          env: {
-            ...process.env,
-            TEMPORAL_METRICS_PORT: String(layout.ports.temporal[service].metrics),
-            TEMPORAL_SQL_PASSWORD: secrets.temporalPassword,
-          },
-          cwd: layout.paths.config,
-          logFile: path.join(layout.paths.logs, `temporal-${service}.log`),
-          ready: () => isHealthy(layout, service, tls),
-          timeoutMs: READY_TIMEOUT_MS,
-          detached: true,
-        },
-      );
-      onStarted(running);
+      // On a new database the services race to write the cluster's metadata: the losers exit ("duplicate key
+      // value violates unique constraint cluster_metadata_info_pkey") and, started again, find it written.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          onStarted(await startTemporalService(layout, secrets, service, tls));
+          break;
+        } catch (error) {
+          if (attempt >= 3 || !/exited .* before it was ready/.test((error as Error).message)) throw error;
+          log(`temporal ${service} exited while starting (attempt ${attempt}): starting it again`);
+        }
+      }
       const { grpc, metrics } = layout.ports.temporal[service];
       log(`temporal ${service} serving on ${HOST}:${grpc} after ${Date.now() - started} ms (metrics :${metrics})`);
     }),
@@ -81,6 +74,32 @@ export async function startTemporalServices(
   if (failed) throw failed.reason;
   // The cluster's own setup talks to the internal frontend (no token), as the server's worker service does.
   await waitForTemporal(internalFrontendAddress(layout), 'temporal-system', READY_TIMEOUT_MS);
+}
+
+/** One Temporal service as its own process (process name `temporal <service>`); resolves once it is healthy. */
+export async function startTemporalService(
+  layout: ClusterLayout,
+  secrets: Secrets,
+  service: TemporalService,
+  tls?: ClusterTls,
+): Promise<NativeProcess> {
+  return startNative(
+    `temporal ${service}`,
+    layout.paths.bin.temporalServer,
+    ['--config-file', layout.paths.temporalConfig, 'start', '--service', service],
+    {
+      env: {
+        ...process.env,
+        TEMPORAL_METRICS_PORT: String(layout.ports.temporal[service].metrics),
+        TEMPORAL_SQL_PASSWORD: secrets.temporalPassword,
+      },
+      cwd: layout.paths.config,
+      logFile: path.join(layout.paths.logs, `temporal-${service}.log`),
+      ready: () => isHealthy(layout, service, tls),
+      timeoutMs: READY_TIMEOUT_MS,
+      detached: true,
+    },
+  );
 }
 
 /**
