@@ -83,6 +83,11 @@ export interface CompactPollEffects {
 
 /** Heartbeats at least this often while waiting, so that a worker's death is noticed within the heartbeat timeout. */
 export const COMPACT_HEARTBEAT_EVERY_MS = 10_000;
+/**
+ * When a heartbeat the workflow asked for is sent: a second after the request (once the workflow task that cancels the
+ * activity has completed), and again after the SDK's longest heartbeat throttle interval (60 s by default).
+ */
+export const REQUESTED_HEARTBEAT_DELAYS_MS = [1_000, 61_000];
 /** After the ask expired, faults keep being retried this long before the ask counts as expired (as in timer mode). */
 export const UNREACHABLE_GRACE_MS = 60_000;
 
@@ -140,13 +145,16 @@ export async function pollUntilDecided(
 }
 
 /**
- * When each tier heartbeats. Untiered and fast: after every poll and every COMPACT_HEARTBEAT_EVERY_MS of waiting (the
- * SDK sends at most one per throttle interval, 0.8 × the heartbeat timeout). Slow: every `heartbeatEveryMs`, at once
- * for a state that must survive a crash (a grown interval), and on request.
+ * When the loop heartbeats: every COMPACT_HEARTBEAT_EVERY_MS (untiered and fast tier) or `heartbeatEveryMs` (slow
+ * tier) of waiting, carrying the latest progress; at once for a state that must survive a crash (a grown interval);
+ * and when asked. Not after every poll: each call is encoded and encrypted in the worker even when the SDK then
+ * throttles it (it sends at most one per 0.8 × the heartbeat timeout, and per maxHeartbeatThrottleInterval).
  */
 class Heartbeats {
   private lastAtMs: number;
   private latest?: CompactPollProgress;
+  /** Heartbeats asked for (a cancelled workflow), due at these times. */
+  private requested: number[] = [];
   readonly everyMs: number;
 
   constructor(
@@ -157,24 +165,35 @@ class Heartbeats {
     this.everyMs = tier?.kind === 'slow' ? tier.heartbeatEveryMs : COMPACT_HEARTBEAT_EVERY_MS;
   }
 
-  private get rare(): boolean {
-    return this.tier?.kind === 'slow';
-  }
-
   /** A poll was answered: heartbeat it, or (slow tier) keep it for the next heartbeat unless `now`. */
   progressed(progress: CompactPollProgress, options: { now?: boolean } = {}): void {
     this.latest = progress;
-    if (!this.rare || options.now) this.send(progress);
+    if (options.now) this.send(progress);
   }
 
-  /** While waiting: heartbeat when one is due (or `force`d). */
-  waited(progress: CompactPollProgress, force = false): void {
-    if (force || !this.rare || this.effects.now() - this.lastAtMs >= this.everyMs) this.send(progress);
+  /**
+   * The workflow asks for a heartbeat (it was cancelled). Its local activity runs before the workflow task that requests
+   * the activity's cancellation completes, so a heartbeat sent at once could be answered "not cancelled": one follows
+   * REQUESTED_HEARTBEAT_DELAYS_MS later, and another after the SDK's longest throttle interval, in case it was late.
+   */
+  request(): void {
+    const now = this.effects.now();
+    this.requested = REQUESTED_HEARTBEAT_DELAYS_MS.map((delay) => now + delay);
+  }
+
+  /** While waiting: heartbeat when one is due (or requested). */
+  waited(progress: CompactPollProgress): void {
+    const now = this.effects.now();
+    const requestedDue = this.requested.length > 0 && this.requested[0]! <= now;
+    if (requestedDue) this.requested = this.requested.filter((at) => at > now);
+    if (requestedDue || now - this.lastAtMs >= this.everyMs) this.send(progress);
   }
 
   /** How long the wait may last before the next heartbeat is due. */
   untilDueMs(): number {
-    return this.rare ? Math.max(1, this.lastAtMs + this.everyMs - this.effects.now()) : this.everyMs;
+    const now = this.effects.now();
+    const regular = Math.max(1, this.lastAtMs + this.everyMs - now);
+    return this.requested.length ? Math.max(1, Math.min(regular, this.requested[0]! - now)) : regular;
   }
 
   /** The progress to hand on (the latest, whether heartbeated or not). */
@@ -223,7 +242,8 @@ async function sleepUntil(
 ): Promise<void> {
   for (let left = atMs - effects.now(); left > 0; left = atMs - effects.now()) {
     const woken = await effects.sleep(Math.min(left, heartbeats.untilDueMs()));
-    heartbeats.waited(progress, woken === 'heartbeat');
+    if (woken === 'heartbeat') heartbeats.request();
+    else heartbeats.waited(progress);
     if (woken === 'woken') return;
   }
 }

@@ -13,6 +13,8 @@ export interface BackchannelAcknowledgment {
   interval?: number;
   /** The provider that acknowledged: its issuer URL (absent in histories recorded before it was added). */
   issuer?: string;
+  /** CIBA ping mode: the request carried a client_notification_token, so the provider pings when the user decides. */
+  ping?: true;
 }
 
 /**

@@ -17,6 +17,12 @@ export const SLOW_DOWN_INCREMENT_SECONDS = 5;
  */
 export const FAST_POLLING_WINDOW_SECONDS = 300;
 export const SLOW_POLL_SECONDS = 30;
+/**
+ * Timer mode with CIBA ping, after the fast window: the ping is the signal that the user decided (it cuts the wait
+ * short), so the poll that does not wait for one only covers a lost ping. Each such poll costs a timer and an
+ * activity (2 Temporal Cloud actions): every 5 minutes instead of 30 s is ~570 actions a day instead of ~5,700.
+ */
+export const PING_FALLBACK_POLL_SECONDS = 300;
 
 /**
  * Compact mode's two tiers (runs since tiers): a fast one, `fastSeconds` after each ask, whose activity heartbeats
@@ -55,6 +61,8 @@ export interface PollingState {
   expiresAtMs: number;
   polls: number;
   slowDowns: number;
+  /** The provider pings for this ask (CIBA ping mode); absent in asks from before it was recorded. */
+  ping?: true;
 }
 
 export type PollDecision =
@@ -84,6 +92,7 @@ export function startPolling(ack: BackchannelAcknowledgment, nowMs: number): Pol
     expiresAtMs: nowMs + ack.expiresIn * 1000,
     polls: 0,
     slowDowns: 0,
+    ...(ack.ping && { ping: true as const }),
   };
 }
 
@@ -98,8 +107,10 @@ export function nextPollDelaySeconds(
   approvalDeadlineMs: number,
   /** When the fast window ends (compact mode's tiers say it); by default FAST_POLLING_WINDOW_SECONDS after the ask. */
   fastUntilMs: number = state.askedAtMs + FAST_POLLING_WINDOW_SECONDS * 1000,
+  /** The cadence after the fast window: SLOW_POLL_SECONDS, or PING_FALLBACK_POLL_SECONDS in timer mode with ping. */
+  slowSeconds: number = SLOW_POLL_SECONDS,
 ): number {
-  const cadence = nowMs < fastUntilMs ? state.intervalSeconds : Math.max(state.intervalSeconds, SLOW_POLL_SECONDS);
+  const cadence = nowMs < fastUntilMs ? state.intervalSeconds : Math.max(state.intervalSeconds, slowSeconds);
   const untilEnd = Math.ceil((Math.min(state.expiresAtMs, approvalDeadlineMs) - nowMs) / 1000);
   return Math.max(state.intervalSeconds, Math.min(cadence, untilEnd));
 }

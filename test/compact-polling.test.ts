@@ -6,6 +6,7 @@ import type { PollOutcome } from '../activities/ciba-protocol';
 import {
   pollUntilDecided,
   COMPACT_HEARTBEAT_EVERY_MS,
+  REQUESTED_HEARTBEAT_DELAYS_MS,
   UNREACHABLE_GRACE_MS,
   type CompactPollEffects,
   type CompactPollProgress,
@@ -34,12 +35,16 @@ function scripted(answers: Answer[], startMs = T0) {
   let now = startMs;
   const pollTimes: number[] = [];
   const heartbeats: CompactPollProgress[] = [];
+  const heartbeatTimes: number[] = [];
   const effects: CompactPollEffects = {
     now: () => now,
     sleep: async (ms) => {
       now += ms;
     },
-    heartbeat: (progress) => heartbeats.push(progress),
+    heartbeat: (progress) => {
+      heartbeats.push(progress);
+      heartbeatTimes.push(now);
+    },
     poll: async () => {
       pollTimes.push(now);
       const answer = answers.shift();
@@ -47,7 +52,7 @@ function scripted(answers: Answer[], startMs = T0) {
       return answer;
     },
   };
-  return { effects, pollTimes, heartbeats, now: () => now };
+  return { effects, pollTimes, heartbeats, heartbeatTimes, now: () => now };
 }
 
 const pending: PollOutcome = { kind: 'authorization_pending' };
@@ -159,7 +164,9 @@ describe('pollUntilDecided in tiers', () => {
         faultsInARow: 0,
       },
     });
-    expect(run.heartbeats.length).toBeGreaterThanOrEqual(12); // after every poll, as untiered
+    // One per COMPACT_HEARTBEAT_EVERY_MS of waiting, with the latest progress; not one per poll.
+    expect(run.heartbeats).toHaveLength(60_000 / COMPACT_HEARTBEAT_EVERY_MS);
+    expect(run.heartbeats[run.heartbeats.length - 1]!.polling.polls).toBe(11);
   });
 
   it('fast tier: a final answer within the tier is returned as untiered', async () => {
@@ -204,7 +211,7 @@ describe('pollUntilDecided in tiers', () => {
     expect(run.heartbeats[0]!.polling).toMatchObject({ polls: 2, slowDowns: 1, intervalSeconds: 10 });
   });
 
-  it('slow tier: heartbeats at once when asked to (a cancelled workflow), and keeps waiting', async () => {
+  it('slow tier: heartbeats a second after it is asked to (a cancelled workflow), and keeps waiting', async () => {
     const run = scripted([pending, { kind: 'approved', tokens }]);
     const sleep = run.effects.sleep;
     let asked = false;
@@ -220,11 +227,29 @@ describe('pollUntilDecided in tiers', () => {
       { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 } },
       run.effects,
     );
-    expect(run.heartbeats).toHaveLength(1);
+    expect(run.heartbeatTimes).toEqual([run.pollTimes[0]! + 1_000 + REQUESTED_HEARTBEAT_DELAYS_MS[0]!]);
     expect(run.heartbeats[0]!.lastPollAtMs).toBe(run.pollTimes[0]);
     // The poll after it still comes at the cadence, not at the heartbeat.
     expect((run.pollTimes[1]! - run.pollTimes[0]!) / 1000).toBe(SLOW_POLL_SECONDS);
     expect(result).toMatchObject({ polledAtMs: run.pollTimes[1] });
+  });
+
+  it('slow tier: asked to heartbeat, sends one more after the SDK throttle interval, in case the first was early', async () => {
+    const run = scripted([pending, pending, pending, pending, { kind: 'approved', tokens }]);
+    const sleep = run.effects.sleep;
+    let asked = false;
+    run.effects.sleep = async (ms) => {
+      if (!asked && run.pollTimes.length === 1) {
+        asked = true;
+        return 'heartbeat';
+      }
+      return sleep(ms);
+    };
+    await pollUntilDecided(
+      { polling: longAsk(), approvalDeadlineMs: DEADLINE, tier: { kind: 'slow', heartbeatEveryMs: 15 * 60_000 } },
+      run.effects,
+    );
+    expect(run.heartbeatTimes).toEqual(REQUESTED_HEARTBEAT_DELAYS_MS.map((delay) => run.pollTimes[0]! + delay));
   });
 
   it('slow tier: a retry resumes from the last heartbeat rather than from the fast tier', async () => {

@@ -74,6 +74,8 @@ import {
   interpretPollAnswer,
   nextAsk,
   nextPollDelaySeconds,
+  PING_FALLBACK_POLL_SECONDS,
+  SLOW_POLL_SECONDS,
   slowTierHeartbeatTimeoutMs,
   type PollDecision,
   type PollingState,
@@ -103,8 +105,8 @@ const SEALED_AND_GATED = 'sealed-start-and-ask-gate';
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
 const workerSettings = proxyLocalActivities<WorkerSettingsActivities>({ startToCloseTimeout: '10s' });
-/** A cancelled approval asks its slow-tier polling loop to heartbeat now (one try: the heartbeat period is the fallback). */
-const compactLoops = proxyLocalActivities<Pick<CibaActivities, 'heartbeatCompactPoll'>>({
+/** A cancelled approval asks its waiting poll to heartbeat now (one try: the heartbeat period, or the wait's end, is the fallback). */
+const waitingPolls = proxyLocalActivities<Pick<CibaActivities, 'heartbeatWaitingPoll'>>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 1 },
 });
@@ -115,6 +117,15 @@ const compactLoops = proxyLocalActivities<Pick<CibaActivities, 'heartbeatCompact
  * heartbeats rarely. Runs from before (no tiers in their state) poll each ask with one activity, as they did.
  */
 const COMPACT_TIERS = 'compact-heartbeat-tiers';
+
+/**
+ * Timer mode without ping: the wait before each poll happens inside the poll activity (one billed action per poll, not
+ * a timer and an activity). Runs from before wait with a timer; asks with ping keep the timer, which a ping cuts short.
+ */
+const TIMER_WAIT_IN_POLL = 'timer-wait-in-poll-activity';
+
+/** Timer mode with ping, after the fast window: a fallback poll every PING_FALLBACK_POLL_SECONDS (the ping is the signal). */
+const PING_FALLBACK = 'ping-fallback-poll';
 
 /**
  * Compact mode: a worker that dies mid-wait is noticed within this, and its polling resumes on another worker (or the
@@ -281,12 +292,20 @@ async function continueAsNewWhenLarge(approval: Approval): Promise<void> {
 async function pollOnce(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
-  const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs);
+  const pinged = polling.ping && patched(PING_FALLBACK);
+  const slowSeconds = pinged ? PING_FALLBACK_POLL_SECONDS : SLOW_POLL_SECONDS;
+  const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs, undefined, slowSeconds);
   showDetails(approval, Date.now() + delay * 1000);
-  await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
-    summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
-  });
-  const answer = await pollTokenEndpoint(polling, askCount);
+  let answer: PollOutcome;
+  if (!polling.ping && patched(TIMER_WAIT_IN_POLL)) {
+    // No ping can cut the wait short: the poll activity waits, and no timer is billed for it.
+    answer = await wakeLoopOnCancel(polling, () => pollTokenEndpoint(polling, askCount, delay * 1000));
+  } else {
+    await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
+      summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
+    });
+    answer = await pollTokenEndpoint(polling, askCount);
+  }
   const decision = interpretPollAnswer(polling, answer, Date.now(), approvalDeadlineMs);
   approval.run = recordPoll(approval.run, answer, decision, Date.now());
   return decision;
@@ -383,7 +402,7 @@ async function wakeLoopOnCancel<T>(polling: PollingState, run: () => Promise<T>)
   CancellationScope.current().cancelRequested.catch(() => {
     if (!running) return;
     woken = CancellationScope.nonCancellable(() =>
-      compactLoops.heartbeatCompactPoll({ authReqId: polling.authReqId }),
+      waitingPolls.heartbeatWaitingPoll({ authReqId: polling.authReqId }),
     ).catch(() => false); // the heartbeat period is the fallback
   });
   try {
@@ -601,10 +620,10 @@ async function sendBackchannelRequest(
  * One poll, with Temporal retrying transient faults: never sooner than the polling interval, backing off to a
  * minute, and giving up once the ask has expired (the workflow then treats it as expired).
  */
-async function pollTokenEndpoint(polling: PollingState, askNumber: number): Promise<PollOutcome> {
+async function pollTokenEndpoint(polling: PollingState, askNumber: number, waitMs = 0): Promise<PollOutcome> {
   const untilExpiry = Math.max(0, polling.expiresAtMs - Date.now());
   const options: ActivityOptions = {
-    startToCloseTimeout: '30s',
+    startToCloseTimeout: 30_000 + waitMs,
     scheduleToCloseTimeout: untilExpiry + 60_000,
     // Never shorter than the interval (a provider may ask for more than a minute, and slow_down grows it).
     retry: {
@@ -612,12 +631,14 @@ async function pollTokenEndpoint(polling: PollingState, askNumber: number): Prom
       backoffCoefficient: 2,
       maximumInterval: `${Math.max(60, polling.intervalSeconds)}s`,
     },
-    summary: `poll ${polling.polls + 1} of ask ${askNumber}`,
+    summary: waitMs
+      ? `poll ${polling.polls + 1} of ask ${askNumber} in ${Math.round(waitMs / 1000)}s`
+      : `poll ${polling.polls + 1} of ask ${askNumber}`,
     ...pollCancellation(),
   };
   try {
     return await ciba.pollToken.executeWithOptions(options, [
-      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds },
+      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds, ...(waitMs && { waitMs }) },
     ]);
   } catch (error) {
     if (isTimeout(error)) {

@@ -1,4 +1,4 @@
-import type { PollingState } from '../../workflows/polling';
+import type { PollingState } from '../../common/polling';
 
 /** An ask being polled, asked at `askedAtMs`: 5 s interval, 5 minutes to live, no polls yet; `overrides` on top. */
 export function pollingState(askedAtMs: number, overrides: Partial<PollingState> = {}): PollingState {
