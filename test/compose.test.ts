@@ -47,6 +47,7 @@ interface Service {
   network_mode?: string;
   profiles?: string[];
   read_only?: boolean;
+  restart?: string;
 }
 interface Project {
   services: Record<string, Service>;
@@ -164,8 +165,15 @@ describe('docker-compose.yml, loaded by compose-go', () => {
     }
   });
 
-  it('registers exactly the search attributes of common/search-attributes.ts', () => {
+  it('registers exactly the search attributes of common/search-attributes.ts, once the namespace is there', () => {
     const script = project.services['temporal-namespace']!.command!.join('\n');
+    // A namespace just created is not found for a few seconds: the script waits for it (seen against 1.32.2).
+    expect(script.indexOf('until temporal operator search-attribute list')).toBeGreaterThan(
+      script.indexOf('temporal operator namespace create'),
+    );
+    for (const job of ['temporal-schema', 'temporal-namespace']) {
+      expect(project.services[job]!.restart).toBe('on-failure:5');
+    }
     const registered = [...script.matchAll(/\b(Ciba\w+)=(\w+)/g)].map(([, name, type]) => ({ name, type }));
     expect(registered).toEqual(SEARCH_ATTRIBUTES.map(({ name, type }) => ({ name, type })));
   });
