@@ -11,7 +11,6 @@ import {
   condition,
   continueAsNew,
   setHandler,
-  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -31,9 +30,6 @@ const MAX_EVENTS = 2_000;
 /** An idle gate waits this long for another ask before it ends (a new one starts it again at no loss). */
 const IDLE_GRACE_MS = 60_000;
 
-// The gate lives as long as its user asks (an hour or two past the last ask), across deploys: with Worker Versioning,
-// each workflow task goes to the deployment's current build (docs/deploys.md). Unversioned workers ignore it.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, cibaUserAsks);
 
 export async function cibaUserAsks(carried?: GateState): Promise<void> {
   let state = carried ?? emptyGate();
