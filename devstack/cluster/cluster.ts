@@ -41,6 +41,9 @@ import { writeTemporalConfig, writeUiConfig } from './temporal-config';
 import { registerNamespace, startTemporalService, startTemporalServices } from './temporal-services';
 import { startUiServer } from './ui-server';
 
+/** How long a worker or API instance may take to stop after SIGTERM (a worker's shutdownGraceTime is 20 s). */
+const APP_STOP_GRACE_MS = 30_000;
+
 export interface RunningCluster {
   layout: ClusterLayout;
   temporalAddress: string;
@@ -94,13 +97,20 @@ export async function startCluster(
     if (stopPostgres) await stopPostgres().catch((e: unknown) => log(`stopping PostgreSQL: ${(e as Error).message}`));
     stopPostgres = undefined;
   };
-  // Workers and API instances: slots, so that a fault's restart replaces the process that stop() stops.
+  // Workers and API instances: slots, so that a fault's restart replaces the process that stop() stops. SIGTERM,
+  // then SIGKILL after APP_STOP_GRACE_MS (an API instance waits for its open long polls to end).
   const slotPart = (slot: ProcessSlot): Stoppable => ({
     name: slot.name,
     stop: async () => {
       const running = slot.current;
       slot.current = undefined;
-      await running?.kill('SIGTERM');
+      if (!running) return;
+      const timer = setTimeout(() => void running.kill('SIGKILL'), APP_STOP_GRACE_MS);
+      try {
+        await running.kill('SIGTERM');
+      } finally {
+        clearTimeout(timer);
+      }
     },
   });
 
