@@ -22,13 +22,19 @@ async function main(): Promise<number> {
     },
   });
   const settings = temporalSettings();
+  if (!settings.agentTaskQueue) {
+    console.error('CIBA_AGENT_TASK_QUEUE is off: no worker runs the sample agent');
+    return 1;
+  }
   const client = await connectTemporalClient(settings);
   const workflowId = `payment-agent-${randomUUID()}`;
   const handle = await client.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: settings.taskQueue,
+    // The sample agent's own Worker (worker/worker.ts); its approval runs on the approval workers' task queue.
+    taskQueue: settings.agentTaskQueue,
     args: [
       {
+        approvalTaskQueue: settings.taskQueue,
         loginHint: values['login-hint'],
         payment: { amount: values.amount, currency: values.currency, creditorName: values.creditor },
         providerProfile: settings.providerProfile,

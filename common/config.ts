@@ -32,6 +32,12 @@ const LEGACY_KEY_ID = /^[\w.-]{1,64}$/;
 export const TemporalConfigSchema = z
   .object({
     CIBA_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /**
+     * The sample agent's task queue (workflows/payment-agent.ts): the standalone worker runs it on a Worker of its own,
+     * with its own workflow bundle, so that the approval workflows' bundle holds nothing else. Default: CIBA_TASK_QUEUE
+     * followed by `-agents`; `off`: no sample agent.
+     */
+    CIBA_AGENT_TASK_QUEUE: z.preprocess(blankAsUnset, z.string().min(1).optional()),
     /** The Temporal UI's base URL, for links to an approval's run (`<base>/namespaces/<ns>/workflows/<id>`). */
     TEMPORAL_UI_URL: z.preprocess(
       blankAsUnset,
@@ -159,6 +165,8 @@ export interface TemporalSettings {
   credentials?: ClientCredentialsTokenSource;
   namespace: string;
   taskQueue: string;
+  /** CIBA_AGENT_TASK_QUEUE: the sample agent's task queue; undefined when it is `off`. */
+  agentTaskQueue?: string;
   /** The clients' data converter: encrypts; decrypts, or throws PayloadKeyMismatchError naming the key ids. */
   dataConverter: DataConverter;
   /** The payload codec (client behaviour); `workerDataConverter()` gives the worker's. */
@@ -171,6 +179,11 @@ export interface TemporalSettings {
   summarySearchAttribute: boolean;
   /** An OTLP endpoint is set: clients propagate the caller's trace context into the workflows they start. */
   tracing?: boolean;
+}
+
+/** The sample agent's default task queue beside the approvals' `taskQueue`. */
+export function agentTaskQueueFor(taskQueue: string): string {
+  return `${taskQueue}-agents`;
 }
 
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
@@ -190,6 +203,9 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env): Temporal
     ...(credentials && { credentials }),
     namespace: connect.namespace ?? 'default',
     taskQueue: config.CIBA_TASK_QUEUE,
+    ...(config.CIBA_AGENT_TASK_QUEUE !== 'off' && {
+      agentTaskQueue: config.CIBA_AGENT_TASK_QUEUE ?? agentTaskQueueFor(config.CIBA_TASK_QUEUE),
+    }),
     dataConverter: { payloadCodecs: [codec] },
     payloadCodec: codec,
     providerProfile: config.CIBA_PROVIDER_PROFILE,

@@ -24,6 +24,7 @@ import {
   stackEnv,
   uniqueBindingMessage,
   uniqueTaskQueue,
+  agentQueues,
 } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, useWorkerFixture } from './support/worker-fixture';
@@ -39,10 +40,11 @@ const payment: Payment = { amount: '50.00', currency: 'USD', creditorName: 'Exam
 
 async function startPaymentAgent(name: string, extra: Partial<PaymentAgentInput> = {}) {
   const workflowId = `${name}-${Date.now()}`;
+  const { taskQueue, approvalTaskQueue } = agentQueues(fixture.env);
   const handle = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: fixture.env.CIBA_TASK_QUEUE!,
-    args: [{ loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId), ...extra }],
+    taskQueue,
+    args: [{ approvalTaskQueue, loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId), ...extra }],
   });
   return { handle, approvalId: `${workflowId}/approval/payment` };
 }
@@ -182,9 +184,10 @@ describe('the sample payment agent', () => {
       const workflowId = `ask-again-${Date.now()}`;
       const handle = await running.temporal.workflow.start(paymentAgent, {
         workflowId,
-        taskQueue: env.CIBA_TASK_QUEUE!,
+        taskQueue: agentQueues(env).taskQueue,
         args: [
           {
+            approvalTaskQueue: agentQueues(env).approvalTaskQueue,
             loginHint: 'alice@example.com',
             payment,
             seal: newStartSeal(workflowId),

@@ -18,7 +18,7 @@ import { launchChromium } from '../devstack/chromium';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { CLIENT_ID, CLIENT_SECRET, providerLog, uniqueBindingMessage } from './support/stack';
+import { agentQueues, CLIENT_ID, CLIENT_SECRET, providerLog, uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useProviderFixture } from './support/worker-fixture';
 
@@ -256,8 +256,15 @@ test('a payment agent waits; the page shows amount, currency and creditor; Appro
   const workflowId = `browser-approve-${Date.now()}`;
   const agent = await fixture.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: fixture.env.CIBA_TASK_QUEUE!,
-    args: [{ loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId) }],
+    taskQueue: agentQueues(fixture.env).taskQueue,
+    args: [
+      {
+        approvalTaskQueue: agentQueues(fixture.env).approvalTaskQueue,
+        loginHint: 'alice@example.com',
+        payment,
+        seal: newStartSeal(workflowId),
+      },
+    ],
   });
   const approvalId = `${workflowId}/approval/payment`;
   const { authReqId } = await waitForApprovalState(fixture.temporal, approvalId, isPending);

@@ -13,7 +13,14 @@ import { temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { providerLog, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import {
+  agentQueues,
+  providerLog,
+  sharedStack,
+  stackEnv,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+} from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import {
   startWorkerWithClients,
@@ -128,9 +135,10 @@ async function startAgent(worker: OwnWorker, name: string) {
   const workflowId = `${name}-${Date.now()}`;
   const handle = await worker.temporal.workflow.start(paymentAgent, {
     workflowId,
-    taskQueue: worker.env.CIBA_TASK_QUEUE!,
+    taskQueue: agentQueues(worker.env).taskQueue,
     args: [
       {
+        approvalTaskQueue: agentQueues(worker.env).approvalTaskQueue,
         loginHint: 'alice@example.com',
         payment: { amount: '7.00', currency: 'USD', creditorName: name },
         seal: newStartSeal(workflowId),

@@ -34,6 +34,7 @@ import {
   startWorker,
   uniqueBindingMessage,
   uniqueTaskQueue,
+  agentQueues,
 } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
@@ -180,7 +181,7 @@ describe('only holders of the payload key can start approvals', () => {
       '--type',
       'paymentAgent',
       '--task-queue',
-      fixture.env.CIBA_TASK_QUEUE!,
+      agentQueues(fixture.env).taskQueue,
       '--workflow-id',
       workflowId,
       '--input',

@@ -12,7 +12,7 @@ import { ApprovalFailedError, InvalidApprovalRequestError, newStartSeal } from '
 import { paymentBindingMessage, type Payment } from '../common/payment';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { Device, providerLog, sharedStack, uniqueBindingMessage } from './support/stack';
+import { agentQueues, Device, providerLog, sharedStack, uniqueBindingMessage } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
 
@@ -107,10 +107,11 @@ describe('a copy of a payment agent’s input', () => {
   it('pays nothing twice, under a new workflow ID or its own', async () => {
     const payment: Payment = { amount: '9.99', currency: 'EUR', creditorName: `Replay${randomUUID().slice(0, 8)}` };
     const workflowId = `replay-agent-${randomUUID()}`;
+    const { taskQueue, approvalTaskQueue } = agentQueues(fixture.env);
     const agent = await fixture.temporal.workflow.start(paymentAgent, {
       workflowId,
-      taskQueue: fixture.env.CIBA_TASK_QUEUE!,
-      args: [{ loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId) }],
+      taskQueue,
+      args: [{ approvalTaskQueue, loginHint: 'alice@example.com', payment, seal: newStartSeal(workflowId) }],
     });
     const { authReqId } = await waitForApprovalState(fixture.temporal, `${workflowId}/approval/payment`, isPending);
     await device.decide(authReqId!, 'approve');
@@ -118,10 +119,10 @@ describe('a copy of a payment agent’s input', () => {
     expect(await payments(payment.creditorName)).toHaveLength(1);
 
     const elsewhere = `replay-agent-copy-${randomUUID()}`;
-    await startCopy(fixture.temporal, workflowId, elsewhere, fixture.env.CIBA_TASK_QUEUE!);
+    await startCopy(fixture.temporal, workflowId, elsewhere, taskQueue);
     expect((await failureOf(fixture.temporal, elsewhere)).type).toBe('InputReplayed');
 
-    await startCopy(fixture.temporal, workflowId, workflowId, fixture.env.CIBA_TASK_QUEUE!);
+    await startCopy(fixture.temporal, workflowId, workflowId, taskQueue);
     expect((await failureOf(fixture.temporal, workflowId)).type).toBe('InputReplayed');
 
     expect(await payments(payment.creditorName)).toHaveLength(1);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { temporalSettings, workerDataConverter } from '../common/config';
+import { approvalBundlerOptions } from '../worker/bundler-options';
 import { workerInterceptors } from '../worker/worker';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './replay/fixtures';
 
@@ -42,25 +43,38 @@ it('has a fixture for every path', () => {
   ).toEqual([...files].sort());
 });
 
-it('replays every recorded history on the current workflow code', async () => {
+/** The sample agent's runs replay on the agent's bundle; every other run on the approval worker's. */
+const AGENT_HISTORIES = new Set(['payment-agent.binpb']);
+
+it('replays every recorded history on the current workflow code, each on the bundle of the worker that runs it', async () => {
   // The worker's data converter and interceptors, as in production (worker/worker.ts).
   const dataConverter = workerDataConverter(temporalSettings({ CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY }));
-  const histories = index.map(({ file, workflowId }) => ({
-    workflowId,
-    history: proto.api.history.v1.History.decode(readFileSync(path.join(FIXTURE_DIR, file))),
-  }));
+  const historiesOf = (agent: boolean) =>
+    index
+      .filter(({ file }) => AGENT_HISTORIES.has(file) === agent)
+      .map(({ file, workflowId }) => ({
+        workflowId,
+        history: proto.api.history.v1.History.decode(readFileSync(path.join(FIXTURE_DIR, file))),
+      }));
   const failures: string[] = [];
   let replayed = 0;
-  for await (const result of Worker.runReplayHistories(
-    {
-      workflowsPath: require.resolve('../workflows'),
-      dataConverter,
-      interceptors: { workflowModules: workerInterceptors.workflowModules },
-    },
-    histories,
-  )) {
-    replayed += 1;
-    if (result.error) failures.push(`${result.workflowId} (${result.runId}): ${result.error.message}`);
+  for (const [workflowsPath, histories] of [
+    [require.resolve('../workflows/approval-workflows'), historiesOf(false)],
+    [require.resolve('../workflows'), historiesOf(true)],
+  ] as const) {
+    for await (const result of Worker.runReplayHistories(
+      {
+        workflowsPath,
+        dataConverter,
+        interceptors: { workflowModules: workerInterceptors.workflowModules },
+        // As the worker bundles: the input rules shared by every workflow of the isolate (workflows/isolate-shared.ts).
+        bundlerOptions: approvalBundlerOptions(),
+      },
+      histories,
+    )) {
+      replayed += 1;
+      if (result.error) failures.push(`${result.workflowId} (${result.runId}): ${result.error.message}`);
+    }
   }
   expect(failures).toEqual([]);
   expect(replayed).toBe(files.length);

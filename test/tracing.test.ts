@@ -12,7 +12,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { Device, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import { agentQueues, Device, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 
@@ -172,9 +172,10 @@ it("continues an agent workflow's trace into its child approval, by Temporal hea
     try {
       const started = await fixture.temporal.workflow.start(paymentAgent, {
         workflowId: agentId,
-        taskQueue: fixture.env.CIBA_TASK_QUEUE!,
+        taskQueue: agentQueues(fixture.env).taskQueue,
         args: [
           {
+            approvalTaskQueue: agentQueues(fixture.env).approvalTaskQueue,
             loginHint: 'alice@example.com',
             payment: { amount: '5.00', currency: 'EUR', creditorName: 'Tracing' },
             seal: newStartSeal(agentId),

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const { worker, run, notificationUrl } = await createWorker(config);
   console.error(
     `ciba worker: task queue "${config.temporal.taskQueue}", namespace "${config.temporal.namespace}", provider ${config.ciba.issuer.href}` +
+      (config.temporal.agentTaskQueue ? `, sample agent on "${config.temporal.agentTaskQueue}"` : '') +
       (notificationUrl ? `, ping notifications at ${notificationUrl}` : '') +
       (config.workerDeployment
         ? `, deployment "${config.workerDeployment.deploymentName}" build "${config.workerDeployment.buildId}" (AUTO_UPGRADE)`

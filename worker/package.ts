@@ -20,6 +20,7 @@ import { workerDataConverter } from '../common/config';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { startTracing } from './tracing';
 import { approvalActivities, workerInterceptors } from './worker';
+import { approvalBundlerOptions } from './bundler-options';
 import { workerDeploymentOptions } from './deployment';
 
 export { createWorker, installMetrics, workerInterceptors, HISTOGRAM_BUCKETS } from './worker';
@@ -106,6 +107,8 @@ export async function withApprovals(
       dataConverter: workerDataConverter(config.temporal),
       interceptors: tracing ? tracing.interceptors(interceptors) : interceptors,
       ...(tracing && { sinks: { ...options.sinks, ...tracing.sinks } }),
+      // The approvals' input rules are built once per workflow thread, not per workflow (docs/bench-start-costs.md).
+      bundlerOptions: approvalBundlerOptions(options.bundlerOptions),
     },
     async close() {
       await ciba.close();

@@ -1,8 +1,9 @@
 /**
- * Builds the worker: the approval and sample agent workflows, and the activities wired to one CIBA client.
+ * Builds the worker: the approval workflows on CIBA_TASK_QUEUE and the sample agent on CIBA_AGENT_TASK_QUEUE, each
+ * Worker with its own workflow bundle, and the activities wired to one CIBA client.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, type WorkerInterceptors } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createCibaActivities, createWorkerSettingsActivities, type PingSettings } from '../activities/activities';
 import { PingWakeups } from '../activities/ping-wakeups';
 import { notificationKeyFrom } from '../common/notification-token';
@@ -20,6 +21,7 @@ import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import type { WorkerConfig } from './config';
 import { WORKFLOW_METRICS } from '../workflows/metrics';
 import { startTracing } from './tracing';
+import { approvalBundlerOptions } from './bundler-options';
 
 /**
  * Only holders of the payload key can make this worker act. Its codec (workerDataConverter) replaces a payload that
@@ -108,7 +110,10 @@ export function approvalActivities(ciba: CibaClient, config: WorkerConfig, ping?
 }
 
 export interface RunningWorker {
+  /** The approval workflows' Worker, on CIBA_TASK_QUEUE. */
   worker: Worker;
+  /** The sample agent's Worker, on CIBA_AGENT_TASK_QUEUE (unless `off`). */
+  agentWorker?: Worker;
   /** Ping mode: the notification endpoint's URL. */
   notificationUrl?: string;
   /** Resolves once the worker has shut down (SIGINT/SIGTERM or worker.shutdown()) and everything is closed. */
@@ -128,15 +133,10 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
   };
   // Opt-in (an OTLP endpoint is set): the SDK's OpenTelemetry interceptors after the worker's own, and their sink.
   const tracing = config.tracing && startTracing(config.tracing);
-  const worker = await Worker.create({
+  const activities = approvalActivities(ciba, config, ping);
+  const shared = {
     connection,
     namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities: {
-      ...approvalActivities(ciba, config, ping),
-      ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs), // the sample agent's
-    },
     dataConverter: workerDataConverter(config.temporal),
     interceptors: tracing ? tracing.interceptors(workerInterceptors) : workerInterceptors,
     ...(tracing && { sinks: tracing.sinks }),
@@ -148,7 +148,28 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
     // in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',
+    bundlerOptions: approvalBundlerOptions(),
+  } satisfies Partial<WorkerOptions>;
+  // Every new workflow evaluates its bundle's modules again: the approvals' bundle holds the approval workflows only,
+  // and the sample agent runs on a Worker of its own (docs/bench-start-costs.md).
+  const worker = await Worker.create({
+    ...shared,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows/approval-workflows'),
+    activities,
   });
+  const agentWorker =
+    config.temporal.agentTaskQueue === undefined
+      ? undefined
+      : await Worker.create({
+          ...shared,
+          taskQueue: config.temporal.agentTaskQueue,
+          workflowsPath: require.resolve('../workflows'),
+          activities: {
+            ...activities, // for an agent started without approvalTaskQueue: its approval runs here
+            ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs),
+          },
+        });
   let notifications: NotificationServer | undefined;
   if (config.notificationEndpoint && ping) {
     // Signals go through a client on the worker's connection with the clients' (encrypting) data converter: the
@@ -168,12 +189,22 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
       },
     });
   }
+  const workers = agentWorker ? [worker, agentWorker] : [worker];
   return {
     worker,
+    agentWorker,
     notificationUrl: notifications?.url,
     async run() {
       try {
-        await worker.run();
+        // Either one stopping (a signal stops both; worker.shutdown() stops one) stops the other.
+        const ended = await Promise.allSettled(
+          workers.map((w) =>
+            w.run().finally(() => {
+              for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+            }),
+          ),
+        );
+        for (const end of ended) if (end.status === 'rejected') throw end.reason;
       } finally {
         await notifications?.close();
         await ciba.close();

@@ -33,17 +33,14 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CibaActivities, RevokeTokensInput, WorkerSettingsActivities } from '../activities/activities';
 import type { CompactPollInput, CompactTierResult } from '../activities/compact-polling';
 import type { BackchannelAcknowledgment, PollOutcome, TokenSet } from '../activities/ciba-protocol';
-import {
-  ApprovalRequestSchema,
-  formatZodError,
-  legacyApprovalRequestSchema,
-  type ApprovalFailureInfo,
-  type ApprovalRequest,
-  type ApprovalRequestInput,
-  type ApprovalResult,
-  type ApprovalState,
-  type AskReason,
-  type PollingMode,
+import type {
+  ApprovalFailureInfo,
+  ApprovalRequest,
+  ApprovalRequestInput,
+  ApprovalResult,
+  ApprovalState,
+  AskReason,
+  PollingMode,
 } from '../common/approval';
 import { ApprovalFailureType, type ApprovalStatus } from '../common/outcomes';
 import { CIBA_APPROVAL_STATUS, CIBA_PROVIDER, CIBA_REQUEST_EXPIRES_AT } from '../common/search-attributes';
@@ -69,6 +66,7 @@ import { checkGrantedTokens, type GrantCheck } from './granted';
 import { pingSignal } from './signals';
 import { acquireAsk, releaseAsk } from './ask-gate';
 import { checkStartSeal } from './sealed-start';
+import { approvalRules } from './input-rules';
 import { ApprovalMetrics } from './metrics';
 import {
   interpretPollAnswer,
@@ -225,11 +223,13 @@ export async function cibaApproval(
 
 /** Validate: the request is checked again here (histories outlive clients); an invalid one ends the approval at once. */
 function validate(input: ApprovalRequestInput, currentRules: boolean): ApprovalRequest {
+  // The schemas are built once per isolate, not per workflow (workflows/input-rules.ts).
+  const rules = approvalRules();
   // Runs from before safe text, length limits and ask bounds are read by the rules they started under.
-  const schema = currentRules ? ApprovalRequestSchema : legacyApprovalRequestSchema();
+  const schema = currentRules ? rules.ApprovalRequestSchema : rules.legacyApprovalRequestSchema();
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const failure = { type: ApprovalFailureType.InvalidRequest, message: formatZodError(parsed.error) };
+  const failure = { type: ApprovalFailureType.InvalidRequest, message: rules.formatZodError(parsed.error) };
   setHandler(approvalStatusQuery, () => invalidInputStatus(input, failure, Date.now()));
   throw approvalFailure(failure.type, failure.message);
 }

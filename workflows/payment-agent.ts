@@ -19,6 +19,12 @@ export interface PaymentAgentInput {
   loginHint: string;
   payment: Payment;
   audience?: string;
+  /**
+   * The approval worker's task queue (its CIBA_TASK_QUEUE), where the approval runs as a child workflow. Default: this
+   * workflow's own task queue, for a worker that runs both (withApprovals, docs/install.md). The standalone worker runs
+   * the agent on a task queue of its own (CIBA_AGENT_TASK_QUEUE), so its starters name the approvals' queue here.
+   */
+  approvalTaskQueue?: string;
   /** The worker's provider profile, so that the binding message fits the provider's rule (default generic). */
   providerProfile?: ProviderProfileName;
   /** How long the user has and how often to ask (defaults: provider's expiry, 24 h, up to 3 asks a minute apart). */
@@ -59,7 +65,8 @@ export async function paymentAgent(input: PaymentAgentInput): Promise<PaymentAge
       audience: input.audience,
       ...input.approval,
     },
-    { key: APPROVAL_KEY },
+    // Runs recorded before approvalTaskQueue have none: their child started on this queue, as it still does.
+    { key: APPROVAL_KEY, taskQueue: input.approvalTaskQueue },
   );
 
   const receipt = await executePayment({

@@ -6,8 +6,9 @@
  */
 import { workflowInfo } from '@temporalio/workflow';
 import { ApprovalFailureType } from '../common/outcomes';
-import { sealProblem, type StartSeal } from '../common/start-seal';
+import type { StartSeal } from '../common/start-seal';
 import { approvalFailure } from './failures';
+import { sealRules } from './input-rules';
 
 let checked: StartSeal | undefined;
 
@@ -19,7 +20,7 @@ let checked: StartSeal | undefined;
  */
 export function checkStartSeal(seal: unknown): StartSeal {
   const info = workflowInfo();
-  const problem = sealProblem(seal, {
+  const problem = sealRules().sealProblem(seal, {
     workflowId: info.workflowId,
     runStartMs: info.runStartTime.getTime(),
     continued: info.continuedFromExecutionRunId !== undefined,

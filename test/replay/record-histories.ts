@@ -25,6 +25,7 @@ import {
   startProvider,
   startWorker,
   TEST_LOG_DIR,
+  agentQueues,
 } from '../support/stack';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './fixtures';
 
@@ -147,9 +148,10 @@ async function main(): Promise<void> {
     {
       const handle = await client.workflow.start(paymentAgent, {
         workflowId: 'replay-payment-agent',
-        taskQueue: env.CIBA_TASK_QUEUE!,
+        taskQueue: agentQueues(env).taskQueue,
         args: [
           {
+            approvalTaskQueue: agentQueues(env).approvalTaskQueue,
             loginHint: 'bob@example.com',
             payment: { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' },
             seal: newStartSeal('replay-payment-agent'),

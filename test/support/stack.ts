@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { generatePayloadKey } from '../../common/payload-codec';
-import { temporalSettings } from '../../common/config';
+import { agentTaskQueueFor, temporalSettings } from '../../common/config';
 import { ApprovalClient, connectTemporalClient } from '../../client/approvals';
 import type { RequestLogEntry, RequestLogFilter } from '../../provider/request-log';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
@@ -63,6 +63,15 @@ export function stackEnv(
     CIBA_USER_MAX_ASKS_PER_HOUR: '100000',
     ...overrides,
   };
+}
+
+/**
+ * Where a test starts the sample agent (workflows/payment-agent.ts): the worker's agent task queue, and, for the agent's
+ * input, the approvals' task queue its approval runs on.
+ */
+export function agentQueues(env: Record<string, string>): { taskQueue: string; approvalTaskQueue: string } {
+  const approvalTaskQueue = env.CIBA_TASK_QUEUE!;
+  return { taskQueue: env.CIBA_AGENT_TASK_QUEUE || agentTaskQueueFor(approvalTaskQueue), approvalTaskQueue };
 }
 
 export function uniqueTaskQueue(name: string): string {
