@@ -2,9 +2,9 @@
  * The local production-shaped cluster, in order: binaries (go-build.ts), PostgreSQL (postgres.ts), Temporal's schemas
  * (schema.ts), the Temporal services as four processes (temporal-services.ts), the namespace and search attributes,
  * the codec server and the UI server, then the provider, the approval workers and the HTTP API instances (apps.ts).
- * `stop()` stops them in the reverse order, PostgreSQL last (`pg_ctl stop -m fast`). Nothing is set up twice: a
- * second start finds the binaries, the data directory, the schemas and the namespace, and goes on. `faults`
- * (faults.ts) kills and restarts parts of a running cluster.
+ * `stop()` stops the workers and API instances side by side, then the rest in the reverse order, PostgreSQL last
+ * (`pg_ctl stop -m fast`). Nothing is set up twice: a second start finds the binaries, the data directory, the schemas
+ * and the namespace, and goes on. `faults` (faults.ts) kills and restarts parts of a running cluster.
  */
 import fs from 'node:fs';
 import { isPortOpen } from '../ports';
@@ -86,12 +86,15 @@ export async function startCluster(
 
   // Stopped in reverse: apps, UI, codec server; then the Temporal services in a fixed order; PostgreSQL last.
   const parts: Stoppable[] = [];
+  const appParts: Stoppable[] = [];
   const services = new Map<TemporalService, NativeProcess>();
   let stopPostgres: ((mode?: 'fast' | 'immediate') => Promise<void>) | undefined;
   const stop = async () => {
-    for (const part of parts.splice(0).reverse()) {
-      await part.stop().catch((e: unknown) => log(`stopping ${part.name}: ${(e as Error).message}`));
-    }
+    const stopPart = (part: Stoppable) =>
+      part.stop().catch((e: unknown) => log(`stopping ${part.name}: ${(e as Error).message}`));
+    // The workers and API instances side by side (each may take its grace period), then the rest in reverse.
+    await Promise.all(appParts.splice(0).map(stopPart));
+    for (const part of parts.splice(0).reverse()) await stopPart(part);
     for (const name of [...TEMPORAL_SERVICES].reverse()) await services.get(name)?.stop(15_000);
     services.clear();
     if (stopPostgres) await stopPostgres().catch((e: unknown) => log(`stopping PostgreSQL: ${(e as Error).message}`));
@@ -173,7 +176,7 @@ export async function startCluster(
     }));
     const inSlot = (slots: ProcessSlot[]) => (_: Stoppable, process: ManagedProcess, i: number) => {
       slots[i]!.current = process;
-      parts.push(slotPart(slots[i]!));
+      appParts.push(slotPart(slots[i]!));
     };
     const apis = startApis(layout, appEnv, inSlot(apiSlots));
     await allStarted<unknown>([apis, startWorkers(layout, appEnv, inSlot(workerSlots))]);
