@@ -25,6 +25,7 @@ import {
   uniqueBindingMessage,
   uniqueTaskQueue,
   agentQueues,
+  WITH_SAMPLE_AGENT,
 } from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, useWorkerFixture } from './support/worker-fixture';
@@ -34,7 +35,7 @@ jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fixture = useWorkerFixture('approval');
+const fixture = useWorkerFixture('approval', WITH_SAMPLE_AGENT);
 
 const payment: Payment = { amount: '50.00', currency: 'USD', creditorName: 'ExampleCorp' };
 
@@ -175,7 +176,7 @@ describe('the sample payment agent', () => {
     // during the test could as well expire before a slow test approves the next one): a proxy turns the provider's
     // answer to a poll of it into expired_token. The second request lives its whole lifetime.
     const { proxied, proxy, device: proxiedDevice } = await openProxiedProvider();
-    const env = stackEnv(uniqueTaskQueue('ask-again'), { CIBA_ISSUER: proxied.issuer });
+    const env = stackEnv(uniqueTaskQueue('ask-again'), { CIBA_ISSUER: proxied.issuer, ...WITH_SAMPLE_AGENT });
     const running = await startWorkerWithClients(env, 'worker-ask-again').catch(async (error: unknown) => {
       await proxied.close();
       throw error;

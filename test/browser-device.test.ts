@@ -18,7 +18,14 @@ import { launchChromium } from '../devstack/chromium';
 import { REPO_ROOT } from '../devstack/ts-process';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, jwtPayload, waitForApprovalState } from './support/approvals';
-import { agentQueues, CLIENT_ID, CLIENT_SECRET, providerLog, uniqueBindingMessage } from './support/stack';
+import {
+  agentQueues,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  providerLog,
+  uniqueBindingMessage,
+  WITH_SAMPLE_AGENT,
+} from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useProviderFixture } from './support/worker-fixture';
 
@@ -29,7 +36,11 @@ const SCREENSHOTS = path.join(REPO_ROOT, 'docs', 'screenshots');
 /** A type the provider accepts (IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES) and the device page has no sentence for. */
 const TRIP_TYPE = 'urn:example:trip-booking';
 
-const fixture = useProviderFixture('browser-device', { IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES: TRIP_TYPE });
+const fixture = useProviderFixture(
+  'browser-device',
+  { IDP_EXTRA_AUTHORIZATION_DETAILS_TYPES: TRIP_TYPE },
+  WITH_SAMPLE_AGENT,
+);
 
 let browser: Browser | undefined;
 let context: BrowserContext;

@@ -20,6 +20,7 @@ import {
   stackEnv,
   uniqueBindingMessage,
   uniqueTaskQueue,
+  WITH_SAMPLE_AGENT,
 } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import {
@@ -46,7 +47,7 @@ interface OwnWorker extends WorkerWithClients {
  * flight any more: the graceful stop lets a running activity finish, and a stopped worker sends nothing.
  */
 async function withOwnWorker(name: string, body: (worker: OwnWorker) => Promise<void>): Promise<void> {
-  const running = await startWorkerWithClients(stackEnv(uniqueTaskQueue(name)), `worker-${name}`);
+  const running = await startWorkerWithClients(stackEnv(uniqueTaskQueue(name), WITH_SAMPLE_AGENT), `worker-${name}`);
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= stopWorkerWithClients(running));
   try {

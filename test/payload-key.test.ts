@@ -35,6 +35,7 @@ import {
   uniqueBindingMessage,
   uniqueTaskQueue,
   agentQueues,
+  WITH_SAMPLE_AGENT,
 } from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
@@ -45,7 +46,7 @@ jest.setTimeout(3 * HANG_DETECTOR_MS);
 const execFileAsync = promisify(execFile);
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fixture = useWorkerFixture('payload-key');
+const fixture = useWorkerFixture('payload-key', WITH_SAMPLE_AGENT);
 
 /** The key id the spec derives from a key: `k-` + the first 8 bytes of SHA-256 of the key, in hex. */
 const keyIdOf = (base64Key: string) =>

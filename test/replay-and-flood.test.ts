@@ -12,7 +12,14 @@ import { ApprovalFailedError, InvalidApprovalRequestError, newStartSeal } from '
 import { paymentBindingMessage, type Payment } from '../common/payment';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { agentQueues, Device, providerLog, sharedStack, uniqueBindingMessage } from './support/stack';
+import {
+  agentQueues,
+  Device,
+  providerLog,
+  sharedStack,
+  uniqueBindingMessage,
+  WITH_SAMPLE_AGENT,
+} from './support/stack';
 import { HANG_DETECTOR_MS } from './support/wait';
 import { useWorkerFixture } from './support/worker-fixture';
 
@@ -20,7 +27,7 @@ jest.setTimeout(3 * HANG_DETECTOR_MS);
 
 const stack = sharedStack();
 const device = new Device(stack.issuer);
-const fixture = useWorkerFixture('replay');
+const fixture = useWorkerFixture('replay', WITH_SAMPLE_AGENT);
 
 /** Starts a workflow with another workflow's encrypted input, byte for byte, as `temporal workflow start` could. */
 async function startCopy(client: Client, fromWorkflowId: string, workflowId: string, taskQueue: string) {

@@ -12,7 +12,15 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { paymentAgent } from '../workflows/payment-agent';
 import { isPending, waitForApprovalState } from './support/approvals';
-import { agentQueues, Device, sharedStack, stackEnv, uniqueBindingMessage, uniqueTaskQueue } from './support/stack';
+import {
+  agentQueues,
+  Device,
+  sharedStack,
+  stackEnv,
+  uniqueBindingMessage,
+  uniqueTaskQueue,
+  WITH_SAMPLE_AGENT,
+} from './support/stack';
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 
@@ -63,6 +71,7 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      ...WITH_SAMPLE_AGENT,
     }),
     'worker-tracing',
   );

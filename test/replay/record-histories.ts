@@ -26,6 +26,7 @@ import {
   startWorker,
   TEST_LOG_DIR,
   agentQueues,
+  WITH_SAMPLE_AGENT,
 } from '../support/stack';
 import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './fixtures';
 
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const provider = await startProvider();
   const env = stackEnv(
     'record-histories',
-    { CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY },
+    { CIBA_PAYLOAD_KEY: FIXTURE_PAYLOAD_KEY, ...WITH_SAMPLE_AGENT },
     {
       temporalAddress: temporal.address,
       issuer: provider.issuer,

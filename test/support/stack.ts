@@ -61,15 +61,21 @@ export function stackEnv(
     // own (test/replay-and-flood.test.ts), with the defaults' order of magnitude.
     CIBA_USER_MAX_PENDING_ASKS: '1000',
     CIBA_USER_MAX_ASKS_PER_HOUR: '100000',
+    // No sample agent's Worker (a second workflow bundle at every worker start) unless the test starts the agent.
+    CIBA_AGENT_TASK_QUEUE: 'off',
     ...overrides,
   };
 }
 
+/** stackEnv overrides for a worker that also runs the sample agent, on its default task queue (agentQueues). */
+export const WITH_SAMPLE_AGENT: Record<string, string> = { CIBA_AGENT_TASK_QUEUE: '' };
+
 /**
  * Where a test starts the sample agent (workflows/payment-agent.ts): the worker's agent task queue, and, for the agent's
- * input, the approvals' task queue its approval runs on.
+ * input, the approvals' task queue its approval runs on. The worker's env needs WITH_SAMPLE_AGENT.
  */
 export function agentQueues(env: Record<string, string>): { taskQueue: string; approvalTaskQueue: string } {
+  if (env.CIBA_AGENT_TASK_QUEUE === 'off') throw new Error('this worker runs no sample agent: add WITH_SAMPLE_AGENT');
   const approvalTaskQueue = env.CIBA_TASK_QUEUE!;
   return { taskQueue: env.CIBA_AGENT_TASK_QUEUE || agentTaskQueueFor(approvalTaskQueue), approvalTaskQueue };
 }
