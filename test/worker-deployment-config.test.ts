@@ -2,7 +2,8 @@
 import { ConfigError } from '../common/config';
 import { generatePayloadKey } from '../common/payload-codec';
 import { loadWorkerConfig } from '../worker/config';
-import { workerDeploymentOptions } from '../worker/deployment';
+import type { WorkerDeploymentOptions } from '@temporalio/worker';
+import { approvalWorkerDeployment, workerDeploymentOptions } from '../worker/deployment';
 
 const valid = {
   CIBA_ISSUER: 'https://tenant.example.com/',
@@ -70,4 +71,29 @@ it.each([
   ],
 ])('refuses what the server would: %s', (_what, env, variable) => {
   expect(errorOf(env)).toContain(`${variable}:`);
+});
+
+describe("a team's worker through withApprovals (approvalWorkerDeployment)", () => {
+  const configured = { deploymentName: 'ciba-approvals', buildId: 'b1' };
+  const theirs = (
+    version = configured,
+    defaultVersioningBehavior: 'AUTO_UPGRADE' | 'PINNED' = 'AUTO_UPGRADE',
+  ): WorkerDeploymentOptions => ({ useWorkerVersioning: true, version, defaultVersioningBehavior });
+
+  it('gets the configured version when its options have none, and keeps its own when they agree', () => {
+    expect(approvalWorkerDeployment(undefined, configured)).toEqual(workerDeploymentOptions(configured));
+    expect(approvalWorkerDeployment(theirs(), configured)).toEqual(theirs());
+    expect(approvalWorkerDeployment(theirs(), undefined)).toEqual(theirs());
+    expect(approvalWorkerDeployment(undefined, undefined)).toBeUndefined();
+  });
+
+  it('refuses a PINNED default (approvals outlive builds) and another version than the configured one', () => {
+    expect(() => approvalWorkerDeployment(theirs(configured, 'PINNED'), undefined)).toThrow(/must be AUTO_UPGRADE/);
+    expect(() => approvalWorkerDeployment(theirs({ ...configured, buildId: 'b2' }), configured)).toThrow(
+      /ciba-approvals\.b2\) are not the configured version ciba-approvals\.b1/,
+    );
+    expect(() => approvalWorkerDeployment({ useWorkerVersioning: false, version: configured }, configured)).toThrow(
+      /versioning off/,
+    );
+  });
 });

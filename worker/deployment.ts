@@ -77,3 +77,32 @@ export function workerDeploymentOptions(
 ): WorkerDeploymentOptions | undefined {
   return version && { useWorkerVersioning: true, version, defaultVersioningBehavior: 'AUTO_UPGRADE' };
 }
+
+/**
+ * The `workerDeploymentOptions` of a team's worker that runs the approvals (`withApprovals`): the configured version's
+ * when the team's options have none, else theirs, which must then name the configured version, if any. Refused: a
+ * `PINNED` default (approvals outlive builds: pin the team's own workflows one by one with `setWorkflowOptions`; a
+ * per-workflow AUTO_UPGRADE in the approvals themselves would fail every workflow task on an unversioned worker).
+ */
+export function approvalWorkerDeployment(
+  theirs: WorkerDeploymentOptions | undefined,
+  configured: WorkerDeploymentVersion | undefined,
+): WorkerDeploymentOptions | undefined {
+  if (theirs?.useWorkerVersioning && theirs.defaultVersioningBehavior !== 'AUTO_UPGRADE') {
+    throw new Error(
+      `withApprovals: the worker's defaultVersioningBehavior must be AUTO_UPGRADE (approvals wait longer than a build ` +
+        `lives; docs/deploys.md), not ${theirs.defaultVersioningBehavior}: pin your own workflows with setWorkflowOptions`,
+    );
+  }
+  if (!configured) return theirs;
+  if (!theirs) return workerDeploymentOptions(configured);
+  const { deploymentName, buildId } = theirs.version;
+  if (!theirs.useWorkerVersioning || deploymentName !== configured.deploymentName || buildId !== configured.buildId) {
+    throw new Error(
+      `withApprovals: the worker's workerDeploymentOptions (${theirs.useWorkerVersioning ? `${deploymentName}.${buildId}` : 'versioning off'}) ` +
+        `are not the configured version ${configured.deploymentName}.${configured.buildId} ` +
+        `(CIBA_WORKER_DEPLOYMENT_NAME, CIBA_WORKER_BUILD_ID)`,
+    );
+  }
+  return theirs;
+}

@@ -21,7 +21,7 @@ import { loadWorkerConfig, type WorkerConfig } from './config';
 import { startTracing } from './tracing';
 import { approvalActivities, workerInterceptors } from './worker';
 import { approvalBundlerOptions } from './bundler-options';
-import { workerDeploymentOptions } from './deployment';
+import { approvalWorkerDeployment } from './deployment';
 
 export { createWorker, installMetrics, workerInterceptors, HISTOGRAM_BUCKETS } from './worker';
 export type { MetricsEndpoint, RunningWorker } from './worker';
@@ -47,7 +47,7 @@ export interface ApprovalWorkerParts {
  *
  * Worker Versioning (docs/deploys.md): with CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID set, the options get
  * `workerDeploymentOptions` for that version (AUTO_UPGRADE by default) unless they have their own, which must then
- * name the same version. The approval workflows are AUTO_UPGRADE whatever the worker's default.
+ * name the same version. A worker that runs approvals must default to AUTO_UPGRADE: PINNED is refused.
  *
  * Ping mode (CIBA_NOTIFICATION_*) needs the notification endpoint of the standalone worker: refused here.
  */
@@ -68,19 +68,7 @@ export async function withApprovals(
       `withApprovals: the worker's namespace "${options.namespace}" is not the configured "${config.temporal.namespace}"`,
     );
   }
-  const deployment = workerDeploymentOptions(config.workerDeployment);
-  const theirVersion = options.workerDeploymentOptions?.version;
-  if (
-    deployment &&
-    theirVersion &&
-    (theirVersion.deploymentName !== deployment.version.deploymentName ||
-      theirVersion.buildId !== deployment.version.buildId)
-  ) {
-    throw new Error(
-      `withApprovals: the worker's deployment version ${theirVersion.deploymentName}.${theirVersion.buildId} is not the configured ` +
-        `${deployment.version.deploymentName}.${deployment.version.buildId} (CIBA_WORKER_DEPLOYMENT_NAME, CIBA_WORKER_BUILD_ID)`,
-    );
-  }
+  const workerDeployment = approvalWorkerDeployment(options.workerDeploymentOptions, config.workerDeployment);
   const ciba = await CibaClient.create(config.ciba);
   const activities = approvalActivities(ciba, config);
   const own = options.activities ?? {};
@@ -103,7 +91,7 @@ export async function withApprovals(
       namespace: config.temporal.namespace,
       ...(!hasWorkflows && { workflowsPath: approvalWorkflowsPath }),
       activities: { ...own, ...activities },
-      ...(deployment && !theirVersion && { workerDeploymentOptions: deployment }),
+      ...(workerDeployment && { workerDeploymentOptions: workerDeployment }),
       dataConverter: workerDataConverter(config.temporal),
       interceptors: tracing ? tracing.interceptors(interceptors) : interceptors,
       ...(tracing && { sinks: { ...options.sinks, ...tracing.sinks } }),

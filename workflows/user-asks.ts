@@ -6,13 +6,7 @@
  * Started on demand by the first ask (update-with-start: activities/user-asks.ts), it ends on its own once it holds
  * nothing (an hour or two after the user's last ask), and continues as new before its history grows large.
  */
-import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   emptyGate,
   grant,
@@ -29,7 +23,6 @@ import {
 const MAX_EVENTS = 2_000;
 /** An idle gate waits this long for another ask before it ends (a new one starts it again at no loss). */
 const IDLE_GRACE_MS = 60_000;
-
 
 export async function cibaUserAsks(carried?: GateState): Promise<void> {
   let state = carried ?? emptyGate();
