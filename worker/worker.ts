@@ -21,6 +21,7 @@ import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import type { WorkerConfig } from './config';
 import { WORKFLOW_METRICS } from '../workflows/metrics';
 import { startTracing } from './tracing';
+import { workerDeploymentOptions } from './deployment';
 import { approvalBundlerOptions } from './bundler-options';
 
 /**
@@ -148,6 +149,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
     // in-flight ones finish on shutdown.
     shutdownGraceTime: '20s',
+    // Worker Versioning when CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID are set: AUTO_UPGRADE (docs/deploys.md).
+    workerDeploymentOptions: workerDeploymentOptions(config.workerDeployment),
     bundlerOptions: approvalBundlerOptions(),
   } satisfies Partial<WorkerOptions>;
   // Every new workflow evaluates its bundle's modules again: the approvals' bundle holds the approval workflows only,
