@@ -33,7 +33,12 @@ export const CLUSTER_START_TIMEOUT_MS = 25 * 60_000;
 /** The test clusters' port offset: CIBA_TEST_CLUSTER_OFFSET, else 20000 (the default cluster is at 10000). */
 export function testClusterOffset(): number {
   const value = process.env.CIBA_TEST_CLUSTER_OFFSET;
-  return value ? Number(value) : 20_000;
+  if (!value) return 20_000;
+  const offset = Number(value);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
+    throw new Error(`CIBA_TEST_CLUSTER_OFFSET must be an integer from 0 to 50000, got "${value}"`);
+  }
+  return offset;
 }
 
 /** The layout of the test cluster `name`: its own offset and data root, the default cluster's build. */
@@ -138,10 +143,10 @@ export async function startClusterProcess(options: { name: string; offset?: numb
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const tail = () => output.split('\n').slice(-40).join('\n');
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`cluster not up after ${CLUSTER_START_TIMEOUT_MS} ms:\n${tail()}`)),
-      CLUSTER_START_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGINT'); // it stops what it started
+      reject(new Error(`cluster not up after ${CLUSTER_START_TIMEOUT_MS} ms:\n${tail()}`));
+    }, CLUSTER_START_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('The cluster is up')) {
