@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { ApprovalClient, ApprovalFailedError } from '../client/approvals';
 import { temporalSettings } from '../common/config';
 import type { RequestLogEntry } from '../provider/request-log';
@@ -33,6 +34,7 @@ const APPROVALS = 48;
 /** Approval i asks user<i+1>: the provider accepts user1..userN (IDP_TEST_USERS). */
 const USERS = APPROVALS;
 const POSTGRES_DOWN_MS = 30_000;
+const TaskQueueType = proto.api.enums.v1.TaskQueueType;
 
 type Starter = 'api-1' | 'api-2' | 'client';
 type Outcome = { approved: true; accessToken: string } | { approved: false; type: string };
@@ -178,6 +180,19 @@ describeCluster('cluster faults: approvals in flight survive (CIBA_TEST_CLUSTER=
           id = ((await response.json()) as { id: string }).id;
         }
         inFlight.push({ ...approval, id });
+      }
+
+      // Across the three workers: each polls the task queue for workflow and activity tasks.
+      const taskQueue = cluster.clientEnv.CIBA_TASK_QUEUE ?? 'ciba-approvals';
+      for (const taskQueueType of [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
+        await waitUntil(async () => {
+          const { pollers } = await temporal.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: taskQueue },
+            taskQueueType,
+          });
+          return new Set(pollers?.map((p) => p.identity)).size >= 3;
+        }, `three workers polling ${taskQueue} (${TaskQueueType[taskQueueType]})`);
       }
 
       // Every user is asked: each request is pending on the device.
