@@ -121,6 +121,23 @@ export interface RunningWorker {
   run(): Promise<void>;
 }
 
+/**
+ * The worker's slots, pollers and shutdown grace: the approval worker's, and the benchmark's floor worker's
+ * (bench/fleet/floor-worker.ts), so that both run with the same settings.
+ */
+export function workerTuning(config: Pick<WorkerConfig, 'maxConcurrentActivities'>) {
+  return {
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    // New approvals arrive on the task queue's non-sticky part: by default 2 of 10 pollers wait there, and a burst of
+    // starts queues behind them (about 30 first workflow tasks a second, whatever the CPU). Half of 20 here.
+    maxConcurrentWorkflowTaskPolls: 20,
+    nonStickyToStickyPollRatio: 0.5,
+    // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
+    // in-flight ones finish on shutdown.
+    shutdownGraceTime: '20s',
+  } satisfies Partial<WorkerOptions>;
+}
+
 export async function createWorker(config: WorkerConfig): Promise<RunningWorker> {
   const connection = await connectWithToken(config.temporal.connection, config.temporal.credentials, (options) =>
     NativeConnection.connect(options),
@@ -141,14 +158,7 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     dataConverter: workerDataConverter(config.temporal),
     interceptors: tracing ? tracing.interceptors(workerInterceptors) : workerInterceptors,
     ...(tracing && { sinks: tracing.sinks }),
-    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
-    // New approvals arrive on the task queue's non-sticky part: by default 2 of 10 pollers wait there, and a burst of
-    // starts queues behind them (about 30 first workflow tasks a second, whatever the CPU). Half of 20 here.
-    maxConcurrentWorkflowTaskPolls: 20,
-    nonStickyToStickyPollRatio: 0.5,
-    // Activities are short HTTP calls (compact polling ones resume from their heartbeat on another worker); let
-    // in-flight ones finish on shutdown.
-    shutdownGraceTime: '20s',
+    ...workerTuning(config),
     // Worker Versioning when CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID are set: AUTO_UPGRADE (docs/deploys.md).
     workerDeploymentOptions: workerDeploymentOptions(config.workerDeployment),
     bundlerOptions: approvalBundlerOptions(),

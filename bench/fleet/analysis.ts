@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { RequestLogEntry } from '../../provider/request-log';
+import { approvalDay, type ApprovalDay } from './approval-day';
 import { percentile, steadyRate, sum, type PerRole } from './measure';
 import type { RunRecord } from './records';
 
@@ -28,6 +29,9 @@ export interface Figures {
   otherOutcomes: Map<string, number>;
   ok: boolean;
   decisionToResultMs: Spread;
+  /** The result handed back: the user's decision → result (approvals), the activity's end → result (the floor). */
+  handBackMs: Spread;
+  /** Start call → first backchannel request at the provider (the floor: → its activity's start). */
   startToAskMs: Spread;
   /** Starts acknowledged per second in the burst (Temporal: start() returned; baseline: bc-authorize answered). */
   startsPerSecond?: number;
@@ -62,6 +66,8 @@ export interface Figures {
   actionsPerWaitingHourFromHistory?: number;
   /** Where the time from start call to backchannel request goes, step by step (sampled histories). */
   startSteps?: Array<{ step: string; ms: Spread }>;
+  /** Actions per approval-day (approval-day.ts): Temporal modes with phases only. */
+  approvalDay?: ApprovalDay;
 }
 
 /** Each step of a start, from the client's call to the provider's log of the first /bc-authorize. */
@@ -111,7 +117,7 @@ const perSecond = (count: number, fromMs: number, toMs: number) =>
   toMs > fromMs ? count / ((toMs - fromMs) / 1000) : undefined;
 
 export function analyse(run: RunRecord): Figures {
-  const label = `${run.mode.name} n=${run.n}`;
+  const label = `${run.mode.name} n=${run.n}${run.serverName ? ` (${run.serverName})` : ''}`;
   const { approvals, phases, providerLog } = run;
   const bcByMessage = new Map<string, RequestLogEntry[]>();
   const tokenByAuthReq = new Map<string, RequestLogEntry[]>();
@@ -129,25 +135,35 @@ export function analyse(run: RunRecord): Figures {
   let approved = 0;
   let lost = 0;
   let uncertain = 0;
+  const floor = run.mode.kind === 'floor';
+  const success = floor ? 'completed' : 'approved';
   for (const a of approvals) {
-    if (a.outcome === 'approved') approved++;
+    if (a.outcome === success) approved++;
     else if (a.outcome === undefined || a.outcome === 'ApprovalLost') lost++;
     else if (a.outcome === 'ApprovalInitiationUncertain') uncertain++;
     else otherOutcomes.set(a.outcome, (otherOutcomes.get(a.outcome) ?? 0) + 1);
   }
   const reAsked = approvals.filter((a) => (bcByMessage.get(a.bindingMessage)?.length ?? 0) > 1).length;
-  const neverAsked = approvals.filter((a) => !bcByMessage.has(a.bindingMessage)).length;
+  const neverAsked = floor ? 0 : approvals.filter((a) => !bcByMessage.has(a.bindingMessage)).length;
   if (neverAsked) otherOutcomes.set('never asked (no bc-authorize)', neverAsked);
 
   const decisionToResultMs = spread(
     approvals.flatMap((a) => (a.outcome === 'approved' && a.decidedMs && a.resultMs ? [a.resultMs - a.decidedMs] : [])),
   );
   const firstAsk = (a: (typeof approvals)[number]) => bcByMessage.get(a.bindingMessage)?.[0];
-  const startToAskMs = spread(approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs - a.startCallMs] : [])));
+  // The floor: start → its activity's start, and its activity's end → its close.
+  const startToAskMs = floor
+    ? spread(approvals.flatMap((a) => (a.activityStartMs ? [a.activityStartMs - a.startCallMs] : [])))
+    : spread(approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs - a.startCallMs] : [])));
+  const handBackMs = floor
+    ? spread(approvals.flatMap((a) => (a.activityEndMs && a.resultMs ? [a.resultMs - a.activityEndMs] : [])))
+    : decisionToResultMs;
   const startSteps = startStepSpreads(run, (message) => bcByMessage.get(message)?.[0]?.atMs);
   const firstCall = Math.min(...approvals.map((a) => a.startCallMs));
   const acks = approvals.flatMap((a) => (a.startAckMs ? [a.startAckMs] : []));
-  const askTimes = approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs] : []));
+  const askTimes = floor
+    ? approvals.flatMap((a) => (a.activityStartMs ? [a.activityStartMs] : []))
+    : approvals.flatMap((a) => (firstAsk(a) ? [firstAsk(a)!.atMs] : []));
 
   // Poll lateness: each gap between two polls of one auth_req_id minus the interval then in force (5 s more after
   // each slow_down), in the fast window of the ask.
@@ -168,17 +184,18 @@ export function analyse(run: RunRecord): Figures {
   }
   const allPolls = ourAuthReqIds.flatMap((id) => tokenByAuthReq.get(id) ?? []);
   // Achieved polling rate: each auth_req_id's polls per second over whole cycles of steady waiting, summed.
-  const pollsPerSecond = phases
-    ? sum(
-        ourAuthReqIds.map((id) =>
-          steadyRate(
-            (tokenByAuthReq.get(id) ?? []).map((p) => p.atMs),
-            phases.steadyFromMs,
-            phases.decideStartMs,
+  const pollsPerSecond =
+    phases && !floor
+      ? sum(
+          ourAuthReqIds.map((id) =>
+            steadyRate(
+              (tokenByAuthReq.get(id) ?? []).map((p) => p.atMs),
+              phases.steadyFromMs,
+              phases.decideStartMs,
+            ),
           ),
-        ),
-      )
-    : undefined;
+        )
+      : undefined;
 
   const cpu = run.cpu;
   const engineCpuSeconds =
@@ -201,6 +218,7 @@ export function analyse(run: RunRecord): Figures {
     otherOutcomes,
     ok: approved === n && reAsked === 0 && lost === 0 && uncertain === 0 && otherOutcomes.size === 0,
     decisionToResultMs,
+    handBackMs,
     startToAskMs,
     startsPerSecond: acks.length ? perSecond(acks.length, firstCall, Math.max(...acks)) : undefined,
     asksPerSecond: askTimes.length ? perSecond(askTimes.length, firstCall, Math.max(...askTimes)) : undefined,
@@ -242,6 +260,7 @@ export function analyse(run: RunRecord): Figures {
           ) / t.sampled
         : undefined,
     startSteps,
+    approvalDay: approvalDay(run, percentile(askTimes, 50)),
   };
 }
 

@@ -17,7 +17,9 @@ import { parseOptions } from './options';
 import type { RunRecord } from './records';
 import { machine, notesFor, printReport, writeMarkdown } from './report';
 import { runOnce } from './run';
-import { cleanUpAll, startServer } from './stack';
+import { runFloor } from './floor';
+import { startClusterServer } from './cluster-target';
+import { cleanUpAll, startServer, type BenchServer } from './stack';
 import { temporalFleet } from './temporal-fleet';
 
 async function main(): Promise<void> {
@@ -28,44 +30,68 @@ async function main(): Promise<void> {
   const settings =
     `modes ${options.modes.map((m) => m.name).join(',')}; n ${options.sizes.join(',')}; ` +
     `provider interval ${options.intervalSeconds} s; wait ${options.waitSeconds} s pending before the device approves; ` +
-    `Temporal dev server ${options.inMemory ? 'in memory' : 'on a SQLite file'}`;
+    `Temporal dev server ${options.inMemory ? 'in memory' : 'on a SQLite file'}` +
+    (options.cluster ? '; then the same runs on the cluster (PostgreSQL, one process per Temporal service)' : '');
   log(`${machine()}`);
   log(settings);
 
   const payloadKey = generatePayloadKey();
-  const server = await startServer(options.inMemory);
   const records: RunRecord[] = [];
-  const refused = new Map<string, string>();
-  for (const n of options.sizes) {
-    for (const mode of options.modes) {
-      const earlier = refused.get(mode.name);
-      if (earlier) {
-        records.push(skipped(mode, n, options.intervalSeconds, earlier));
-        continue;
-      }
-      try {
-        const record = await runOnce(
-          {
-            options,
-            server,
-            fleet: (m, issuer, runId) =>
-              m.kind === 'baseline'
-                ? baselineFleet(issuer)
-                : temporalFleet(m, server, issuer, runId, payloadKey, options.historySample),
-          },
-          mode,
-          n,
-        );
-        if (record.skipped) {
-          log(`${mode.name}: skipped: ${record.skipped}`);
-          refused.set(mode.name, record.skipped);
+  // The dev server's runs, then (--cluster) the same runs on the cluster: one server up at a time.
+  const targets: Array<() => Promise<BenchServer>> = [() => startServer(options.inMemory)];
+  if (options.cluster) targets.push(() => startClusterServer());
+  for (const [t, startTarget] of targets.entries()) {
+    let server: BenchServer;
+    try {
+      server = await startTarget();
+    } catch (error) {
+      log(`server ${t + 1} did not start: ${(error as Error).stack ?? String(error)}`);
+      for (const n of options.sizes)
+        for (const mode of options.modes)
+          records.push(
+            skipped(mode, n, options.intervalSeconds, `the server did not start: ${(error as Error).message}`),
+          );
+      continue;
+    }
+    const refused = new Map<string, string>();
+    for (const n of options.sizes) {
+      for (const mode of options.modes) {
+        // The loop has no server: it runs once per size, beside the first server's runs.
+        if (mode.kind === 'baseline' && t > 0) continue;
+        const earlier = refused.get(mode.name);
+        if (earlier) {
+          records.push(skipped(mode, n, options.intervalSeconds, earlier));
+          continue;
         }
-        records.push(record);
-      } catch (error) {
-        log(`${mode.name} n=${n} failed: ${(error as Error).stack ?? String(error)}`);
-        records.push(skipped(mode, n, options.intervalSeconds, `the run failed: ${(error as Error).message}`));
+        try {
+          const record =
+            mode.kind === 'floor'
+              ? await runFloor(options, server, payloadKey, mode, n)
+              : await runOnce(
+                  {
+                    options,
+                    server,
+                    fleet: (m, issuer, runId) =>
+                      m.kind === 'baseline'
+                        ? baselineFleet(issuer)
+                        : temporalFleet(m, server, issuer, runId, payloadKey, options.historySample),
+                  },
+                  mode,
+                  n,
+                );
+          if (options.cluster && mode.kind !== 'baseline') record.serverName = server.name;
+          if (record.skipped) {
+            log(`${mode.name}: skipped: ${record.skipped}`);
+            refused.set(mode.name, record.skipped);
+          }
+          records.push(record);
+        } catch (error) {
+          log(`${mode.name} n=${n} on ${server.name} failed: ${(error as Error).stack ?? String(error)}`);
+          records.push(skipped(mode, n, options.intervalSeconds, `the run failed: ${(error as Error).message}`));
+        }
       }
     }
+    await server.stop();
   }
 
   const figures: Figures[] = records.map(analyse);

@@ -25,6 +25,55 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * CPU seconds of a process and of its children it has waited for (utime + stime + cutime + cstime): summed over a
+ * process tree, every process ever in it counts once, also those that have exited (PostgreSQL's backends).
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The parts of a server that runs as several processes (the cluster: each Temporal service, PostgreSQL with its
+ * backends): by name, the pids that make up each part now. Their CPU and memory count as the role `server`, and each
+ * part's apart.
+ */
+export type ServerParts = Record<string, () => number[]>;
+
+/** CPU seconds of each part (the sum over its processes, exited children included: treeCpuSeconds). */
+export function partsCpu(parts: ServerParts | undefined): Record<string, number> {
+  const cpu: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(parts ?? {})) cpu[name] = sum(pids().map((p) => treeCpuSeconds(p) ?? 0));
+  return cpu;
+}
+
+/**
+ * Memory of each part: the proportional set size summed over its processes (/proc/<pid>/smaps_rollup: a page shared
+ * by k processes counts 1/k in each, so PostgreSQL's shared buffers count once, not once per backend); VmRSS where
+ * smaps_rollup cannot be read.
+ */
+export function partsRssMiB(parts: ServerParts | undefined): Record<string, number> {
+  const rss: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(parts ?? {})) rss[name] = sum(pids().map((p) => pssMiB(p) ?? 0));
+  return rss;
+}
+
+function pssMiB(pid: number): number | undefined {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not readable (another user's process without the right to trace it): VmRSS instead
+  }
+  return statusMiB(pid, 'VmRSS');
+}
+
 /** A field of /proc/<pid>/status in MiB (VmRSS, VmHWM). */
 export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
   if (pid === undefined) return undefined;
@@ -39,10 +88,11 @@ export function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): nu
 export type Role = 'worker' | 'server' | 'provider' | 'bench';
 export type PerRole<T> = Partial<Record<Role, T>>;
 
-/** CPU seconds of each process, and of this one (process.cpuUsage). */
-export function cpuSnapshot(pids: PerRole<number>): PerRole<number> {
+/** CPU seconds of each process, and of this one (process.cpuUsage); `server` is its parts' sum when it has parts. */
+export function cpuSnapshot(pids: PerRole<number>, parts?: ServerParts): PerRole<number> {
   const snapshot: PerRole<number> = {};
   for (const [role, pid] of Object.entries(pids) as [Role, number][]) snapshot[role] = cpuSeconds(pid);
+  if (parts) snapshot.server = sum(Object.values(partsCpu(parts)));
   const self = process.cpuUsage();
   snapshot.bench = (self.user + self.system) / 1e6;
   return snapshot;
@@ -69,17 +119,33 @@ export class Sampler {
   private lastAt = performance.now();
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  private readonly partsCpuFirst: Record<string, number>;
+  private partsCpuLast: Record<string, number> = {};
+  private readonly partsPeakRssMiB: Record<string, number> = {};
 
-  constructor(private readonly pids: PerRole<number>) {
+  constructor(
+    private readonly pids: PerRole<number>,
+    private readonly serverParts?: ServerParts,
+  ) {
+    this.partsCpuFirst = partsCpu(serverParts);
     this.sample();
     this.timer = setInterval(() => this.sample(), 1000);
   }
 
   private sample(): void {
     const now = performance.now();
-    const cpu = cpuSnapshot(this.pids);
+    const cpu = cpuSnapshot(this.pids, this.serverParts);
+    const partsRss = partsRssMiB(this.serverParts);
+    for (const [name, rss] of Object.entries(partsRss))
+      this.partsPeakRssMiB[name] = Math.max(this.partsPeakRssMiB[name] ?? 0, rss);
+    if (this.serverParts) this.partsCpuLast = partsCpu(this.serverParts);
     for (const role of Object.keys(cpu) as Role[]) {
-      const rss = role === 'bench' ? process.memoryUsage().rss / 2 ** 20 : statusMiB(this.pids[role], 'VmRSS');
+      const rss =
+        role === 'bench'
+          ? process.memoryUsage().rss / 2 ** 20
+          : role === 'server' && this.serverParts
+            ? sum(Object.values(partsRss))
+            : statusMiB(this.pids[role], 'VmRSS');
       if (rss !== undefined) this.peakRssMiB[role] = Math.max(this.peakRssMiB[role] ?? 0, rss);
       const [before, after] = [this.last[role], cpu[role]];
       if (before !== undefined && after !== undefined && now > this.lastAt) {
@@ -103,6 +169,20 @@ export class Sampler {
     clearInterval(this.timer);
   }
 
+  /** Per server part: CPU seconds from the first sample to the last, and peak resident memory (none without parts). */
+  parts(): Record<string, { cpuSeconds: number; peakRssMiB: number }> | undefined {
+    if (!this.serverParts) return undefined;
+    return Object.fromEntries(
+      Object.keys(this.serverParts).map((name) => [
+        name,
+        {
+          cpuSeconds: (this.partsCpuLast[name] ?? 0) - (this.partsCpuFirst[name] ?? 0),
+          peakRssMiB: this.partsPeakRssMiB[name] ?? 0,
+        },
+      ]),
+    );
+  }
+
   /** The busiest `seconds`-long stretch of a role (or of all measured processes together), in cores. */
   busiest(role: Role | 'all', seconds = 5): number | undefined {
     const samples = role === 'all' ? this.allCores() : (this.coresPerSample[role] ?? []);
@@ -120,18 +200,47 @@ export class Sampler {
  * each command such as ScheduleActivityTask or StartTimer, heartbeats, signals, ...) for one namespace.
  */
 export async function scrapeActions(
-  metricsUrl: string | undefined,
+  metricsUrl: string | string[] | undefined,
   namespace = 'default',
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   if (!metricsUrl) return counts;
-  const text = await fetch(metricsUrl).then((r) => r.text());
+  const text = (await Promise.all([metricsUrl].flat().map((url) => fetch(url).then((r) => r.text())))).join('\n');
   for (const line of text.split('\n')) {
     if (!line.startsWith('action{') || !line.includes(`namespace="${namespace}"`)) continue;
     const type = /action_type="([^"]+)"/.exec(line)?.[1] ?? '?';
     counts.set(type, (counts.get(type) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return counts;
+}
+
+/** The server's action counter over time: scraped now, then every `everyMs` until stop() (a last scrape). */
+export class ActionSeries {
+  readonly points: Array<{ atMs: number; counts: Map<string, number> }> = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly metricsUrl: string | string[] | undefined,
+    private readonly everyMs = 10_000,
+  ) {}
+
+  async start(): Promise<void> {
+    if (!this.metricsUrl) return;
+    await this.scrape();
+    this.timer = setInterval(() => void this.scrape().catch(() => undefined), this.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.scrape();
+  }
+
+  private async scrape(): Promise<void> {
+    const atMs = Date.now();
+    this.points.push({ atMs, counts: await scrapeActions(this.metricsUrl) });
+  }
 }
 
 export function countDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {

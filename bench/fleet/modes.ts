@@ -1,7 +1,8 @@
 /**
  * The ways an approval can wait for the user, as the benchmark runs them. Add a mode here: `kind: 'temporal'` runs the
  * real worker (its environment extended by `workerEnv`) and starts approvals with `requestFields` added to each
- * request; `kind: 'baseline'` is the in-process oauth4webapi poll loop (baseline.ts).
+ * request; `kind: 'baseline'` is the in-process oauth4webapi poll loop (baseline.ts); `kind: 'floor'` is Temporal's
+ * own floor (floor.ts).
  */
 export interface TemporalMode {
   kind: 'temporal';
@@ -23,7 +24,18 @@ export interface BaselineMode {
   what: string;
 }
 
-export type Mode = TemporalMode | BaselineMode;
+/**
+ * The floor: the cheapest workflow that runs one activity (one HTTP GET), on the same server, worker settings and
+ * client as the approval workflow (floor.ts). Its start → activity and activity → result are what any Temporal
+ * workflow pays; each mode's starts and hand-backs are reported against it.
+ */
+export interface FloorMode {
+  kind: 'floor';
+  name: string;
+  what: string;
+}
+
+export type Mode = TemporalMode | BaselineMode | FloorMode;
 
 export const MODES: readonly Mode[] = [
   {
@@ -55,6 +67,11 @@ export const MODES: readonly Mode[] = [
     requestFields: { pollingMode: 'compact' },
     workerEnv: {},
     ping: true,
+  },
+  {
+    kind: 'floor',
+    name: 'floor',
+    what: 'the cheapest workflow with one activity (one HTTP GET): what any Temporal workflow pays',
   },
   {
     kind: 'baseline',

@@ -18,6 +18,8 @@ export interface FleetOptions {
   inMemory: boolean;
   /** Where the Markdown report goes ('-': nowhere). */
   out: string;
+  /** After the dev server's runs, the same runs on the cluster (cluster-target.ts). */
+  cluster: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -29,7 +31,13 @@ export const USAGE = `npm run bench -- [options]
   --history-sample K histories fetched per run to count events and actions (default 20)
   --device-concurrency K  parallel approvals by the scripted device (default 8)
   --in-memory        Temporal dev server in memory (default: a temporary SQLite file, like npm start)
-  --out FILE         Markdown report (default BENCHMARKS.md; - for none)`;
+  --cluster          after the dev server's runs, the same runs on the cluster of npm run cluster (PostgreSQL, a
+                     process per Temporal service; port offset 24000, data in .data/cluster-bench; the binaries
+                     of .data/cluster/build: npm run cluster:build first)
+  --out FILE         Markdown report (default BENCHMARKS.md; - for none)
+
+Modes: floor is Temporal's own floor (the cheapest workflow with one activity, one HTTP GET): each mode's starts and
+hand-backs are reported against it. Actions per approval-day need --wait past the fast tier and two slow-tier cycles.`;
 
 export function parseDuration(text: string, what: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -55,6 +63,7 @@ export function parseOptions(argv: string[]): FleetOptions {
     deviceConcurrency: 8,
     inMemory: false,
     out: 'BENCHMARKS.md',
+    cluster: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -99,6 +108,9 @@ export function parseOptions(argv: string[]): FleetOptions {
         break;
       case '--in-memory':
         options.inMemory = true;
+        break;
+      case '--cluster':
+        options.cluster = true;
         break;
       case '--out':
         options.out = value();

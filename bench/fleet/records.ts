@@ -15,8 +15,11 @@ export interface ApprovalRecord {
   decidedMs?: number;
   /** The result was there (Temporal: the workflow's close time on the server; baseline: the token response). */
   resultMs?: number;
-  /** 'approved', else the failure type or error. */
+  /** 'approved' (the floor: 'completed'), else the failure type or error. */
   outcome?: string;
+  /** The floor only: its activity began (just before its GET) and ended (the worker's clock, this machine's). */
+  activityStartMs?: number;
+  activityEndMs?: number;
 }
 
 export interface Phases {
@@ -46,6 +49,12 @@ export interface TemporalCounts {
   /** The server's `action` counter over the whole run and over the waiting window (all approvals). */
   serverActions: Map<string, number>;
   serverActionsWhileWaiting: Map<string, number>;
+  /** The server's counter from the first decision to the last result (all approvals): what ending costs. */
+  serverActionsAfterDecision?: Map<string, number>;
+  /** The server's counter (cumulative, all approvals) every few seconds from just before the burst to the decisions. */
+  serverActionSeries?: Array<{ atMs: number; counts: Map<string, number> }>;
+  /** Per sampled approval, every billable action its histories show, with its event time. */
+  sampleActionTimes?: Array<{ bindingMessage: string; actions: Array<{ type: string; atMs: number; count: number }> }>;
   /** Per sampled approval, its first run's start in server event times (where start → request goes). */
   startSteps: StartSteps[];
 }
@@ -66,6 +75,8 @@ export interface StartSteps {
 export interface RunRecord {
   mode: Mode;
   n: number;
+  /** The server it ran on, when the run had more than one (--cluster). */
+  serverName?: string;
   intervalSeconds: number;
   skipped?: string;
   approvals: ApprovalRecord[];
@@ -83,4 +94,6 @@ export interface RunRecord {
   busiestCores: PerRole<number> & { all?: number };
   providerLog: RequestLogEntry[];
   temporal?: TemporalCounts;
+  /** A server of several processes (the cluster): per part, CPU seconds over the run and peak resident memory. */
+  parts?: Record<string, { cpuSeconds: number; peakRssMiB: number }>;
 }

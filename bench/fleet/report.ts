@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../../devstack/ts-process';
 import type { Figures, Spread } from './analysis';
+import { DOLLARS_PER_ACTION, type DayCount } from './approval-day';
 import { sum, type PerRole, type Role } from './measure';
 
 type Row = [figure: string, ...cells: string[]];
@@ -152,6 +153,160 @@ function ratioTable(figures: Figures[]): Table | undefined {
   };
 }
 
+/**
+ * Each Temporal mode's starts and hand-backs against the floor at the same N (issue 19's instrument): start →
+ * backchannel request (the floor: → its activity), CPU per start (worker + server), and the result handed back (the
+ * user's decision → result; the floor: its activity's end → result), each with its ratio to the floor's.
+ */
+function floorTable(figures: Figures[]): Table | undefined {
+  const pairs = figures.flatMap((f) => {
+    const floor = figures.find(
+      (b) => b.run.mode.kind === 'floor' && b.run.n === f.run.n && b.run.serverName === f.run.serverName,
+    );
+    return f.run.mode.kind !== 'baseline' && floor ? [{ f, floor }] : [];
+  });
+  if (!pairs.length) return undefined;
+  const cell = (value: number | undefined, base: number | undefined, digits: number, scale = 1) =>
+    value === undefined
+      ? dash
+      : `${num(value / scale, digits)}${base === undefined || Math.abs(base) < 1e-9 ? '' : ` (${(value / base).toFixed(2)}×)`}`;
+  const cpuPerStart = (f: Figures) => {
+    const cpu = f.run.startCpu;
+    return cpu?.worker !== undefined && cpu.server !== undefined
+      ? { worker: (cpu.worker * 1000) / f.run.n, server: (cpu.server * 1000) / f.run.n }
+      : undefined;
+  };
+  const row = (name: string, get: (f: Figures) => number | undefined, digits: number, scale = 1): Row => [
+    name,
+    ...pairs.map(({ f, floor }) => cell(get(f), get(floor), digits, scale)),
+  ];
+  return {
+    head: ['× floor (same N, same run)', ...pairs.map(({ f }) => f.label)],
+    rows: [
+      row('start → request p50 (s) [floor: → activity]', (f) => f.startToAskMs.p50, 2, 1000),
+      row('start → request p99 (s)', (f) => f.startToAskMs.p99, 2, 1000),
+      [
+        'CPU per start, worker + server (ms)',
+        ...pairs.map(({ f, floor }) => {
+          const [c, b] = [cpuPerStart(f), cpuPerStart(floor)];
+          return c
+            ? `${num(c.worker, 1)} + ${num(c.server, 1)}${b ? ` (${((c.worker + c.server) / (b.worker + b.server)).toFixed(2)}×)` : ''}`
+            : dash;
+        }),
+      ],
+      row('hand-back p50 (s): decision → result [floor: activity end → result]', (f) => f.handBackMs.p50, 2, 1000),
+      row('hand-back p99 (s)', (f) => f.handBackMs.p99, 2, 1000),
+    ],
+  };
+}
+
+/** Each cluster run beside the dev server's run of the same mode and N (--cluster). */
+function clusterTable(figures: Figures[]): Table | undefined {
+  const pairs = figures.flatMap((f) => {
+    if (f.run.serverName !== 'cluster') return [];
+    const dev = figures.find(
+      (d) => d.run.mode.name === f.run.mode.name && d.run.n === f.run.n && d.run.serverName !== 'cluster',
+    );
+    return dev ? [{ f, dev }] : [];
+  });
+  if (!pairs.length) return undefined;
+  const head = ['cluster | dev server', ...pairs.map(({ f }) => `${f.run.mode.name} n=${f.run.n}`)];
+  const row = (name: string, cell: (f: Figures) => string): Row => [
+    name,
+    ...pairs.map(({ f, dev }) => `${cell(f)} | ${cell(dev)}`),
+  ];
+  const rss = (f: Figures, role: Role) => num(f.run.peakRssMiB[role], 0);
+  return {
+    head,
+    rows: [
+      row('approved / started', (f) => `${f.approved}/${f.run.n}${f.ok ? '' : ' ✗'}`),
+      row('poll lateness p50/p99 (ms)', (f) => msCell(f.pollLatenessMs, ['p50', 'p99'])),
+      row('engine CPU per poll while waiting (ms)', (f) => num(f.waitingCpuPerPollMs, 2)),
+      row('engine CPU per poll, whole run (ms)', (f) => num(f.engineCpuPerPollMs, 2)),
+      row('start → request p50/p99 (s)', (f) => secs(f.startToAskMs, ['p50', 'p99'])),
+      row('decision → result p50/p99 (s)', (f) => secs(f.handBackMs, ['p50', 'p99'])),
+      row('CPU per start, worker + server (ms)', (f) =>
+        f.run.startCpu ? roles(perApproval(f.run.startCpu, f.run.n), ['worker', 'server'], 1) : dash,
+      ),
+      row(
+        'memory peak MiB: worker RSS / server (cluster: PSS of its parts)',
+        (f) => `${rss(f, 'worker')} / ${rss(f, 'server')}`,
+      ),
+    ],
+  };
+}
+
+/** Per cluster run, each server part's CPU over the run and its peak memory. */
+function partLines(figures: Figures[]): string[] {
+  return figures.flatMap((f) =>
+    f.run.parts
+      ? [
+          `${f.label}: ` +
+            Object.entries(f.run.parts)
+              .map(([name, p]) => `${name} ${num(p.cpuSeconds, 1)} CPU s, ${num(p.peakRssMiB, 0)} MiB PSS`)
+              .join('; '),
+        ]
+      : [],
+  );
+}
+
+/** Actions per approval-day per Temporal mode (approval-day.ts): the model's terms, the day, and its price. */
+function approvalDayTable(figures: Figures[]): Table | undefined {
+  const days = figures.filter((f) => f.approvalDay);
+  if (!days.length) return undefined;
+  const both = (get: (c: DayCount) => number, digits: number) => (f: Figures) =>
+    `${f.approvalDay!.server ? num(get(f.approvalDay!.server), digits) : dash} / ${
+      f.approvalDay!.history ? num(get(f.approvalDay!.history), digits) : dash
+    }`;
+  const row = (name: string, cell: (f: Figures) => string): Row => [name, ...days.map(cell)];
+  return {
+    head: ['per approval: server count / history', ...days.map((f) => f.label)],
+    rows: [
+      row('observed: ask → first decision (min)', (f) => num(f.approvalDay!.observedSeconds / 60, 1)),
+      row('tail: from (min after the ask) · rises seen (server / history)', (f) => {
+        const d = f.approvalDay!;
+        return `${num(d.tailStartsAfterSeconds / 60, 1)} · ${d.server ? d.server.tailCycles : dash} / ${
+          d.history ? num(d.history.tailCycles, 1) : dash
+        }`;
+      }),
+      row(
+        'actions observed (start → first decision)',
+        both((c) => c.observed, 1),
+      ),
+      row(
+        'tail rate (actions per hour)',
+        both((c) => c.tailPerHour, 1),
+      ),
+      row(
+        'ending (first decision → last result)',
+        both((c) => c.ending, 1),
+      ),
+      row(
+        'ACTIONS PER APPROVAL-DAY',
+        both((c) => c.day, 0),
+      ),
+      row('$ per approval-day at $50 per million (server count)', (f) => {
+        const d = f.approvalDay!.server ?? f.approvalDay!.history;
+        return d ? `$${(d.day * DOLLARS_PER_ACTION).toFixed(4)}` : dash;
+      }),
+    ],
+  };
+}
+
+/** Per mode, the day's actions by type (server count; history when the server has no counter). */
+function approvalDayLines(figures: Figures[]): string[] {
+  return figures.flatMap((f) => {
+    const d = f.approvalDay;
+    const count = d?.server ?? d?.history;
+    if (!d || !count) return [];
+    const list = [...count.dayByType]
+      .sort((a, b) => b[1] - a[1])
+      .map(([type, v]) => `${type.replace(/^(command_|grpc_)/, '')} ${num(v, 1)}`)
+      .join(', ');
+    return [`${f.label} (${d.server ? 'server count' : 'history'}): ${list}`];
+  });
+}
+
 function text({ head, rows }: Table): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -209,9 +364,28 @@ export function printReport(figures: Figures[], ctx: ReportContext): void {
   const ran = figures.filter((f) => !f.run.skipped);
   const out: string[] = ['', `${ctx.settings}`, ''];
   if (ran.length) out.push(text(resultsTable(ran)), '');
+  const floor = floorTable(ran);
+  if (floor) out.push(text(floor), '');
   const ratios = ratioTable(ran);
   if (ratios) out.push(text(ratios), '');
+  const cluster = clusterTable(ran);
+  if (cluster)
+    out.push(
+      text(cluster),
+      '',
+      'Server parts (CPU over the run, peak proportional set size):',
+      ...partLines(ran).map((l) => `  ${l}`),
+      '',
+    );
   out.push('Actions by type:', ...actionLines(ran).map((l) => `  ${l}`), '');
+  const day = approvalDayTable(ran);
+  if (day)
+    out.push(
+      'Actions per approval-day (observed + tail rate × rest of the day + ending):',
+      text(day),
+      ...approvalDayLines(ran).map((l) => `  ${l}`),
+      '',
+    );
   out.push('Where a start goes (p50 / p99 ms):', ...startStepLines(ran).map((l) => `  ${l}`), '');
   for (const note of ctx.notes) out.push(`* ${note}`);
   console.log(out.join('\n'));
@@ -253,8 +427,37 @@ export async function writeMarkdown(file: string, figures: Figures[], ctx: Repor
     '',
     ran.length ? markdown(resultsTable(ran)) : 'No run completed.',
     '',
+    ...(floorTable(ran) ? ['### Against the floor', '', markdown(floorTable(ran)!), ''] : []),
     ...(ratios ? ['### Compared with the baseline', '', markdown(ratios), ''] : []),
+    ...(clusterTable(ran)
+      ? [
+          '### The cluster beside the dev server',
+          '',
+          'Same modes, same N, same machine, one after the other in this run; each cell: cluster | dev server. The',
+          "cluster's server is its Temporal services and PostgreSQL (every backend included); its own idle apps are",
+          'not measured.',
+          '',
+          markdown(clusterTable(ran)!),
+          '',
+          ...partLines(ran).map((l) => `- ${l}`),
+          '',
+        ]
+      : []),
     ...(actionLines(ran).length ? ['### Actions by type', '', ...actionLines(ran).map((l) => `- ${l}`), ''] : []),
+    ...(approvalDayTable(ran)
+      ? [
+          '### Actions per approval-day',
+          '',
+          'One approval that waits a day for its user, per approval: actions observed from its start to the first',
+          'decision, plus the tail rate (the second half of the waiting, over whole cycles) times the rest of the day,',
+          'plus the ending (first decision to last result). bench/fleet/approval-day.ts states the model.',
+          '',
+          markdown(approvalDayTable(ran)!),
+          '',
+          ...approvalDayLines(ran).map((l) => `- ${l}`),
+          '',
+        ]
+      : []),
     ...(startStepLines(ran).length
       ? ['### Where a start goes (p50 / p99 ms per step)', '', ...startStepLines(ran).map((l) => `- ${l}`), '']
       : []),
@@ -291,6 +494,21 @@ export async function writeMarkdown(file: string, figures: Figures[], ctx: Repor
     '  history: per sampled approval, its actions between its first and its last poll of steady waiting (whole',
     '  polling cycles) ÷ that time, extrapolated to an hour. Both hold for the first 5 minutes of an ask, where the',
     '  workflow polls at the interval (every 30 s after that).',
+    "- **floor**: the cheapest workflow that runs one activity (one HTTP GET of the provider's discovery document),",
+    "  started N at once with the same client, on the same server, by a worker process with the approval worker's",
+    '  settings (`workerTuning`, the same connection and data converter; its bundle holds the floor workflow alone).',
+    "  Its *start → request* is the start call → its activity's first line; its *hand-back* is the activity's end →",
+    "  the workflow's close; its *CPU per start* is everything from the burst to the last close (start, activity,",
+    "  completion), the approvals' is the burst → all asked. *× floor* divides by the floor's at the same N and server.",
+    '- **actions per approval-day**: observed (start → first decision) + tail rate × (24 h − the span observed from the',
+    '  ask) + ending (first decision → last result); the tail is the second half of the wait, its rate over whole',
+    "  cycles. *Server count*: the server's `action` counter, scraped every 10 s (recorded heartbeats included);",
+    '  *history*: the sampled histories, as Temporal Cloud counts them (markers once per workflow task, a child',
+    '  workflow twice; no heartbeats or queries). The tail must lie past the fast tier and hold two slow-tier cycles:',
+    '  `--wait` long enough (bench/fleet/approval-day.ts).',
+    "- **cluster** (`--cluster`): the same runs on `npm run cluster`'s topology after the dev server's, one server up at",
+    '  a time; its server CPU and memory are the sum of its Temporal services and PostgreSQL (postmaster and backends,',
+    '  exited ones included), memory as proportional set size.',
     '',
   ].join('\n');
   const target = path.resolve(REPO_ROOT, file);

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalRequestInput } from '../../common/approval';
 import {
+  ActionSeries,
   cpuDelta,
   countDelta,
   cpuSnapshot,
@@ -19,7 +20,7 @@ import {
   type PerRole,
   type Role,
 } from './measure';
-import type { Mode } from './modes';
+import type { BaselineMode, TemporalMode } from './modes';
 import type { FleetOptions } from './options';
 import type { ApprovalRecord, Phases, RunRecord, TemporalCounts } from './records';
 import { pingSetup } from '../../devstack/local-ping';
@@ -39,7 +40,12 @@ export interface Fleet {
   counts?(
     records: ApprovalRecord[],
     phases: Phases,
-  ): Promise<Omit<TemporalCounts, 'serverActions' | 'serverActionsWhileWaiting'>>;
+  ): Promise<
+    Omit<
+      TemporalCounts,
+      'serverActions' | 'serverActionsWhileWaiting' | 'serverActionsAfterDecision' | 'serverActionSeries'
+    >
+  >;
   stop(): Promise<void>;
 }
 
@@ -47,13 +53,13 @@ export interface RunContext {
   options: FleetOptions;
   server: BenchServer;
   /** Makes the mode's Fleet against this provider. */
-  fleet(mode: Mode, issuer: string, runId: string): Promise<Fleet>;
+  fleet(mode: TemporalMode | BaselineMode, issuer: string, runId: string): Promise<Fleet>;
 }
 
 /** Long enough that no ask expires during a run (no re-asks), well under Auth0's 72 h. */
 const REQUESTED_EXPIRY_SECONDS = 3600;
 
-export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<RunRecord> {
+export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode, n: number): Promise<RunRecord> {
   const { options, server } = ctx;
   const timeoutMs = options.timeoutSeconds * 1000;
   const runId = randomUUID().slice(0, 8);
@@ -82,9 +88,11 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
       runId,
     );
     const pids: PerRole<number> = { ...fleet.pids, provider: provider.pid, server: server.pid };
-    sampler = new Sampler(pids);
-    const cpuBefore = cpuSnapshot(pids);
+    sampler = new Sampler(pids, server.parts);
+    const cpuBefore = cpuSnapshot(pids, server.parts);
     const actionsBefore = await scrapeActions(server.metricsUrl);
+    const actionSeries = new ActionSeries(server.metricsUrl);
+    await actionSeries.start();
 
     log(`${mode.name} n=${n}: starting ${n} approvals at once`);
     const burstStartMs = Date.now();
@@ -126,16 +134,17 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
       return { ...record, skipped: allPending.refused };
     }
     const allPendingMs = Date.now();
-    record.startCpu = cpuDelta(cpuBefore, cpuSnapshot(pids));
+    record.startCpu = cpuDelta(cpuBefore, cpuSnapshot(pids, server.parts));
     log(`${mode.name} n=${n}: all pending; waiting ${options.waitSeconds} s`);
     // Steady waiting is measured from one interval on: by then every approval has recorded its ask and polls.
     await sleep(Math.min(options.intervalSeconds, options.waitSeconds / 2) * 1000);
     const steadyFromMs = Date.now();
-    const cpuWaitStart = cpuSnapshot(pids);
+    const cpuWaitStart = cpuSnapshot(pids, server.parts);
     const actionsWaitStart = await scrapeActions(server.metricsUrl);
     await sleep(Math.max(0, allPendingMs + options.waitSeconds * 1000 - Date.now()));
     const actionsWaitEnd = await scrapeActions(server.metricsUrl);
-    record.waitingCpu = cpuDelta(cpuWaitStart, cpuSnapshot(pids));
+    await actionSeries.stop();
+    record.waitingCpu = cpuDelta(cpuWaitStart, cpuSnapshot(pids, server.parts));
 
     const byMessage = new Map(record.approvals.map((r) => [r.bindingMessage, r]));
     const decideStartMs = Date.now();
@@ -156,7 +165,7 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
     await fleet.results(record.approvals, timeoutMs);
     const doneMs = Date.now();
 
-    const cpuAfter = cpuSnapshot(pids);
+    const cpuAfter = cpuSnapshot(pids, server.parts);
     const actionsAfter = await scrapeActions(server.metricsUrl);
     sampler.stop();
     record.cpu = cpuDelta(cpuBefore, cpuAfter);
@@ -167,6 +176,7 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
     }
     record.busiestCores.bench = sampler.busiest('bench');
     record.busiestCores.all = sampler.busiest('all');
+    record.parts = sampler.parts();
     record.phases = { burstStartMs, burstEndMs, allPendingMs, steadyFromMs, decideStartMs, decideEndMs, doneMs };
     log(`${mode.name} n=${n}: all results in ${((doneMs - decideEndMs) / 1000).toFixed(1)} s after the last decision`);
 
@@ -179,6 +189,8 @@ export async function runOnce(ctx: RunContext, mode: Mode, n: number): Promise<R
         ...counts,
         serverActions: countDelta(actionsBefore, actionsAfter),
         serverActionsWhileWaiting: countDelta(actionsWaitStart, actionsWaitEnd),
+        serverActionsAfterDecision: countDelta(actionsWaitEnd, actionsAfter),
+        serverActionSeries: actionSeries.points,
       };
     }
     return record;

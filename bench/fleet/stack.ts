@@ -10,7 +10,7 @@ import { getFreePort } from '../../devstack/ports';
 import { startTemporalDevServer } from '../../devstack/temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
 import type { RequestLogEntry } from '../../provider/request-log';
-import { log, sleep } from './measure';
+import { log, sleep, type ServerParts } from './measure';
 
 export const LOG_DIR = path.join(REPO_ROOT, '.data', 'bench-logs');
 export const CLIENT_ID = 'ciba-agent';
@@ -60,10 +60,17 @@ process.once('exit', () => {
 });
 
 export interface BenchServer {
+  /** What the report calls it ('dev server', 'cluster'). */
+  name: string;
   address: string;
   pid?: number;
-  /** Prometheus endpoint of the server (its `action` counter), when this process started the server. */
-  metricsUrl?: string;
+  /** A server of several processes (the cluster): its parts, whose sum is the role `server`. */
+  parts?: ServerParts;
+  /** Prometheus endpoints of the server (its `action` counter, summed over them), when this process started it. */
+  metricsUrl?: string | string[];
+  /** Added to the environment of workers and clients (the cluster: its token settings). */
+  clientEnv?: Record<string, string>;
+  stop(): Promise<void>;
 }
 
 export async function startServer(inMemory: boolean): Promise<BenchServer> {
@@ -78,12 +85,14 @@ export async function startServer(inMemory: boolean): Promise<BenchServer> {
     extraArgs: ['--metrics-port', String(metricsPort)],
     log: (m) => log(m),
   });
-  onCleanup('temporal server', () => temporal.stop());
+  const stop = onCleanup('temporal server', () => temporal.stop());
   if (temporal.source !== 'cli') log(`temporal server from ${temporal.source}: no pid, no CPU or action figures`);
   return {
+    name: 'dev server',
     address: temporal.address,
     pid: temporal.pid,
     metricsUrl: temporal.source === 'cli' ? `http://127.0.0.1:${metricsPort}/metrics` : undefined,
+    stop,
   };
 }
 
@@ -162,15 +171,17 @@ export function stackEnv(
     // whole fleet through, so its limits are lifted (its cost per ask is still paid: one gate update each).
     CIBA_USER_MAX_PENDING_ASKS: '1000000',
     CIBA_USER_MAX_ASKS_PER_HOUR: '1000000',
+    ...server.clientEnv,
     ...extra,
   };
 }
 
-export async function startWorker(env: Record<string, string>): Promise<Child> {
+/** The approval worker (worker/main.ts), or another entry that prints the same ready line (the floor's worker). */
+export async function startWorker(env: Record<string, string>, entry = 'worker/main.ts'): Promise<Child> {
   // CIBA_BENCH_PROFILE_DIR: CPU profiles of the worker (main and workflow threads), for `node --cpu-prof`'s viewers.
   const profileDir = process.env.CIBA_BENCH_PROFILE_DIR;
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  return startChild('worker', 'worker/main.ts', env, /ciba worker: task queue/, undefined, nodeArgs);
+  return startChild('worker', entry, env, /ciba worker: task queue/, undefined, nodeArgs);
 }
 
 /** A pending request as the device API lists it. */

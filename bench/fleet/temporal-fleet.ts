@@ -10,7 +10,7 @@ import { temporalSettings } from '../../common/config';
 import { ApprovalFailureType } from '../../common/outcomes';
 import { log, mapLimit, waitUntil } from './measure';
 import type { TemporalMode } from './modes';
-import type { ApprovalRecord, Phases, StartSteps } from './records';
+import type { ApprovalRecord, Phases, StartSteps, TemporalCounts } from './records';
 import type { Fleet } from './run';
 import { stackEnv, startWorker, type BenchServer } from './stack';
 
@@ -21,15 +21,18 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) 
   t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0;
 
 /**
- * The billable actions a history shows (Temporal Cloud's list): a workflow started (not again for a run that
- * continues one), continue-as-new, each activity scheduled and each retry of it (attempt - 1 of its started event),
- * each timer, signal received or sent, search-attribute upsert, marker (local activity, side effect, patch), child
- * workflow, cancel request, accepted update. Heartbeats are actions too but are not in the history: the server's
- * `action` counter has them.
+ * The billable actions a history shows, as Temporal Cloud counts them (docs.temporal.io/cloud/actions): a workflow
+ * started (not again for a run that continues one), continue-as-new, each activity scheduled and each retry of it
+ * (attempt - 1 of its started event), each timer, signal received or sent, search-attribute upsert, workflow options
+ * updated, accepted update, child workflow (two: its start and its execution), and markers (local
+ * activities, side effects, patches) once per workflow task that recorded any ("all RecordMarkers from each Workflow
+ * Task as one action"). Not in the history, so not here: recorded heartbeats, queries, rejected updates; the
+ * server's `action` counter has them.
  */
 export function actionsIn(events: HistoryEvent[]): Array<{ type: string; atMs: number; count: number }> {
   const actions: Array<{ type: string; atMs: number; count: number }> = [];
   const add = (type: string, e: HistoryEvent, count = 1) => actions.push({ type, atMs: ms(e.eventTime), count });
+  const tasksWithMarkers = new Set<string>();
   for (const e of events) {
     switch (e.eventType) {
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -56,14 +59,18 @@ export function actionsIn(events: HistoryEvent[]): Array<{ type: string; atMs: n
       case EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         add('search attribute upsert', e);
         break;
-      case EventType.EVENT_TYPE_MARKER_RECORDED:
-        add(`marker ${e.markerRecordedEventAttributes?.markerName ?? ''}`.trim(), e);
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED:
+        add('workflow options updated', e);
         break;
+      case EventType.EVENT_TYPE_MARKER_RECORDED: {
+        const task = String(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId ?? e.eventId);
+        if (tasksWithMarkers.has(task)) break;
+        tasksWithMarkers.add(task);
+        add('markers of a workflow task (local activities, patches)', e);
+        break;
+      }
       case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-        add('child workflow', e);
-        break;
-      case EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-        add('cancel request', e);
+        add('child workflow', e, 2);
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         add('update', e);
@@ -115,7 +122,8 @@ export async function temporalFleet(
     throw error;
   });
   const client = approvals.client;
-  const inQueue = `TaskQueue = "${taskQueue}"`;
+  // The approvals only: the per-user ask gate (cibaUserAsks) runs on the same task queue and outlives them.
+  const inQueue = `TaskQueue = "${taskQueue}" AND WorkflowType = "cibaApproval"`;
   const count = async (query: string) => (await client.workflow.count(`${inQueue} AND ${query}`)).count;
   let refusedChecked = 0;
 
@@ -235,15 +243,18 @@ export async function temporalFleet(
       const sampleActions = new Map<string, number>();
       const sampleActionsWhileWaiting = new Map<string, number>();
       const sampleWaitingActionTimes: Array<{ bindingMessage: string; times: number[] }> = [];
+      const sampleActionTimes: NonNullable<TemporalCounts['sampleActionTimes']> = [];
       const startSteps: StartSteps[] = [];
       await mapLimit(sample, 5, async (record) => {
         const times: number[] = [];
+        const all: Array<{ type: string; atMs: number; count: number }> = [];
         for (const run of runsByWorkflow.get(record.workflowId!)!) {
           const history = await client.workflow.getHandle(record.workflowId!, run.runId).fetchHistory();
           const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
           if (started && !started.continuedExecutionRunId)
             startSteps.push(startStepsIn(record.bindingMessage, history.events ?? []));
           for (const action of actionsIn(history.events ?? [])) {
+            all.push(action);
             sampleActions.set(action.type, (sampleActions.get(action.type) ?? 0) + action.count);
             if (action.atMs < phases.steadyFromMs || action.atMs >= phases.decideStartMs) continue;
             const waiting = sampleActionsWhileWaiting.get(action.type) ?? 0;
@@ -252,6 +263,7 @@ export async function temporalFleet(
           }
         }
         sampleWaitingActionTimes.push({ bindingMessage: record.bindingMessage, times });
+        sampleActionTimes.push({ bindingMessage: record.bindingMessage, actions: all });
       });
       return {
         historyEvents,
@@ -260,6 +272,7 @@ export async function temporalFleet(
         sampleActions,
         sampleActionsWhileWaiting,
         sampleWaitingActionTimes,
+        sampleActionTimes,
         startSteps,
       };
     },
