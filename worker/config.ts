@@ -76,7 +76,8 @@ const WorkerEnvSchema = z
       .default(DEFAULT_COMPACT_TIERS.slowHeartbeatSeconds),
     /**
      * Workflows kept in this worker's cache (the SDK's maxCachedWorkflows); one evicted is replayed from its history at
-     * its next task. Unset: the default of worker/worker.ts, sized by measurement (docs/waiting-costs.md).
+     * its next task. Unset: COMPACT_WORKER_CACHED_WORKFLOWS on a compact worker, else the SDK's default (about 2,300
+     * with Node's default heap), sized by measurement (docs/waiting-costs.md).
      */
     CIBA_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
     /**
@@ -139,6 +140,15 @@ export interface NotificationEndpointConfig {
   tls: { cert: string; key: string };
 }
 
+/**
+ * The workflow cache of a worker whose approvals poll in compact mode. Such an approval waits inside one activity, and
+ * its workflow has nothing to do until the activity ends; evicted, it is replayed then from a short history (~25
+ * events). Each cached workflow holds its own copy of the workflow modules, so the cache, not the waiting, is what
+ * grows with pending approvals (docs/waiting-costs.md has the measurement). Timer-mode approvals wake every poll and
+ * would replay their longer histories each time: a timer worker keeps the SDK's default.
+ */
+export const COMPACT_WORKER_CACHED_WORKFLOWS = 100;
+
 export interface WorkerConfig {
   temporal: TemporalSettings;
   /** Set in ping mode. */
@@ -149,7 +159,7 @@ export interface WorkerConfig {
   maxConcurrentActivities: number;
   /** Compact mode's tiers, told to the approvals this worker starts (CIBA_COMPACT_*). */
   compactTiers: CompactTiers;
-  /** CIBA_MAX_CACHED_WORKFLOWS; undefined: worker/worker.ts's default. */
+  /** CIBA_MAX_CACHED_WORKFLOWS, else COMPACT_WORKER_CACHED_WORKFLOWS on a compact worker; undefined: the SDK's. */
   maxCachedWorkflows?: number;
   /** CIBA_METRICS_ADDRESS: where Prometheus metrics are served; undefined: no metrics endpoint. */
   metricsAddress?: string;
@@ -185,7 +195,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       fastSeconds: parsed.CIBA_COMPACT_FAST_SECONDS,
       slowHeartbeatSeconds: parsed.CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS,
     },
-    maxCachedWorkflows: parsed.CIBA_MAX_CACHED_WORKFLOWS,
+    maxCachedWorkflows:
+      parsed.CIBA_MAX_CACHED_WORKFLOWS ??
+      (parsed.CIBA_POLLING_MODE === 'compact' ? COMPACT_WORKER_CACHED_WORKFLOWS : undefined),
     metricsAddress: parsed.CIBA_METRICS_ADDRESS,
     ciba: {
       issuer,

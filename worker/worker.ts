@@ -162,6 +162,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     // Worker Versioning when CIBA_WORKER_DEPLOYMENT_NAME and CIBA_WORKER_BUILD_ID are set: AUTO_UPGRADE (docs/deploys.md).
     workerDeploymentOptions: workerDeploymentOptions(config.workerDeployment),
     bundlerOptions: approvalBundlerOptions(),
+    // A compact worker's waiting approvals need not stay cached (worker/config.ts, docs/waiting-costs.md).
+    ...(config.maxCachedWorkflows !== undefined && { maxCachedWorkflows: config.maxCachedWorkflows }),
   } satisfies Partial<WorkerOptions>;
   // Every new workflow evaluates its bundle's modules again: the approvals' bundle holds the approval workflows only,
   // and the sample agent runs on a Worker of its own (docs/bench-start-costs.md).
