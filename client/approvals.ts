@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
+  isGrpcServiceError,
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -334,10 +336,24 @@ export class ApprovalClient {
    * ApprovalKeyMismatchError when the worker or this client could not read the approval's payloads).
    */
   async result(workflowId: string): Promise<ApprovalResult> {
-    try {
-      return await this.client.workflow.getHandle<typeof cibaApproval>(workflowId).result();
-    } catch (error) {
-      throw clientKeyMismatch(workflowId, error, 'the result of') ?? toApprovalFailedError(workflowId, error);
+    const handle = this.client.workflow.getHandle<typeof cibaApproval>(workflowId);
+    let unavailableSince: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.result();
+      } catch (error) {
+        // A history service restarting, or its database down, outlasts the SDK's own retries: the approval goes on,
+        // so the wait does too, for RESULT_OUTAGE_WAIT_MS of such errors in a row (the signal given by
+        // client.withAbortSignal still ends it at once).
+        if (isServerOutage(error)) {
+          unavailableSince ??= Date.now();
+          if (Date.now() - unavailableSince < RESULT_OUTAGE_WAIT_MS) {
+            await sleep(Math.min(1000 * 2 ** Math.min(attempt - 1, 4), 10_000));
+            continue;
+          }
+        }
+        throw clientKeyMismatch(workflowId, error, 'the result of') ?? toApprovalFailedError(workflowId, error);
+      }
     }
   }
 
@@ -473,6 +489,29 @@ function clientKeyMismatch(workflowId: string, error: unknown, what: string): Ap
     mismatch.corrupted,
   );
   return new ApprovalKeyMismatchError(workflowId, 'client', reason, mismatch.payloadKeyId, mismatch.keyIds);
+}
+
+/** How long `result()` keeps waiting through server errors in a row (a restart, a database outage). */
+export const RESULT_OUTAGE_WAIT_MS = 5 * 60_000;
+
+/** gRPC codes of a server that is restarting or cannot reach its database: worth waiting out. */
+const OUTAGE_CODES = new Set([
+  14, // UNAVAILABLE
+  4, // DEADLINE_EXCEEDED
+  13, // INTERNAL
+  2, // UNKNOWN
+  8, // RESOURCE_EXHAUSTED
+  10, // ABORTED
+]);
+
+/** The SDK's ServiceError around such a gRPC error (its retries ran out), or the gRPC error itself. */
+function isServerOutage(error: unknown): boolean {
+  const grpc = error instanceof ServiceError ? error.cause : error;
+  return isGrpcServiceError(grpc) && OUTAGE_CODES.has(grpc.code);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function toApprovalFailedError(workflowId: string, error: unknown): unknown {

@@ -78,11 +78,19 @@ it('an approval survives the Temporal server killed and restarted on the same da
     let temporal = await rawClient(env);
     const { workflowId } = await approvals.start({ loginHint: 'bob@example.com', bindingMessage });
     const { authReqId } = await waitForApprovalState(temporal, workflowId, (s) => isPending(s) && s.polls >= 1);
+    // A client already waiting for the result waits through the outage (ApprovalClient.result retries it).
+    const waitingClient = await connectClient(env);
+    const waiting = waitingClient.result(workflowId).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
     await approvals.close();
     await temporal.connection.close();
 
     await server.kill('SIGKILL');
-    await sleep(2_000); // the approval's timers and polls are due while the server is down
+    // The approval's timers and polls fall due while the server is down, and the waiting client's long poll outlasts
+    // the SDK's own retries (~20 s).
+    await sleep(30_000);
     server = await startTemporalDevServer({ ...serverOptions, port });
     await waitForTemporal(server.address, 'default', HANG_DETECTOR_MS);
 
@@ -96,9 +104,12 @@ it('an approval survives the Temporal server killed and restarted on the same da
         (e) => e.endpoint === 'bc-authorize',
       );
       expect(initiations).toHaveLength(1);
+      const waited = await waiting;
+      expect(waited).toEqual({ result: expect.objectContaining({ accessToken: result.accessToken }) });
     } finally {
       await approvals.close();
       await temporal.connection.close();
+      await waitingClient.close();
     }
   } finally {
     await worker.kill('SIGTERM');
