@@ -81,6 +81,7 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
   const api = new ProviderApi(provider.issuer);
   let fleet: Fleet | undefined;
   let sampler: Sampler | undefined;
+  let actionSeries: ActionSeries | undefined;
   try {
     fleet = await ctx.fleet(
       mode.kind === 'temporal' && ping ? { ...mode, workerEnv: { ...mode.workerEnv, ...ping.workerEnv } } : mode,
@@ -91,7 +92,7 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
     sampler = new Sampler(pids, server.parts);
     const cpuBefore = cpuSnapshot(pids, server.parts);
     const actionsBefore = await scrapeActions(server.metricsUrl);
-    const actionSeries = new ActionSeries(server.metricsUrl);
+    actionSeries = new ActionSeries(server.metricsUrl);
     await actionSeries.start();
 
     log(`${mode.name} n=${n}: starting ${n} approvals at once`);
@@ -196,6 +197,7 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
     return record;
   } finally {
     sampler?.stop();
+    await actionSeries?.stop().catch(() => undefined);
     await fleet?.stop();
     await provider.stop();
   }
