@@ -92,8 +92,8 @@ describeCluster('cluster faults: approvals in flight survive (CIBA_TEST_CLUSTER=
   }, 180_000);
 
   /**
-   * The client's wait (Temporal's long poll of the history), as a client of a cluster should wait: the approval's
-   * end answers; any other error (history or its database down, after the SDK's own retries) is waited out.
+   * The client's wait (Temporal's long poll of the history): the approval's end answers. ApprovalClient.result waits
+   * out history or its database down itself; any other error is recorded (the test then fails) and waited out.
    */
   async function clientOutcome(id: string): Promise<Outcome> {
     for (;;) {
@@ -263,6 +263,8 @@ describeCluster('cluster faults: approvals in flight survive (CIBA_TEST_CLUSTER=
         `client waits: ${clientErrors.length} errors waited out` +
           (clientErrors.length ? ` (${[...new Set(clientErrors)].join('; ')})` : ''),
       );
+      // ApprovalClient.result waits through the outages itself: its callers see the outcome, never the outage.
+      expect(clientErrors).toEqual([]);
 
       // Once: one run per approval, closed as its outcome says.
       for (const a of inFlight) {
