@@ -98,6 +98,8 @@ export async function startWorker(
       ...env,
       CIBA_METRICS_ADDRESS: `${HOST}:${layout.ports.workerMetrics[index]!}`,
       CIBA_NOTIFICATION_PORT: String(layout.ports.workerNotification[index]!),
+      // The sample payment agent (npm run demo) on the first worker only: the others bundle approvals alone.
+      ...(index > 0 && { CIBA_AGENT_TASK_QUEUE: 'off' }),
     },
     /ciba worker: task queue/,
     { logDir: layout.paths.logs, echo, timeoutMs: 300_000 },
