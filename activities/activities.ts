@@ -321,10 +321,7 @@ async function waitBeforePoll(waitMs: number, authReqId: string, heartbeatReques
 }
 
 /** What a worker decides for the approvals it runs, asked once per approval (as a local activity). */
-export function createWorkerSettingsActivities(settings: {
-  pollingMode: PollingMode;
-  compactTiers?: CompactTiers;
-}) {
+export function createWorkerSettingsActivities(settings: { pollingMode: PollingMode; compactTiers?: CompactTiers }) {
   return {
     /** The polling mode of approvals whose request names none (CIBA_POLLING_MODE); runs from before tiers ask this. */
     async workerPollingMode(): Promise<PollingMode> {

@@ -97,8 +97,7 @@ async function main(): Promise<void> {
     stops.push(() => approvals.close());
     const temporalClient = await connectTemporalClient(temporalSettings(env));
     stops.push(() => temporalClient.connection.close());
-    const pendingNow = async () =>
-      (await temporalClient.workflow.count(`CibaApprovalStatus = 'pending'`)).count;
+    const pendingNow = async () => (await temporalClient.workflow.count(`CibaApprovalStatus = 'pending'`)).count;
     // In waves: an approval's first workflow task holds a workflow task slot while its ask gate's local activity
     // waits for the user's gate workflow, which needs a slot of the same worker; a burst of many users at once starves
     // the gates (docs/waiting-costs.md). Each wave waits until it has asked (or 60 s).

@@ -317,7 +317,7 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
  * COMPACT_TIERS), a fast-tier activity first, then a slow-tier one that heartbeats rarely.
  */
 async function pollUntilDecided(approval: Approval): Promise<PollDecision> {
-  const { askCount, approvalDeadlineMs, compactTiers } = approval.run;
+  const { approvalDeadlineMs, compactTiers } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
   showDetails(approval);
   let result: CompactTierResult;
