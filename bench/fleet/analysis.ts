@@ -9,7 +9,7 @@ import { percentile, steadyRate, sum, type PerRole } from './measure';
 import type { RunRecord } from './records';
 
 /** The workflow polls at the provider's interval for the first 5 minutes of an ask (workflows/polling.ts). */
-const FAST_WINDOW_MS = 300_000;
+export const FAST_WINDOW_MS = 300_000;
 /** A process at or above this many cores over its busiest 5 s ran flat out (Node: one core). */
 const SATURATED_CORES = 0.9;
 
