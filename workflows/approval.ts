@@ -116,12 +116,6 @@ const waitingPolls = proxyLocalActivities<Pick<CibaActivities, 'heartbeatWaiting
  */
 const COMPACT_TIERS = 'compact-heartbeat-tiers';
 
-/**
- * Timer mode without ping: the wait before each poll happens inside the poll activity (one billed action per poll, not
- * a timer and an activity). Runs from before wait with a timer; asks with ping keep the timer, which a ping cuts short.
- */
-const TIMER_WAIT_IN_POLL = 'timer-wait-in-poll-activity';
-
 /** Timer mode with ping, after the fast window: a fallback poll every PING_FALLBACK_POLL_SECONDS (the ping is the signal). */
 const PING_FALLBACK = 'ping-fallback-poll';
 
@@ -296,16 +290,13 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
   const slowSeconds = pinged ? PING_FALLBACK_POLL_SECONDS : SLOW_POLL_SECONDS;
   const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs, undefined, slowSeconds);
   showDetails(approval, Date.now() + delay * 1000);
-  let answer: PollOutcome;
-  if (!polling.ping && patched(TIMER_WAIT_IN_POLL)) {
-    // No ping can cut the wait short: the poll activity waits, and no timer is billed for it.
-    answer = await wakeLoopOnCancel(polling, () => pollTokenEndpoint(polling, askCount, delay * 1000));
-  } else {
-    await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
-      summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
-    });
-    answer = await pollTokenEndpoint(polling, askCount);
-  }
+  // A durable timer, then the poll: timer mode's wait is the server's (the UI's timeline shows it, a time-skipping test
+  // server skips it, no worker holds it). Waiting inside the poll activity would save the timer's action but lose all
+  // three; compact mode is the cheap way to wait long (docs/waiting-costs.md).
+  await sleepUnlessPinged(approval, polling.authReqId, delay * 1000, {
+    summary: `wait ${delay}s before poll ${polling.polls + 1} of ask ${askCount}`,
+  });
+  const answer = await pollTokenEndpoint(polling, askCount);
   const decision = interpretPollAnswer(polling, answer, Date.now(), approvalDeadlineMs);
   approval.run = recordPoll(approval.run, answer, decision, Date.now());
   return decision;
