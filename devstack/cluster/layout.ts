@@ -163,8 +163,9 @@ function dirFromEnv(value: string | undefined): string | undefined {
 function portOffset(value: string | undefined): number {
   if (value === undefined || value.trim() === '') return 10_000;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 50_000) {
-    throw new Error(`CIBA_CLUSTER_PORT_OFFSET must be an integer from 0 to 50000, got "${value}"`);
+  // Temporal keeps membership ports (6933-6939 + offset) in a PostgreSQL smallint: at most 32767.
+  if (!Number.isInteger(n) || n < 0 || n > 25_000) {
+    throw new Error(`CIBA_CLUSTER_PORT_OFFSET must be an integer from 0 to 25000, got "${value}"`);
   }
   return n;
 }

@@ -35,8 +35,10 @@ export function testClusterOffset(): number {
   const value = process.env.CIBA_TEST_CLUSTER_OFFSET;
   if (!value) return 20_000;
   const offset = Number(value);
-  if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
-    throw new Error(`CIBA_TEST_CLUSTER_OFFSET must be an integer from 0 to 50000, got "${value}"`);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 25_000) {
+    throw new Error(
+      `CIBA_TEST_CLUSTER_OFFSET must be an integer from 0 to 25000 (membership ports are a PostgreSQL smallint), got "${value}"`,
+    );
   }
   return offset;
 }
