@@ -96,6 +96,9 @@ export class SimulatedProvider {
       return { authReqId, expiresIn: lifetime, interval: this.interval };
     },
 
+    /** The approval's metrics report: nothing to count here (the real worker's is tested on the real stack). */
+    recordApprovalMetrics: async (): Promise<void> => {},
+
     /** The per-user ask gate: the simulated user takes every ask (the real gate is tested on the real stack). */
     grantAsk: async (): Promise<GrantAskResult> => ({ answer: { kind: 'granted' }, gateId: 'simulated-ask-gate' }),
 
