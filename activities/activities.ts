@@ -32,7 +32,6 @@ import type { PingWakeups } from './ping-wakeups';
 import { PingWakeups as LoopWakeups } from './ping-wakeups';
 import {
   pollUntilDecided,
-  REQUESTED_HEARTBEAT_DELAYS_MS,
   type CompactPollInput,
   type CompactPollProgress,
   type CompactTierResult,
@@ -42,8 +41,6 @@ export interface PollTokenInput {
   authReqId: string;
   /** The current polling interval: a retry after a transient fault never comes sooner. */
   intervalSeconds: number;
-  /** Timer mode since TIMER_WAIT_IN_POLL: wait this long before polling, inside the activity instead of a timer. */
-  waitMs?: number;
 }
 
 /** Tokens the provider issued that the approval does not hand back to the agent, and why. */
@@ -65,7 +62,7 @@ export interface PingSettings {
   wakeups: PingWakeups;
 }
 
-/** Which waiting poll (compact loop, or timer-mode poll waiting its turn) a local activity means: the current ask's. */
+/** Which waiting poll (a compact loop) a local activity means: the current ask's. */
 export interface WaitingPollRef {
   authReqId: string;
 }
@@ -110,12 +107,8 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
       }
     },
 
-    /**
-     * One poll of the token endpoint for `authReqId`; with `waitMs`, after waiting that long here (first attempt only:
-     * a retry's delay is the retry policy's), so that the wait costs no timer.
-     */
+    /** One poll of the token endpoint for `authReqId` (timer mode: the workflow's timer waited before it). */
     async pollToken(input: PollTokenInput): Promise<PollOutcome> {
-      if (input.waitMs) await waitBeforePoll(input.waitMs, input.authReqId, heartbeatRequests);
       const startedAtMs = Date.now();
       try {
         return await countedPoll('timer', () => ciba.pollToken(input.authReqId));
@@ -222,10 +215,9 @@ export function createCibaActivities(ciba: CibaClient, profile: ProviderProfile,
     },
 
     /**
-     * Local activity of a cancelled approval whose poll waits without heartbeating often (compact mode's slow tier, a
-     * timer-mode poll that waits inside): asks the waiting poll of its current ask, if it runs in this process, to
-     * heartbeat now, so that it learns of the cancellation at once rather than at its next heartbeat (or its end).
-     * True when one here was asked.
+     * Local activity of a cancelled approval whose poll waits without heartbeating often (compact mode's slow tier):
+     * asks the waiting poll of its current ask, if it runs in this process, to heartbeat now, so that it learns of the
+     * cancellation at once rather than at its next heartbeat. True when one here was asked.
      */
     async heartbeatWaitingPoll(loop: WaitingPollRef): Promise<boolean> {
       return heartbeatRequests.wake(approvalIdOf(Context.current()), loop.authReqId);
@@ -293,31 +285,6 @@ export interface WorkerWaitSettings {
   pollingMode: PollingMode;
   /** Compact mode's tiers (CIBA_COMPACT_FAST_SECONDS, CIBA_COMPACT_SLOW_HEARTBEAT_SECONDS). */
   compactTiers: CompactTiers;
-}
-
-/**
- * A timer-mode poll's wait, inside its first attempt. It heartbeats only when the workflow asks (it was cancelled:
- * the heartbeat's answer carries the cancellation, and the sleep then rejects).
- */
-async function waitBeforePoll(waitMs: number, authReqId: string, heartbeatRequests: LoopWakeups): Promise<void> {
-  const context = Context.current();
-  if (context.info.attempt > 1) return;
-  const approvalId = approvalIdOf(context);
-  const timers = new Set<NodeJS.Timeout>();
-  // The workflow task that cancels this activity completes after the local activity that asks: heartbeat a little
-  // later, as compact polling does (REQUESTED_HEARTBEAT_DELAYS_MS).
-  const register = (): (() => void) =>
-    heartbeatRequests.register(approvalId, authReqId, () => {
-      for (const delay of REQUESTED_HEARTBEAT_DELAYS_MS) timers.add(setTimeout(() => context.heartbeat(), delay));
-      unregister = register(); // asked again (another workflow task): heartbeat again
-    });
-  let unregister = register();
-  try {
-    await context.sleep(waitMs);
-  } finally {
-    unregister();
-    for (const timer of timers) clearTimeout(timer);
-  }
 }
 
 /** What a worker decides for the approvals it runs, asked once per approval (as a local activity). */

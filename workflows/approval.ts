@@ -611,10 +611,10 @@ async function sendBackchannelRequest(
  * One poll, with Temporal retrying transient faults: never sooner than the polling interval, backing off to a
  * minute, and giving up once the ask has expired (the workflow then treats it as expired).
  */
-async function pollTokenEndpoint(polling: PollingState, askNumber: number, waitMs = 0): Promise<PollOutcome> {
+async function pollTokenEndpoint(polling: PollingState, askNumber: number): Promise<PollOutcome> {
   const untilExpiry = Math.max(0, polling.expiresAtMs - Date.now());
   const options: ActivityOptions = {
-    startToCloseTimeout: 30_000 + waitMs,
+    startToCloseTimeout: '30s',
     scheduleToCloseTimeout: untilExpiry + 60_000,
     // Never shorter than the interval (a provider may ask for more than a minute, and slow_down grows it).
     retry: {
@@ -622,14 +622,12 @@ async function pollTokenEndpoint(polling: PollingState, askNumber: number, waitM
       backoffCoefficient: 2,
       maximumInterval: `${Math.max(60, polling.intervalSeconds)}s`,
     },
-    summary: waitMs
-      ? `poll ${polling.polls + 1} of ask ${askNumber} in ${Math.round(waitMs / 1000)}s`
-      : `poll ${polling.polls + 1} of ask ${askNumber}`,
+    summary: `poll ${polling.polls + 1} of ask ${askNumber}`,
     ...pollCancellation(),
   };
   try {
     return await ciba.pollToken.executeWithOptions(options, [
-      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds, ...(waitMs && { waitMs }) },
+      { authReqId: polling.authReqId, intervalSeconds: polling.intervalSeconds },
     ]);
   } catch (error) {
     if (isTimeout(error)) {
