@@ -19,10 +19,8 @@ import {
   mapLimit,
   Sampler,
   scrapeActions,
-  statusMiB,
   waitUntil,
   type PerRole,
-  type Role,
 } from './measure';
 import type { FloorMode } from './modes';
 import type { FleetOptions } from './options';
@@ -102,18 +100,10 @@ export async function runFloor(
     const doneMs = Date.now();
     const cpuAfter = cpuSnapshot(pids, server.parts);
     const actionsAfter = await scrapeActions(server.metricsUrl);
-    sampler.stop();
     record.cpu = cpuDelta(cpuBefore, cpuAfter);
     // The floor's start is its whole life: start, one activity, completion.
     record.startCpu = record.cpu;
-    record.peakRssMiB = sampler.peakRssMiB;
-    for (const role of Object.keys(pids) as Role[]) {
-      record.lifetimePeakRssMiB[role] = statusMiB(pids[role], 'VmHWM');
-      record.busiestCores[role] = sampler.busiest(role);
-    }
-    record.busiestCores.bench = sampler.busiest('bench');
-    record.busiestCores.all = sampler.busiest('all');
-    record.parts = sampler.parts();
+    Object.assign(record, sampler.finish(pids));
     record.phases = {
       burstStartMs,
       burstEndMs,

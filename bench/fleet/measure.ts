@@ -193,6 +193,28 @@ export class Sampler {
     }
     return best;
   }
+
+  /**
+   * Stops sampling and gives what a run records of it: each process's peak resident memory (sampled, and VmHWM over
+   * its whole life), its busiest 5 s, and the server's parts.
+   */
+  finish(pids: PerRole<number>): {
+    peakRssMiB: PerRole<number>;
+    lifetimePeakRssMiB: PerRole<number>;
+    busiestCores: PerRole<number> & { all?: number };
+    parts: Record<string, { cpuSeconds: number; peakRssMiB: number }> | undefined;
+  } {
+    this.stop();
+    const lifetimePeakRssMiB: PerRole<number> = {};
+    const busiestCores: PerRole<number> & { all?: number } = {};
+    for (const role of Object.keys(pids) as Role[]) {
+      lifetimePeakRssMiB[role] = statusMiB(pids[role], 'VmHWM');
+      busiestCores[role] = this.busiest(role);
+    }
+    busiestCores.bench = this.busiest('bench');
+    busiestCores.all = this.busiest('all');
+    return { peakRssMiB: this.peakRssMiB, lifetimePeakRssMiB, busiestCores, parts: this.parts() };
+  }
 }
 
 /**

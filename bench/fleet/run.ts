@@ -15,10 +15,8 @@ import {
   Sampler,
   scrapeActions,
   sleep,
-  statusMiB,
   waitUntil,
   type PerRole,
-  type Role,
 } from './measure';
 import type { BaselineMode, TemporalMode } from './modes';
 import type { FleetOptions } from './options';
@@ -168,16 +166,8 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
 
     const cpuAfter = cpuSnapshot(pids, server.parts);
     const actionsAfter = await scrapeActions(server.metricsUrl);
-    sampler.stop();
     record.cpu = cpuDelta(cpuBefore, cpuAfter);
-    record.peakRssMiB = sampler.peakRssMiB;
-    for (const role of Object.keys(pids) as Role[]) {
-      record.lifetimePeakRssMiB[role] = statusMiB(pids[role], 'VmHWM');
-      record.busiestCores[role] = sampler.busiest(role);
-    }
-    record.busiestCores.bench = sampler.busiest('bench');
-    record.busiestCores.all = sampler.busiest('all');
-    record.parts = sampler.parts();
+    Object.assign(record, sampler.finish(pids));
     record.phases = { burstStartMs, burstEndMs, allPendingMs, steadyFromMs, decideStartMs, decideEndMs, doneMs };
     log(`${mode.name} n=${n}: all results in ${((doneMs - decideEndMs) / 1000).toFixed(1)} s after the last decision`);
 
