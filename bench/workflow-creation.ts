@@ -11,12 +11,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
-import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import { REPO_ROOT } from '../devstack/ts-process';
-import { approvalBundlerOptions } from '../worker/bundler-options';
-import { workerInterceptors } from '../worker/worker';
+import { workflowCreator } from '../test/support/workflow-creator';
 
 const { values } = parseArgs({
   options: {
@@ -30,45 +26,9 @@ const { values } = parseArgs({
 async function main(): Promise<void> {
   const n = Number(values.n);
   const workflowsPath = path.resolve(REPO_ROOT, values.workflows);
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules: workerInterceptors.workflowModules,
-    ...(values.preload === 'off' ? {} : approvalBundlerOptions()),
-    logger: new DefaultLogger('WARN'),
-  });
-  const creator = await ReusableVMWorkflowCreator.create(
-    parseWorkflowCode(bundle.code), // as the Worker loads a bundle: its source map and file name
-    5000,
-    new Set<string>(),
-    undefined,
-  );
+  const creator = await workflowCreator(workflowsPath, { preload: values.preload !== 'off' });
   const create = async (i: number) => {
-    const runId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    const now = Date.now();
-    const workflow = await creator.createWorkflow({
-      info: {
-        workflowId: `creation-${i}`,
-        runId,
-        workflowType: values.type!,
-        searchAttributes: {},
-        taskQueue: 'creation',
-        namespace: 'default',
-        firstExecutionRunId: runId,
-        originalExecutionRunId: runId,
-        startTime: new Date(now),
-        runStartTime: new Date(now),
-        taskTimeoutMs: 10_000,
-        attempt: 1,
-        historyLength: 3,
-        historySize: 1000,
-        continueAsNewSuggested: false,
-        currentBuildId: '',
-        unsafe: { now: () => Date.now(), isReplaying: false, isReplayingHistoryEvents: false },
-      } as never,
-      randomnessSeed: [i, 0],
-      now,
-      showStackTraceSources: false,
-    });
+    const workflow = await creator.create(i, values.type!);
     await workflow.dispose();
   };
   for (let i = 0; i < 20; i++) await create(i); // warm-up: JIT, first-time installs
@@ -79,7 +39,7 @@ async function main(): Promise<void> {
   const ms = (cpu.user + cpu.system) / 1000;
   console.log(
     `${values.workflows}: ${n} workflows created and disposed: ${(ms / n).toFixed(3)} ms CPU each ` +
-      `(${((performance.now() - t0) / n).toFixed(3)} ms wall); bundle ${(bundle.code.length / 1024).toFixed(0)} KiB`,
+      `(${((performance.now() - t0) / n).toFixed(3)} ms wall); bundle ${(creator.bundleBytes / 1024).toFixed(0)} KiB`,
   );
   await creator.destroy();
 }

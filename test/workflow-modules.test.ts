@@ -6,49 +6,16 @@
  * The workflows are created as the SDK's workflow thread creates them (its reusable V8 context, an SDK internal), from
  * the bundle the worker builds (same interceptor modules and bundler options).
  */
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { parseWorkflowCode } from '@temporalio/worker/lib/worker';
-import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm';
 import { sharedPerIsolate } from '../workflows/isolate-shared';
-import { approvalBundlerOptions } from '../worker/bundler-options';
-import { workerInterceptors } from '../worker/worker';
+import { workflowCreator } from './support/workflow-creator';
 
 /** The modules one new workflow evaluated (webpack module ids: paths such as ./common/approval.ts). */
 async function modulesOfNewWorkflows(workflowsPath: string, count: number): Promise<string[][]> {
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules: workerInterceptors.workflowModules,
-    ...approvalBundlerOptions(),
-    logger: new DefaultLogger('WARN'),
-  });
-  const creator = await ReusableVMWorkflowCreator.create(parseWorkflowCode(bundle.code), 5000, new Set(), undefined);
+  const creator = await workflowCreator(workflowsPath);
   try {
     const evaluated: string[][] = [];
     for (let i = 0; i < count; i++) {
-      const runId = `00000000-0000-4000-8000-00000000000${i}`;
-      const now = Date.now();
-      const workflow = await creator.createWorkflow({
-        info: {
-          workflowId: `modules-${i}`,
-          runId,
-          workflowType: 'cibaApproval',
-          taskQueue: 'modules',
-          namespace: 'default',
-          firstExecutionRunId: runId,
-          originalExecutionRunId: runId,
-          startTime: new Date(now),
-          runStartTime: new Date(now),
-          taskTimeoutMs: 10_000,
-          attempt: 1,
-          historyLength: 3,
-          historySize: 1000,
-          continueAsNewSuggested: false,
-          unsafe: { now: () => Date.now(), isReplaying: false, isReplayingHistoryEvents: false },
-        } as never,
-        randomnessSeed: [i, 0],
-        now,
-        showStackTraceSources: false,
-      });
+      const workflow = await creator.create(i, 'cibaApproval');
       const { activator } = workflow as unknown as { activator: { moduleCache: Map<string, unknown> } };
       evaluated.push([...activator.moduleCache.keys()].map(String));
       await workflow.dispose();
