@@ -171,7 +171,8 @@ export async function createWorker(config: WorkerConfig): Promise<RunningWorker>
     ...shared,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows/approval-workflows'),
-    activities,
+    // The payments too: the pay-invoice agent (agents/pay-invoice) pays through the approvals' task queue.
+    activities: { ...activities, ...createPaymentActivities(config.paymentsApiUrl, config.ciba.httpTimeoutMs) },
   });
   const agentWorker =
     config.temporal.agentTaskQueue === undefined
