@@ -12,7 +12,6 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -21,7 +20,7 @@ import { ApprovalFailedError, ApprovalKeyMismatchError, type ApprovalClient } fr
 import { ApprovalFailureType } from '../common/outcomes';
 import { paymentBindingMessage, type Payment } from '../common/payment';
 import { findTemporalCli } from '../devstack/temporal-cli';
-import { REPO_ROOT } from '../devstack/ts-process';
+import { runCiba } from './support/ciba-cli';
 import { isPending, waitForApprovalState } from './support/approvals';
 import {
   connectClient,
@@ -101,25 +100,7 @@ async function backchannelRequests(bindingMessage: string) {
 }
 
 /** The `ciba` CLI as a user runs it, with `env`. */
-async function ciba(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(
-      process.execPath,
-      [path.join(REPO_ROOT, 'bin', 'ciba.js'), ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...env },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const ciba = runCiba;
 
 /** The key ids in the metadata of every payload of a workflow's history, in order. */
 async function historyKeyIds(workflowId: string): Promise<string[]> {
