@@ -5,8 +5,8 @@
  * nobody without the payload key can tell which user a gate belongs to.
  */
 import { createHmac, hkdfSync } from 'node:crypto';
-import { Context } from '@temporalio/activity';
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { isGrpcServiceError, ServiceError, WithStartWorkflowOperation } from '@temporalio/client';
 import { grantAskUpdate, USER_ASKS_WORKFLOW, type AskGrant, type AskLimits } from '../common/ask-gate';
 
 export const USER_GATE_ID_PREFIX = 'ciba-user-asks-';
@@ -59,21 +59,43 @@ export function createUserAskActivities(settings: UserAskSettings) {
       const { client, info } = Context.current();
       const gateId = userGateId(settings.gateKey, info.taskQueue, input.hint);
       const { hint: _hint, ...request } = input;
-      const answer = await client.workflow.executeUpdateWithStart(grantAskUpdate, {
-        args: [{ ...request, limits: settings.limits }],
-        // The same ask granted twice (a retried activity) is one update within a run; the gate also knows it by askKey.
-        updateId: input.askKey,
-        startWorkflowOperation: new WithStartWorkflowOperation(USER_ASKS_WORKFLOW, {
-          workflowId: gateId,
-          taskQueue: info.taskQueue,
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          args: [],
-          staticSummary: 'ask gate of one user (limits asks across approvals)',
-        }),
-      });
+      const answer = await client.workflow
+        .executeUpdateWithStart(grantAskUpdate, {
+          args: [{ ...request, limits: settings.limits }],
+          // The same ask granted twice (a retried activity) is one update within a run; the gate also knows it by askKey.
+          updateId: input.askKey,
+          startWorkflowOperation: new WithStartWorkflowOperation(USER_ASKS_WORKFLOW, {
+            workflowId: gateId,
+            taskQueue: info.taskQueue,
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            args: [],
+            staticSummary: 'ask gate of one user (limits asks across approvals)',
+          }),
+        })
+        .catch((error: unknown) => {
+          if (isResourceExhausted(error)) {
+            // Temporal takes at most 10 updates in flight per workflow: many approvals of one user asked at once.
+            throw ApplicationFailure.retryable(
+              `the user's ask gate is busy (too many asks at once): retried after a backoff`,
+              ASK_GATE_BUSY,
+            );
+          }
+          throw error;
+        });
       return { answer, gateId };
     },
   };
+}
+
+/** The error type of a grantAsk that found the user's gate busy (retryable: the workflow's retry policy backs off). */
+export const ASK_GATE_BUSY = 'AskGateBusy';
+
+const RESOURCE_EXHAUSTED = 8;
+
+/** The gRPC answer RESOURCE_EXHAUSTED, bare or inside the SDK's ServiceError. */
+function isResourceExhausted(error: unknown): boolean {
+  const grpc = error instanceof ServiceError ? error.cause : error;
+  return isGrpcServiceError(grpc) && grpc.code === RESOURCE_EXHAUSTED;
 }
 
 export type UserAskActivities = ReturnType<typeof createUserAskActivities>;

@@ -7,6 +7,8 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   log,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,9 +23,29 @@ const DEFAULT_LEASE_SECONDS = 600;
 /** The provider may keep an ask a little past its expiry (oidc-provider: about 15 s). */
 const LEASE_MARGIN_SECONDS = 60;
 
-const gate = proxyLocalActivities<UserAskActivities>({
+/**
+ * Patch: the gate is asked by a normal activity, not a local one. A local activity keeps the approval's workflow task
+ * (and its slot) open while it waits for the gate's workflow, whose own workflow task needs a slot on the same worker:
+ * a burst of new approvals for many users held every slot and starved the gates. A normal activity holds no workflow
+ * task slot while it waits, and its retries are the server's timers (a busy gate is retried with backoff, not in a
+ * storm). Runs from before keep their local activity.
+ */
+const ASK_GATE_ACTIVITY = 'ask-gate-activity';
+
+const localGate = proxyLocalActivities<UserAskActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
+});
+
+/**
+ * A busy gate (more than Temporal's 10 updates in flight on it: AskGateBusy) or one the server cannot reach is retried,
+ * 1 s, 2 s, 4 s … 30 s apart, for up to 10 minutes; then the approval fails (the user was not asked).
+ */
+const gate = proxyActivities<UserAskActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  summary: "ask the user's ask gate",
 });
 
 /**
@@ -34,7 +56,8 @@ const gate = proxyLocalActivities<UserAskActivities>({
  */
 export async function acquireAsk(request: ApprovalRequest, requestId: string, askNumber: number): Promise<string> {
   const info = workflowInfo();
-  const { answer, gateId } = await gate.grantAsk({
+  const grantAsk = patched(ASK_GATE_ACTIVITY) ? gate.grantAsk : localGate.grantAsk;
+  const { answer, gateId } = await grantAsk({
     hint: userHint(request),
     approvalId: info.workflowId,
     chainId: info.firstExecutionRunId,

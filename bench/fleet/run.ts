@@ -22,7 +22,7 @@ import type { BaselineMode, TemporalMode } from './modes';
 import type { FleetOptions } from './options';
 import type { ApprovalRecord, Phases, RunRecord, TemporalCounts } from './records';
 import { pingSetup } from '../../devstack/local-ping';
-import { ProviderApi, startProvider, type BenchServer } from './stack';
+import { benchUser, ProviderApi, startProvider, type BenchServer } from './stack';
 
 /** What a mode does in each phase (temporal-fleet.ts, baseline.ts). */
 export interface Fleet {
@@ -95,8 +95,9 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
 
     log(`${mode.name} n=${n}: starting ${n} approvals at once`);
     const burstStartMs = Date.now();
+    const userOf = new Map(record.approvals.map((r, i) => [r, benchUser(i)]));
     const refused = await fleet.burst(record.approvals, (r) => ({
-      loginHint: 'alice@example.com',
+      loginHint: userOf.get(r)!,
       bindingMessage: r.bindingMessage,
       authorizationDetails: [
         {

@@ -129,7 +129,15 @@ export interface BenchProvider extends Child {
   issuer: string;
 }
 
-/** A fresh local provider (own data folder, so no run inherits another's state). */
+/** The users the bench's provider knows (IDP_TEST_USERS): one per approval, up to the largest N a run may use. */
+export const BENCH_USERS = 10_000;
+
+/** The user the bench's approval number `index` (from 0) asks: each approval asks a user of its own. */
+export function benchUser(index: number): string {
+  return `user${(index % BENCH_USERS) + 1}@example.com`;
+}
+
+/** A fresh local provider (own data folder, so no run inherits another's state), with BENCH_USERS test users. */
 export async function startProvider(
   intervalSeconds: number,
   extraEnv: Record<string, string> = {},
@@ -138,7 +146,13 @@ export async function startProvider(
   const child = await startChild(
     'provider',
     'provider/main.ts',
-    { IDP_PORT: '0', IDP_POLL_INTERVAL: String(intervalSeconds), IDP_DATA_DIR: dataDir, ...extraEnv },
+    {
+      IDP_PORT: '0',
+      IDP_POLL_INTERVAL: String(intervalSeconds),
+      IDP_DATA_DIR: dataDir,
+      IDP_TEST_USERS: String(BENCH_USERS),
+      ...extraEnv,
+    },
     /"event":"ready"/,
     async () => rmSync(dataDir, { recursive: true, force: true }),
   );
@@ -167,10 +181,8 @@ export function stackEnv(
     // The default, said out loud; the baseline uses the same.
     CIBA_HTTP_TIMEOUT_MS: String(HTTP_TIMEOUT_MS),
     CIBA_METRICS_ADDRESS: '', // no Prometheus endpoint: the bench reads the server's own metrics
-    // Every approval of the bench asks the same user (the local provider knows two): the per-user ask gate must let the
-    // whole fleet through, so its limits are lifted (its cost per ask is still paid: one gate update each).
-    CIBA_USER_MAX_PENDING_ASKS: '1000000',
-    CIBA_USER_MAX_ASKS_PER_HOUR: '1000000',
+    // Each approval of the bench asks a user of its own (benchUser): the per-user ask gate's default limits hold, and
+    // every approval pays for a gate of its own, as a fleet of real users would.
     ...server.clientEnv,
     ...extra,
   };
