@@ -75,6 +75,7 @@ export async function startClusterServer(
     // The frontends count the actions (the API calls and the commands of completed workflow tasks).
     metricsUrl: [`http://${HOST}:${layout.ports.temporal.frontend.metrics}/metrics`],
     clientEnv,
+    faults: cluster.faults,
     stop,
   };
 }

@@ -37,8 +37,9 @@ async function main(): Promise<void> {
 
   const payloadKey = generatePayloadKey();
   const records: RunRecord[] = [];
-  // The dev server's runs, then (--cluster) the same runs on the cluster: one server up at a time.
-  const targets: Array<() => Promise<BenchServer>> = [() => startServer(options.inMemory)];
+  // The dev server's runs, then (--cluster) the same runs on the cluster: one server up at a time. With --faults, the
+  // cluster's only: the dev server has no parts to kill.
+  const targets: Array<() => Promise<BenchServer>> = options.faults ? [] : [() => startServer(options.inMemory)];
   if (options.cluster) targets.push(() => startClusterServer());
   for (const [t, startTarget] of targets.entries()) {
     let server: BenchServer;

@@ -20,6 +20,8 @@ export interface FleetOptions {
   out: string;
   /** After the dev server's runs, the same runs on the cluster (cluster-target.ts). */
   cluster: boolean;
+  /** On the cluster, while the approvals wait: the worker SIGKILLed, history SIGKILLed, PostgreSQL down (faults.ts). */
+  faults: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -34,6 +36,9 @@ export const USAGE = `npm run bench -- [options]
   --cluster          after the dev server's runs, the same runs on the cluster of npm run cluster (PostgreSQL, a
                      process per Temporal service; port offset 24000, data in .data/cluster-bench; the binaries
                      of .data/cluster/build: npm run cluster:build first)
+  --faults           with --cluster, the cluster's runs only: while its approvals wait, SIGKILL the bench's worker (a new one
+                     starts), SIGKILL and restart the history service, stop PostgreSQL for 30 s; give --wait
+                     120s or more (CPU figures of such runs do not compare: the killed worker's CPU is lost)
   --out FILE         Markdown report (default BENCHMARKS.md; - for none)
 
 Modes: floor is Temporal's own floor (the cheapest workflow with one activity, one HTTP GET): each mode's starts and
@@ -64,6 +69,7 @@ export function parseOptions(argv: string[]): FleetOptions {
     inMemory: false,
     out: 'BENCHMARKS.md',
     cluster: false,
+    faults: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -112,6 +118,9 @@ export function parseOptions(argv: string[]): FleetOptions {
       case '--cluster':
         options.cluster = true;
         break;
+      case '--faults':
+        options.faults = true;
+        break;
       case '--out':
         options.out = value();
         break;
@@ -125,5 +134,7 @@ export function parseOptions(argv: string[]): FleetOptions {
     }
   }
   if (!options.modes.length) throw new Error('--modes: no mode named');
+  if (options.faults && !options.cluster)
+    throw new Error("--faults: only with --cluster (the faults are the cluster's)");
   return options;
 }

@@ -1,4 +1,5 @@
 /** What one run records, filled in by run.ts, temporal-fleet.ts and baseline.ts, and read by analysis.ts. */
+import type { AppliedFault } from '../../devstack/cluster/faults';
 import type { RequestLogEntry } from '../../provider/request-log';
 import type { PerRole } from './measure';
 import type { Mode } from './modes';
@@ -94,6 +95,8 @@ export interface RunRecord {
   busiestCores: PerRole<number> & { all?: number };
   providerLog: RequestLogEntry[];
   temporal?: TemporalCounts;
+  /** The faults applied while the approvals waited (--faults), each with the time until the part was back. */
+  faults?: AppliedFault[];
   /** A server of several processes (the cluster): per part, CPU seconds over the run and peak resident memory. */
   parts?: Record<string, { cpuSeconds: number; peakRssMiB: number }>;
 }

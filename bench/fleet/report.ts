@@ -238,16 +238,24 @@ function clusterTable(figures: Figures[]): Table | undefined {
 
 /** Per cluster run, each server part's CPU over the run and its peak memory. */
 function partLines(figures: Figures[]): string[] {
-  return figures.flatMap((f) =>
-    f.run.parts
+  return figures.flatMap((f) => [
+    ...(f.run.parts
       ? [
           `${f.label}: ` +
             Object.entries(f.run.parts)
               .map(([name, p]) => `${name} ${num(p.cpuSeconds, 1)} CPU s, ${num(p.peakRssMiB, 0)} MiB PSS`)
               .join('; '),
         ]
-      : [],
-  );
+      : []),
+    ...(f.run.faults?.length
+      ? [
+          `${f.label}: faults while waiting (--faults), each until the part was back: ` +
+            f.run.faults.map((a) => `${a.fault} ${num(a.ms / 1000, 1)} s`).join('; ') +
+            `; then ${f.approved} of ${f.run.n} approved` +
+            (f.ok ? ', none lost, re-asked or uncertain' : ' ✗'),
+        ]
+      : []),
+  ]);
 }
 
 /** Actions per approval-day per Temporal mode (approval-day.ts): the model's terms, the day, and its price. */

@@ -22,6 +22,7 @@ import type { BaselineMode, TemporalMode } from './modes';
 import type { FleetOptions } from './options';
 import type { ApprovalRecord, Phases, RunRecord, TemporalCounts } from './records';
 import { pingSetup } from '../../devstack/local-ping';
+import type { AppliedFault, ClusterFaults } from '../../devstack/cluster/faults';
 import { benchUser, ProviderApi, startProvider, type BenchServer } from './stack';
 
 /** What a mode does in each phase (temporal-fleet.ts, baseline.ts). */
@@ -32,6 +33,8 @@ export interface Fleet {
   burst(records: ApprovalRecord[], request: (record: ApprovalRecord) => ApprovalRequestInput): Promise<string | void>;
   /** How many approvals have ended already (before any decision), and why the mode refused them, if it did. */
   ended(records: ApprovalRecord[]): Promise<{ count: number; refused?: string }>;
+  /** SIGKILLs the worker and starts a new one (--faults); resolves once the new one polls. */
+  crashWorker?(): Promise<void>;
   /** Waits for every result; fills resultMs and outcome. */
   results(records: ApprovalRecord[], timeoutMs: number): Promise<void>;
   /** Temporal's counts, after the run. */
@@ -141,6 +144,9 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
     const steadyFromMs = Date.now();
     const cpuWaitStart = cpuSnapshot(pids, server.parts);
     const actionsWaitStart = await scrapeActions(server.metricsUrl);
+    if (options.faults && server.faults && fleet.crashWorker) {
+      record.faults = await injectFaults(server.faults, fleet, `${mode.name} n=${n}`);
+    }
     await sleep(Math.max(0, allPendingMs + options.waitSeconds * 1000 - Date.now()));
     const actionsWaitEnd = await scrapeActions(server.metricsUrl);
     await actionSeries.stop();
@@ -192,6 +198,25 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
     await fleet?.stop();
     await provider.stop();
   }
+}
+
+/**
+ * The cluster's faults while every approval waits (--faults), one after the other: the bench's worker SIGKILLed (its
+ * polling activities resume on the new one from their heartbeats), the history service SIGKILLed and started again,
+ * PostgreSQL stopped like a crash for 30 s. Each with the time until the part was ready again.
+ */
+async function injectFaults(faults: ClusterFaults, fleet: Fleet, name: string): Promise<AppliedFault[]> {
+  const applied: AppliedFault[] = [];
+  const timed = async (fault: string, action: () => Promise<void>) => {
+    log(`${name}: fault: ${fault}`);
+    const from = Date.now();
+    await action();
+    applied.push({ fault, ms: Date.now() - from });
+  };
+  await timed('SIGKILL the worker, start a new one', () => fleet.crashWorker!());
+  await timed('SIGKILL and restart temporal history', () => faults.restartTemporalService('history', { kill: true }));
+  await timed('PostgreSQL down for 30 s (immediate stop)', () => faults.postgresOutage(30_000, 'immediate'));
+  return applied;
 }
 
 function shuffle<T>(items: readonly T[]): T[] {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { getFreePort } from '../../devstack/ports';
 import { startTemporalDevServer } from '../../devstack/temporal-server';
 import { REPO_ROOT, startTsProcess, type ManagedProcess } from '../../devstack/ts-process';
+import type { ClusterFaults } from '../../devstack/cluster/faults';
 import type { RequestLogEntry } from '../../provider/request-log';
 import { log, sleep, type ServerParts } from './measure';
 
@@ -70,6 +71,8 @@ export interface BenchServer {
   metricsUrl?: string | string[];
   /** Added to the environment of workers and clients (the cluster: its token settings). */
   clientEnv?: Record<string, string>;
+  /** The cluster's parts, to kill and restart (--faults). */
+  faults?: ClusterFaults;
   stop(): Promise<void>;
 }
 
@@ -99,6 +102,8 @@ export async function startServer(inMemory: boolean): Promise<BenchServer> {
 export interface Child {
   pid: number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash; resolves once it has exited. */
+  crash(): Promise<void>;
 }
 
 async function startChild(
@@ -122,7 +127,8 @@ async function startChild(
     children.delete(started.child);
     await cleanup?.();
   });
-  return { pid: started.child.pid!, readyLine: started.readyLine, stop };
+  const crash = () => started.kill('SIGKILL');
+  return { pid: started.child.pid!, readyLine: started.readyLine, stop, crash };
 }
 
 export interface BenchProvider extends Child {

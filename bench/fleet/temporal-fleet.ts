@@ -116,7 +116,7 @@ export async function temporalFleet(
 ): Promise<Fleet> {
   const taskQueue = `bench-fleet-${mode.name}-${runId}`;
   const env = stackEnv(server, issuer, taskQueue, payloadKey, mode.workerEnv);
-  const worker = await startWorker(env);
+  let worker = await startWorker(env);
   const approvals = await ApprovalClient.connect(temporalSettings(env)).catch(async (error: unknown) => {
     await worker.stop();
     throw error;
@@ -158,6 +158,11 @@ export async function temporalFleet(
 
   return {
     pids: { worker: worker.pid },
+
+    async crashWorker() {
+      await worker.crash();
+      worker = await startWorker(env);
+    },
 
     async burst(records, request) {
       let refused: string | undefined;
