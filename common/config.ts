@@ -186,10 +186,25 @@ export function agentTaskQueueFor(taskQueue: string): string {
   return `${taskQueue}-agents`;
 }
 
+/**
+ * The environment without its blank TEMPORAL_* variables: `TEMPORAL_ADDRESS=` (an .env or compose file's placeholder)
+ * leaves the profile's address in place, as a blank CIBA_* variable counts as unset. (The `temporal` CLI would read it
+ * as an empty address.)
+ */
+export function withoutBlankTemporalVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (name.startsWith('TEMPORAL_') && value.trim() === '') continue;
+    kept[name] = value;
+  }
+  return kept;
+}
+
 /** Temporal connection, task queue and the encrypting data converter, from the environment. */
 export function temporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
   const config = parseEnv(TemporalConfigSchema, env);
-  const connect = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  const connect = loadClientConnectConfig({ overrideEnvVars: withoutBlankTemporalVariables(env) });
   const codec = payloadCodec(config);
   if (blankAsUnset(env.CIBA_PAYLOAD_KEY_ID) !== undefined) warnKeyIdIgnored();
   const credentials = temporalCredentials(config);

@@ -103,6 +103,12 @@ client_key_path = "${key}"
     expect(settings.connection.apiKey).toBe('key-from-the-profile');
   });
 
+  it('a blank variable leaves the profile setting in place (an .env placeholder is not an empty address)', () => {
+    const settings = temporalSettings(env('cloud-api-key', { TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: ' ' }));
+    expect(settings.connection.address).toBe('us-east-1.aws.api.temporal.io:7233');
+    expect(settings.namespace).toBe('approvals.a1b2c');
+  });
+
   it('refuses a profile the file does not have, and a profile API key beside a token endpoint', () => {
     expect(() => temporalSettings(env('staging'))).toThrow(/staging/);
     expect(() =>
@@ -169,7 +175,15 @@ namespace = "no-such-namespace"
     );
     const { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...rest } = stackEnv(uniqueTaskQueue('connect'));
     expect([TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE]).toEqual([stack.temporalAddress, 'default']);
-    env = { ...rest, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'stack' };
+    // Blank TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (an .env file's placeholders): the profile's settings still hold,
+    // for the worker, the CLI and the Python client alike.
+    env = {
+      ...rest,
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_NAMESPACE: '',
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: 'stack',
+    };
     // This test's own view of the server, by its address: not through the profile under test.
     temporal = await connectTemporalClient(
       temporalSettings({ ...rest, TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: 'default' }),

@@ -83,7 +83,12 @@ async def connect_temporal_client(
     Raises:
         TemporalTokenConfigError: CIBA_TEMPORAL_TOKEN_* settings that are incomplete, or set beside an API key.
     """
-    environment = dict(os.environ if env is None else env)
+    # A blank TEMPORAL_* variable (an .env placeholder) leaves the profile's setting in place, as in TypeScript.
+    environment = {
+        name: value
+        for name, value in (os.environ if env is None else env).items()
+        if not (name.startswith("TEMPORAL_") and value.strip() == "")
+    }
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(override_env_vars=environment))
     config.setdefault("target_host", "localhost:7233")
     config.setdefault("namespace", "default")
