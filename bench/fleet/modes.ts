@@ -50,7 +50,8 @@ export const MODES: readonly Mode[] = [
     name: 'compact',
     what: 'one long-running polling activity per ask, heartbeating (pollingMode: compact)',
     requestFields: { pollingMode: 'compact' },
-    workerEnv: {},
+    // A worker deployed for compact mode: its defaults (the workflow cache of a compact worker, worker/config.ts).
+    workerEnv: { CIBA_POLLING_MODE: 'compact' },
   },
   {
     kind: 'temporal',
@@ -65,7 +66,8 @@ export const MODES: readonly Mode[] = [
     name: 'compact-ping',
     what: 'CIBA ping delivery with compact polling',
     requestFields: { pollingMode: 'compact' },
-    workerEnv: {},
+    // A worker deployed for compact mode: its defaults (the workflow cache of a compact worker, worker/config.ts).
+    workerEnv: { CIBA_POLLING_MODE: 'compact' },
     ping: true,
   },
   {
