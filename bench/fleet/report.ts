@@ -379,10 +379,10 @@ export function printReport(figures: Figures[], ctx: ReportContext): void {
   const ratios = ratioTable(ran);
   if (ratios) out.push(text(ratios), '');
   const cluster = clusterTable(ran);
-  if (cluster)
+  if (cluster) out.push(text(cluster), '');
+  // A cluster run's parts and faults, with or without the dev server's run beside it (--faults runs the cluster only).
+  if (partLines(ran).length)
     out.push(
-      text(cluster),
-      '',
       'Server parts (CPU over the run, peak proportional set size):',
       ...partLines(ran).map((l) => `  ${l}`),
       '',
@@ -449,9 +449,10 @@ export async function writeMarkdown(file: string, figures: Figures[], ctx: Repor
           '',
           markdown(clusterTable(ran)!),
           '',
-          ...partLines(ran).map((l) => `- ${l}`),
-          '',
         ]
+      : []),
+    ...(partLines(ran).length
+      ? ["### The server's parts, and faults", '', ...partLines(ran).map((l) => `- ${l}`), '']
       : []),
     ...(actionLines(ran).length ? ['### Actions by type', '', ...actionLines(ran).map((l) => `- ${l}`), ''] : []),
     ...(approvalDayTable(ran)

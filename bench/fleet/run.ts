@@ -212,6 +212,7 @@ async function injectFaults(faults: ClusterFaults, fleet: Fleet, name: string): 
     const from = Date.now();
     await action();
     applied.push({ fault, ms: Date.now() - from });
+    log(`${name}: fault: ${fault}: back in ${((Date.now() - from) / 1000).toFixed(1)} s`);
   };
   await timed('SIGKILL the worker, start a new one', () => fleet.crashWorker!());
   await timed('SIGKILL and restart temporal history', () => faults.restartTemporalService('history', { kill: true }));
