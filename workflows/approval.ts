@@ -64,7 +64,7 @@ import { currentDetails } from './current-details';
 import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from './failures';
 import { checkGrantedTokens, type GrantCheck } from './granted';
 import { pingSignal } from './signals';
-import { acquireAsk, releaseAsk } from './ask-gate';
+import { acquireAsk, askGateVersion, releaseAsk, type AskGateVersion } from './ask-gate';
 import { checkStartSeal } from './sealed-start';
 import { approvalRules } from './input-rules';
 import { ApprovalMetrics } from './metrics';
@@ -166,6 +166,8 @@ interface Approval {
   pingPoll?: { authReqId: string; atMs: number };
   /** Each ask is granted by the user's ask gate first (runs since the start seal). */
   gated: boolean;
+  /** How a gated run asks its gate (a local activity, or an activity since the patch ask-gate-activity). */
+  askGate?: AskGateVersion;
   /** Tokens obtained but not handed back, revoked as the approval ends (revokeUnreturnedTokens). */
   unreturned?: { reason: RevokeTokensInput['reason']; tokens: TokenSet };
   /** This run's metrics (./metrics.ts), reported before the run closes. */
@@ -177,6 +179,9 @@ export async function cibaApproval(
   carried?: ApprovalCarryOver | LegacyCarryOver,
 ): Promise<ApprovalResult> {
   const gated = patched(SEALED_AND_GATED);
+  // Asked here, at the run's first activation, not at the ask: a patch asked right after a local activity (the wait
+  // settings) can land in another workflow task on replay than it did when it ran (./ask-gate.ts).
+  const askGate = gated ? askGateVersion() : undefined;
   if (gated) checkStartSeal(input.seal); // before anything else: a copied input does nothing
   const request = validate(input, gated);
   const metrics = new ApprovalMetrics();
@@ -187,6 +192,7 @@ export async function cibaApproval(
     run,
     status: run.polling ? 'pending' : 'initiating',
     gated,
+    askGate,
     metrics,
   };
   setHandler(approvalStatusQuery, () =>
@@ -250,7 +256,12 @@ async function waitForDecision(approval: Approval): Promise<TokenSet> {
 async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void> {
   if (atMs > Date.now()) await sleep(atMs - Date.now(), { summary: `wait before asking again (${reason})` });
   if (approval.gated) {
-    const askGate = await acquireAsk(approval.request, approval.request.seal!.requestId, approval.run.askCount + 1);
+    const askGate = await acquireAsk(
+      approval.request,
+      approval.request.seal!.requestId,
+      approval.run.askCount + 1,
+      approval.askGate!,
+    );
     approval.run = { ...approval.run, askGate };
   }
   const ack = await sendBackchannelRequest(approval.request, approval.run.askCount + 1, reason);

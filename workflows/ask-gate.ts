@@ -29,8 +29,22 @@ const LEASE_MARGIN_SECONDS = 60;
  * a burst of new approvals for many users held every slot and starved the gates. A normal activity holds no workflow
  * task slot while it waits, and its retries are the server's timers (a busy gate is retried with backoff, not in a
  * storm). Runs from before keep their local activity.
+ *
+ * The patch is asked once, at the run's first activation (askGateVersion), never at the ask itself: the ask follows
+ * the wait-settings local activity, and a local activity that resolves as its workflow task is completed (a slow
+ * worker heartbeats the task) puts the code after it into the next workflow task, while a replay runs it in the same
+ * one. A patch asked there is then seen on replay in another task than it was recorded in: nondeterminism (the recorded
+ * histories caught it, test/replay).
  */
 const ASK_GATE_ACTIVITY = 'ask-gate-activity';
+
+/** How a run asks its user's gate: fixed at its first activation (see ASK_GATE_ACTIVITY). */
+export type AskGateVersion = 'local-activity' | 'activity';
+
+/** The run's AskGateVersion. Call at the run's first activation only (before any activity or timer). */
+export function askGateVersion(): AskGateVersion {
+  return patched(ASK_GATE_ACTIVITY) ? 'activity' : 'local-activity';
+}
 
 const localGate = proxyLocalActivities<UserAskActivities>({
   startToCloseTimeout: '30s',
@@ -54,9 +68,14 @@ const gate = proxyActivities<UserAskActivities>({
  * @returns the gate's workflow ID (to release the lease when the ask ends).
  * @throws ApplicationFailure AskRateLimited (details[0]: { limit, max, retryAt }) or InputReplayed.
  */
-export async function acquireAsk(request: ApprovalRequest, requestId: string, askNumber: number): Promise<string> {
+export async function acquireAsk(
+  request: ApprovalRequest,
+  requestId: string,
+  askNumber: number,
+  version: AskGateVersion,
+): Promise<string> {
   const info = workflowInfo();
-  const grantAsk = patched(ASK_GATE_ACTIVITY) ? gate.grantAsk : localGate.grantAsk;
+  const grantAsk = version === 'activity' ? gate.grantAsk : localGate.grantAsk;
   const { answer, gateId } = await grantAsk({
     hint: userHint(request),
     approvalId: info.workflowId,

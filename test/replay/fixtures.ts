@@ -1,7 +1,26 @@
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
-/** Recorded histories of every path of the approval workflow (test/replay/record-histories.ts writes them). */
+/**
+ * The first generation of recorded histories of every path of the approval workflow (test/replay/record-histories.ts
+ * wrote them). Later generations live beside it, in `histories-<date>/`: each is recorded by the code of its day and
+ * kept, so that the current code must replay what every earlier version wrote (the runs still waiting in production).
+ */
 export const FIXTURE_DIR = path.join(__dirname, 'histories');
+
+/** Every generation's folder, oldest first (`histories`, then `histories-<YYYY-MM-DD>` by date). */
+export function fixtureGenerations(): string[] {
+  const later = readdirSync(__dirname, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^histories-\d{4}-\d{2}-\d{2}$/.test(entry.name))
+    .map((entry) => path.join(__dirname, entry.name))
+    .sort();
+  return [FIXTURE_DIR, ...later].filter((dir) => existsSync(path.join(dir, 'index.json')));
+}
+
+/** The folder a recording made today goes to (record-histories.ts): `histories-<YYYY-MM-DD>`. */
+export function generationDirFor(date: Date): string {
+  return path.join(__dirname, `histories-${date.toISOString().slice(0, 10)}`);
+}
 
 /**
  * The payload key the fixtures were recorded with. A public test key: it protects nothing, and the tokens inside

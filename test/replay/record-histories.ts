@@ -1,9 +1,11 @@
 /**
  * `npm run record:histories`: runs every path of the approval workflow on a real local stack (Temporal dev server,
- * local provider, a worker process) and saves each run's history (protobuf binary) as a fixture for test/replay.test.ts.
+ * local provider, a worker process) and saves each run's history (protobuf binary) as a fixture for test/replay.test.ts,
+ * in a new generation folder (test/replay/histories-<today>; fixtures.ts). Earlier generations stay: the current code
+ * must keep replaying what every earlier version wrote.
  *
- * Record again only on purpose: when a workflow change is meant to be incompatible with running approvals (and is
- * shipped with a versioning plan). The fixtures' payloads are encrypted with FIXTURE_PAYLOAD_KEY, a public test key.
+ * Record a new generation when workflow code changes behind a patch (so the patched path has a history of its own). The
+ * fixtures' payloads are encrypted with FIXTURE_PAYLOAD_KEY, a public test key.
  */
 import { newStartSeal } from '../../client/approvals';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +30,7 @@ import {
   agentQueues,
   WITH_SAMPLE_AGENT,
 } from '../support/stack';
-import { FIXTURE_DIR, FIXTURE_PAYLOAD_KEY } from './fixtures';
+import { FIXTURE_PAYLOAD_KEY, generationDirFor } from './fixtures';
 
 async function main(): Promise<void> {
   const temporal = await startTemporalDevServer({
@@ -52,7 +54,8 @@ async function main(): Promise<void> {
   const approvals = await connectClient(env);
   const client = await rawClient(env);
   const device = new Device(provider.issuer);
-  rmSync(FIXTURE_DIR, { recursive: true, force: true });
+  const FIXTURE_DIR = generationDirFor(new Date());
+  rmSync(FIXTURE_DIR, { recursive: true, force: true }); // today's generation only, recorded again
   mkdirSync(FIXTURE_DIR, { recursive: true });
 
   const request = (name: string, extra: Partial<ApprovalRequestInput> = {}): ApprovalRequestInput => ({
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   });
   const index: Array<{ file: string; workflowId: string }> = [];
   const record = async (name: string, workflowId: string) => {
-    for (const file of await saveRuns(client, name, workflowId)) index.push({ file, workflowId });
+    for (const file of await saveRuns(client, FIXTURE_DIR, name, workflowId)) index.push({ file, workflowId });
     console.error(`recorded ${name}`);
   };
   const settle = (workflowId: string) => approvals.result(workflowId).catch(() => undefined);
@@ -133,6 +136,18 @@ async function main(): Promise<void> {
       await record('continue-as-new', workflowId);
     }
     {
+      // Compact polling (the fast tier's activity, patch compact-heartbeat-tiers), decided within the fast tier.
+      const { workflowId } = await approvals.start(request('compact', { pollingMode: 'compact' }), {
+        key: 'replay-compact-approve',
+      });
+      // The polls run inside the activity (the workflow learns of them when it ends): wait for one at the provider.
+      const { authReqId } = await waitForApprovalState(client, workflowId, isPending);
+      await waitForTokenPoll(provider.issuer, authReqId!);
+      await device.decide(authReqId!, 'approve');
+      await settle(workflowId);
+      await record('compact-approve', workflowId);
+    }
+    {
       const { workflowId } = await approvals.start(request('cancel'), { key: 'replay-cancel' });
       await waitForApprovalState(client, workflowId, (s) => isPending(s) && s.polls >= 1);
       await approvals.cancel(workflowId);
@@ -180,8 +195,17 @@ async function main(): Promise<void> {
   }
 }
 
+/** Waits until the provider has answered a token poll for this request (its request log). */
+async function waitForTokenPoll(issuer: string, authReqId: string): Promise<void> {
+  for (;;) {
+    const log = await providerLog(issuer);
+    if (log.some((e) => e.endpoint === 'token' && e.authReqId === authReqId)) return;
+    await sleep(500);
+  }
+}
+
 /** Saves every run of the workflow (continue-as-new chains included), oldest first; returns the file names. */
-async function saveRuns(client: Client, name: string, workflowId: string): Promise<string[]> {
+async function saveRuns(client: Client, dir: string, name: string, workflowId: string): Promise<string[]> {
   await sleep(500); // visibility catches up
   const runs: string[] = [];
   for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
@@ -191,7 +215,7 @@ async function saveRuns(client: Client, name: string, workflowId: string): Promi
   for (const [i, runId] of runs.entries()) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const file = runs.length === 1 ? `${name}.binpb` : `${name}.run${i + 1}.binpb`;
-    writeFileSync(path.join(FIXTURE_DIR, file), proto.api.history.v1.History.encode(history).finish());
+    writeFileSync(path.join(dir, file), proto.api.history.v1.History.encode(history).finish());
     files.push(file);
   }
   return files;
