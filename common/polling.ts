@@ -23,6 +23,29 @@ export const SLOW_POLL_SECONDS = 30;
  * activity (2 Temporal Cloud actions): every 5 minutes instead of 30 s is ~570 actions a day instead of ~5,700.
  */
 export const PING_FALLBACK_POLL_SECONDS = 300;
+/**
+ * Timer mode's idle tier (runs since the patch timer-idle-tier): from TIMER_IDLE_AFTER_SECONDS after the ask, a poll
+ * every TIMER_IDLE_POLL_SECONDS. Each timer-mode poll is a timer and an activity (2 Temporal Cloud actions): at 30 s
+ * for a whole day that is ~5,900 actions; with this tier ~1,650 (docs/waiting-costs.md). A user who answers after
+ * half an hour is seen within 2 minutes instead of 30 s. Compact mode keeps 30 s: its polls cost no actions.
+ */
+export const TIMER_IDLE_AFTER_SECONDS = 1_800;
+export const TIMER_IDLE_POLL_SECONDS = 120;
+
+/** Timer mode's cadence after the fast window, for nextPollDelaySeconds' `slowSeconds`. */
+export function timerSlowSeconds(
+  state: Pick<PollingState, 'askedAtMs'>,
+  nowMs: number,
+  tiers: { ping: boolean; idleTier: boolean },
+): number {
+  if (tiers.ping) return PING_FALLBACK_POLL_SECONDS;
+  return tiers.idleTier && isTimerIdle(state, nowMs) ? TIMER_IDLE_POLL_SECONDS : SLOW_POLL_SECONDS;
+}
+
+/** The ask has waited TIMER_IDLE_AFTER_SECONDS or more: timer mode's idle tier applies (to runs since the patch). */
+export function isTimerIdle(state: Pick<PollingState, 'askedAtMs'>, nowMs: number): boolean {
+  return nowMs >= state.askedAtMs + TIMER_IDLE_AFTER_SECONDS * 1000;
+}
 
 /**
  * Compact mode's two tiers (runs since tiers): a fast one, `fastSeconds` after each ask, whose activity heartbeats

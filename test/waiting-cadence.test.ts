@@ -10,6 +10,9 @@ import {
   SLOW_POLL_SECONDS,
   slowTierHeartbeatTimeoutMs,
   startPolling,
+  TIMER_IDLE_AFTER_SECONDS,
+  TIMER_IDLE_POLL_SECONDS,
+  timerSlowSeconds,
 } from '../common/polling';
 import { pollingState } from './support/polling-state';
 
@@ -30,6 +33,27 @@ describe('nextPollDelaySeconds', () => {
     expect(slow(afterFastWindow)).toBe(PING_FALLBACK_POLL_SECONDS);
     // Never past the ask's end: the last poll sees a last-second decision.
     expect(slow(ask.expiresAtMs - 42_000)).toBe(42);
+  });
+
+  it('timer mode: 30 s after the fast window, then every TIMER_IDLE_POLL_SECONDS from half an hour on', () => {
+    const idleFrom = T0 + TIMER_IDLE_AFTER_SECONDS * 1000;
+    const timer = (nowMs: number, idleTier = true, ping = false) =>
+      nextPollDelaySeconds(ask, nowMs, T0 + DAY, undefined, timerSlowSeconds(ask, nowMs, { ping, idleTier }));
+    expect(timer(T0 + 10_000)).toBe(5);
+    expect(timer(afterFastWindow)).toBe(SLOW_POLL_SECONDS);
+    expect(timer(idleFrom - 1)).toBe(SLOW_POLL_SECONDS);
+    expect(timer(idleFrom)).toBe(TIMER_IDLE_POLL_SECONDS);
+    expect(timer(T0 + DAY - 3_600_000)).toBe(TIMER_IDLE_POLL_SECONDS);
+    // Never past the ask's end.
+    expect(timer(ask.expiresAtMs - 42_000)).toBe(42);
+    // Runs from before the patch keep 30 s; with ping, the fallback poll's cadence.
+    expect(timer(idleFrom, false)).toBe(SLOW_POLL_SECONDS);
+    expect(timer(idleFrom, true, true)).toBe(PING_FALLBACK_POLL_SECONDS);
+    // Polls in a day: 60 in the fast window, 50 until half an hour, then one every 2 minutes.
+    let polls = 0;
+    for (let now = T0; now < T0 + DAY; now += timer(now) * 1000) polls++;
+    expect(polls).toBeGreaterThan(800);
+    expect(polls).toBeLessThan(830);
   });
 
   it("a compact tier's fast window ends where the tier says (fastUntilMs)", () => {

@@ -72,8 +72,8 @@ import {
   interpretPollAnswer,
   nextAsk,
   nextPollDelaySeconds,
-  PING_FALLBACK_POLL_SECONDS,
-  SLOW_POLL_SECONDS,
+  isTimerIdle,
+  timerSlowSeconds,
   slowTierHeartbeatTimeoutMs,
   type PollDecision,
   type PollingState,
@@ -118,6 +118,12 @@ const COMPACT_TIERS = 'compact-heartbeat-tiers';
 
 /** Timer mode with ping, after the fast window: a fallback poll every PING_FALLBACK_POLL_SECONDS (the ping is the signal). */
 const PING_FALLBACK = 'ping-fallback-poll';
+/**
+ * Timer mode without ping, half an hour after the ask: a poll every TIMER_IDLE_POLL_SECONDS (2 min) instead of 30 s.
+ * Asked only once an ask is that old, after a timer or an activity (never right after a local activity), so running
+ * approvals take it too from their next poll on.
+ */
+const TIMER_IDLE_TIER = 'timer-idle-tier';
 
 /**
  * Compact mode: a worker that dies mid-wait is noticed within this, and its polling resumes on another worker (or the
@@ -298,7 +304,8 @@ async function pollOnce(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
   const pinged = polling.ping && patched(PING_FALLBACK);
-  const slowSeconds = pinged ? PING_FALLBACK_POLL_SECONDS : SLOW_POLL_SECONDS;
+  const idleTier = !pinged && isTimerIdle(polling, Date.now()) && patched(TIMER_IDLE_TIER);
+  const slowSeconds = timerSlowSeconds(polling, Date.now(), { ping: Boolean(pinged), idleTier });
   const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs, undefined, slowSeconds);
   showDetails(approval, Date.now() + delay * 1000);
   // A durable timer, then the poll: timer mode's wait is the server's (the UI's timeline shows it, a time-skipping test
