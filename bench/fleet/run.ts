@@ -58,7 +58,9 @@ export interface RunContext {
 }
 
 /** Long enough that no ask expires during a run (no re-asks), well under Auth0's 72 h. */
+/** Every ask lives an hour, or the wait plus 15 minutes when that is longer: the device must find it pending. */
 const REQUESTED_EXPIRY_SECONDS = 3600;
+const ASK_MARGIN_SECONDS = 900;
 
 export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode, n: number): Promise<RunRecord> {
   const { options, server } = ctx;
@@ -109,7 +111,7 @@ export async function runOnce(ctx: RunContext, mode: TemporalMode | BaselineMode
           creditorName: 'ExampleCorp',
         },
       ],
-      requestedExpiry: REQUESTED_EXPIRY_SECONDS,
+      requestedExpiry: Math.max(REQUESTED_EXPIRY_SECONDS, options.waitSeconds + ASK_MARGIN_SECONDS),
       ...(mode.kind === 'temporal' ? mode.requestFields : {}),
     }));
     const burstEndMs = Date.now();
