@@ -17,7 +17,6 @@ import {
   ContinueAsNew,
   defineQuery,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -65,6 +64,7 @@ import { afterSendFailure, approvalFailure, asApprovalFailure, endedWith } from 
 import { checkGrantedTokens, type GrantCheck } from './granted';
 import { pingSignal } from './signals';
 import { acquireAsk, askGateVersion, releaseAsk, type AskGateVersion } from './ask-gate';
+import { since, startPatches, type ApprovalPatch } from './patches';
 import { checkStartSeal } from './sealed-start';
 import { approvalRules } from './input-rules';
 import { ApprovalMetrics } from './metrics';
@@ -85,20 +85,20 @@ export const approvalStatusQuery = defineQuery<ApprovalState>('status');
  * Runs started before a lost answer stopped being asked again by default keep the old default (they may already have
  * asked again: replaying them must take the same path).
  */
-const LOST_ANSWER_NOT_ASKED_AGAIN = 'lost-answer-not-asked-again-by-default';
+const LOST_ANSWER_NOT_ASKED_AGAIN: ApprovalPatch = 'lost-answer-not-asked-again-by-default';
 
 /** Runs started before polling modes existed poll with timers, and ask the worker nothing. */
-const POLLING_MODES = 'polling-modes';
+const POLLING_MODES: ApprovalPatch = 'polling-modes';
 
 /** Runs started before these search attributes existed upsert only the status (their histories say so). */
-const ASK_SEARCH_ATTRIBUTES = 'ask-search-attributes';
+const ASK_SEARCH_ATTRIBUTES: ApprovalPatch = 'ask-search-attributes';
 
 /**
  * Runs started before start seals, the per-user ask gate and the request rules of that release (safe text, length
  * limits, ask bounds) run as they did. New runs refuse an unsealed or replayed input, validate by today's rules, and
  * ask only what the user's gate grants.
  */
-const SEALED_AND_GATED = 'sealed-start-and-ask-gate';
+const SEALED_AND_GATED: ApprovalPatch = 'sealed-start-and-ask-gate';
 
 /** Options are given per call (below), where the reason for each retry policy is. */
 const ciba = proxyActivities<CibaActivities>({ startToCloseTimeout: '30s' });
@@ -114,16 +114,16 @@ const waitingPolls = proxyLocalActivities<Pick<CibaActivities, 'heartbeatWaiting
  * activity that asked for the polling mode; each ask is polled by a fast-tier activity, then a slow-tier one that
  * heartbeats rarely. Runs from before (no tiers in their state) poll each ask with one activity, as they did.
  */
-const COMPACT_TIERS = 'compact-heartbeat-tiers';
+const COMPACT_TIERS: ApprovalPatch = 'compact-heartbeat-tiers';
 
 /** Timer mode with ping, after the fast window: a fallback poll every PING_FALLBACK_POLL_SECONDS (the ping is the signal). */
-const PING_FALLBACK = 'ping-fallback-poll';
+const PING_FALLBACK: ApprovalPatch = 'ping-fallback-poll';
 /**
  * Timer mode without ping, half an hour after the ask: a poll every TIMER_IDLE_POLL_SECONDS (2 min) instead of 30 s.
  * Asked only once an ask is that old, after a timer or an activity (never right after a local activity), so running
  * approvals take it too from their next poll on.
  */
-const TIMER_IDLE_TIER = 'timer-idle-tier';
+const TIMER_IDLE_TIER: ApprovalPatch = 'timer-idle-tier';
 
 /**
  * Compact mode: a worker that dies mid-wait is noticed within this, and its polling resumes on another worker (or the
@@ -145,10 +145,10 @@ const INITIATION_OPTIONS: ActivityOptions = { startToCloseTimeout: '30s', retry:
  * are revoked at the provider (RFC 7009), and a poll in flight at cancellation is waited for so that its tokens are
  * not dropped unrevoked. Runs from before it do neither (their histories say so).
  */
-const REVOKE_UNRETURNED_TOKENS = 'revoke-unreturned-tokens';
+const REVOKE_UNRETURNED_TOKENS: ApprovalPatch = 'revoke-unreturned-tokens';
 
 /** Runs from before it check the token response's authorization_details only, not the JWT access token's claim. */
-const ACCESS_TOKEN_CLAIM_CHECK = 'granted-access-token-claim';
+const ACCESS_TOKEN_CLAIM_CHECK: ApprovalPatch = 'granted-access-token-claim';
 
 /**
  * Revocation: best effort, a few tries (each revokes what it can; revoking a revoked token again is harmless, RFC 7009
@@ -184,7 +184,8 @@ export async function cibaApproval(
   input: ApprovalRequestInput,
   carried?: ApprovalCarryOver | LegacyCarryOver,
 ): Promise<ApprovalResult> {
-  const gated = patched(SEALED_AND_GATED);
+  startPatches(); // first: whether this run asks each patch apart (runs from before) or took them all (./patches.ts)
+  const gated = since(SEALED_AND_GATED);
   // Asked here, at the run's first activation, not at the ask: a patch asked right after a local activity (the wait
   // settings) can land in another workflow task on replay than it did when it ran (./ask-gate.ts).
   const askGate = gated ? askGateVersion() : undefined;
@@ -273,7 +274,7 @@ async function ask(approval: Approval, { reason, atMs }: NextAsk): Promise<void>
   const ack = await sendBackchannelRequest(approval.request, approval.run.askCount + 1, reason);
   approval.run = recordAsk(approval.run, reason, ack, Date.now());
   // What people filter on besides the status: this ask's expiry, and the provider (not secret, not personal).
-  const searchable: SearchAttributeUpdatePair[] = patched(ASK_SEARCH_ATTRIBUTES)
+  const searchable: SearchAttributeUpdatePair[] = since(ASK_SEARCH_ATTRIBUTES)
     ? [
         { key: CIBA_REQUEST_EXPIRES_AT, value: new Date(approval.run.polling!.expiresAtMs) },
         ...(ack.issuer ? [{ key: CIBA_PROVIDER, value: ack.issuer }] : []),
@@ -303,8 +304,8 @@ async function continueAsNewWhenLarge(approval: Approval): Promise<void> {
 async function pollOnce(approval: Approval): Promise<PollDecision> {
   const { askCount, approvalDeadlineMs } = approval.run;
   const polling = approval.run.polling!; // set by the ask this poll belongs to
-  const pinged = polling.ping && patched(PING_FALLBACK);
-  const idleTier = !pinged && isTimerIdle(polling, Date.now()) && patched(TIMER_IDLE_TIER);
+  const pinged = polling.ping && since(PING_FALLBACK);
+  const idleTier = !pinged && isTimerIdle(polling, Date.now()) && since(TIMER_IDLE_TIER);
   const slowSeconds = timerSlowSeconds(polling, Date.now(), { ping: Boolean(pinged), idleTier });
   const delay = nextPollDelaySeconds(polling, Date.now(), approvalDeadlineMs, undefined, slowSeconds);
   showDetails(approval, Date.now() + delay * 1000);
@@ -425,7 +426,7 @@ async function wakeLoopOnCancel<T>(polling: PollingState, run: () => Promise<T>)
 /** The request's polling mode, else the worker's (asked once, recorded in the history, carried to later runs). */
 async function choosePollingMode(approval: Approval): Promise<void> {
   if (approval.run.pollingMode) return;
-  if (patched(COMPACT_TIERS)) {
+  if (since(COMPACT_TIERS)) {
     const requested = approval.request.pollingMode;
     if (requested === 'timer') {
       approval.run = { ...approval.run, pollingMode: requested };
@@ -442,7 +443,7 @@ async function choosePollingMode(approval: Approval): Promise<void> {
   }
   let mode: PollingMode = 'timer';
   if (approval.request.pollingMode) mode = approval.request.pollingMode;
-  else if (patched(POLLING_MODES)) mode = await workerSettings.workerPollingMode();
+  else if (since(POLLING_MODES)) mode = await workerSettings.workerPollingMode();
   approval.run = { ...approval.run, pollingMode: mode };
 }
 
@@ -492,7 +493,7 @@ function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kin
   approval.run = recordAskOutcome(approval.run, ended.reason);
   const { askAgain } = approval.request;
   const policy =
-    ended.reason === 'lost_token_response' && !patched(LOST_ANSWER_NOT_ASKED_AGAIN)
+    ended.reason === 'lost_token_response' && !since(LOST_ANSWER_NOT_ASKED_AGAIN)
       ? { ...askAgain, afterLostAnswer: true }
       : askAgain;
   const next = nextAsk(ended, approval.run.askCount, policy, Date.now(), approval.run.approvalDeadlineMs);
@@ -506,7 +507,7 @@ function askAgainOrGiveUp(approval: Approval, ended: Extract<PollDecision, { kin
  * handed back are revoked as the approval ends.
  */
 function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
-  if (CancellationScope.current().consideredCancelled && patched(REVOKE_UNRETURNED_TOKENS)) {
+  if (CancellationScope.current().consideredCancelled && since(REVOKE_UNRETURNED_TOKENS)) {
     approval.unreturned = { reason: 'cancelled', tokens };
     throw new CancelledFailure(
       'the approval was cancelled while the final answer was on its way; its tokens are revoked',
@@ -515,7 +516,7 @@ function handBack(approval: Approval, tokens: TokenSet): ApprovalResult {
   const grant = checkGrant(approval.request, tokens);
   if (!grant.ok) {
     approval.run = recordAskOutcome(approval.run, 'not_granted');
-    if (patched(REVOKE_UNRETURNED_TOKENS)) approval.unreturned = { reason: 'not_granted', tokens };
+    if (since(REVOKE_UNRETURNED_TOKENS)) approval.unreturned = { reason: 'not_granted', tokens };
     throw approvalFailure(ApprovalFailureType.AuthorizationDetailsNotGranted, grant.message, {
       requested: grant.requested,
       granted: grant.granted,
@@ -538,7 +539,7 @@ function checkGrant(request: ApprovalRequest, tokens: TokenSet): GrantCheck {
   const check = checkGrantedTokens(requested, tokens, ungranted, { compareAccessTokenClaim: true });
   if (check.ok) return check;
   const responseOnly = checkGrantedTokens(requested, tokens, ungranted, { compareAccessTokenClaim: false });
-  return responseOnly.ok && !patched(ACCESS_TOKEN_CLAIM_CHECK) ? responseOnly : check;
+  return responseOnly.ok && !since(ACCESS_TOKEN_CLAIM_CHECK) ? responseOnly : check;
 }
 
 /**
@@ -567,7 +568,7 @@ async function revokeUnreturnedTokens(approval: Approval): Promise<void> {
  * revokes its tokens) rather than dropped with tokens the provider issued. Runs from before it drop it.
  */
 function pollCancellation(): Pick<ActivityOptions, 'cancellationType'> {
-  return patched(REVOKE_UNRETURNED_TOKENS)
+  return since(REVOKE_UNRETURNED_TOKENS)
     ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
     : {};
 }

@@ -7,7 +7,6 @@ import {
   CancellationScope,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   workflowInfo,
@@ -17,6 +16,7 @@ import type { ApprovalRequest } from '../common/approval';
 import { releaseAskSignal } from '../common/ask-gate';
 import { ApprovalFailureType } from '../common/outcomes';
 import { approvalFailure } from './failures';
+import { since, type ApprovalPatch } from './patches';
 
 /** A lease lasts the ask's requested expiry, or this when the request names none (Auth0's default is 300 s). */
 const DEFAULT_LEASE_SECONDS = 600;
@@ -36,14 +36,14 @@ const LEASE_MARGIN_SECONDS = 60;
  * one. A patch asked there is then seen on replay in another task than it was recorded in: nondeterminism (the recorded
  * histories caught it, test/replay).
  */
-const ASK_GATE_ACTIVITY = 'ask-gate-activity';
+const ASK_GATE_ACTIVITY: ApprovalPatch = 'ask-gate-activity';
 
 /** How a run asks its user's gate: fixed at its first activation (see ASK_GATE_ACTIVITY). */
 export type AskGateVersion = 'local-activity' | 'activity';
 
 /** The run's AskGateVersion. Call at the run's first activation only (before any activity or timer). */
 export function askGateVersion(): AskGateVersion {
-  return patched(ASK_GATE_ACTIVITY) ? 'activity' : 'local-activity';
+  return since(ASK_GATE_ACTIVITY) ? 'activity' : 'local-activity';
 }
 
 const localGate = proxyLocalActivities<UserAskActivities>({

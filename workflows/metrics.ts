@@ -24,7 +24,6 @@ import {
   CancellationScope,
   log,
   metricMeter,
-  patched,
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -32,6 +31,7 @@ import type { MetricMeter } from '@temporalio/common';
 import type { TokenSet } from '../activities/ciba-protocol';
 import { failureOutcome, type ApprovalStatus } from '../common/outcomes';
 import type { PollDecision } from './polling';
+import { since, type ApprovalPatch } from './patches';
 
 /** Metric names, as the Prometheus endpoint shows them (counters get `_total` there). */
 export const WORKFLOW_METRICS = {
@@ -42,7 +42,7 @@ export const WORKFLOW_METRICS = {
 } as const;
 
 /** Runs from before it emit their metrics from workflow code (counted again when a task is retried). */
-export const METRICS_COUNTED_ONCE = 'metrics-counted-once';
+export const METRICS_COUNTED_ONCE: ApprovalPatch = 'metrics-counted-once';
 
 /** What the workflow reports to the worker's metrics: all of it values from the workflow's history. */
 export interface ApprovalMetricsReport {
@@ -128,7 +128,7 @@ const metricsActivity = proxyActivities<ApprovalMetricsActivities>(METRICS_OPTIO
  * whether this run reports through the activity (METRICS_COUNTED_ONCE) or, as runs from before did, from workflow code.
  */
 export class ApprovalMetrics {
-  private readonly once = patched(METRICS_COUNTED_ONCE);
+  private readonly once = since(METRICS_COUNTED_ONCE);
   private readonly reports: Promise<void>[] = [];
   private atEnd: ApprovalMetricsReport = {};
 

@@ -8,18 +8,26 @@ import path from 'node:path';
  */
 export const FIXTURE_DIR = path.join(__dirname, 'histories');
 
-/** Every generation's folder, oldest first (`histories`, then `histories-<YYYY-MM-DD>` by date). */
+/** A later generation's folder name: `histories-<YYYY-MM-DD>`, or `histories-<YYYY-MM-DD>.<n>` for the n-th that day. */
+const GENERATION = /^histories-\d{4}-\d{2}-\d{2}(\.\d+)?$/;
+
+/** Every generation's folder, oldest first (`histories`, then `histories-<YYYY-MM-DD>[.<n>]` by date). */
 export function fixtureGenerations(): string[] {
   const later = readdirSync(__dirname, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && /^histories-\d{4}-\d{2}-\d{2}$/.test(entry.name))
+    .filter((entry) => entry.isDirectory() && GENERATION.test(entry.name))
     .map((entry) => path.join(__dirname, entry.name))
     .sort();
   return [FIXTURE_DIR, ...later].filter((dir) => existsSync(path.join(dir, 'index.json')));
 }
 
-/** The folder a recording made today goes to (record-histories.ts): `histories-<YYYY-MM-DD>`. */
+/**
+ * The folder a new recording goes to (record-histories.ts): `histories-<YYYY-MM-DD>`, or, when that day has one
+ * already, `histories-<YYYY-MM-DD>.2`, `.3`, … (a generation is never recorded over).
+ */
 export function generationDirFor(date: Date): string {
-  return path.join(__dirname, `histories-${date.toISOString().slice(0, 10)}`);
+  const day = path.join(__dirname, `histories-${date.toISOString().slice(0, 10)}`);
+  if (!existsSync(day)) return day;
+  for (let n = 2; ; n++) if (!existsSync(`${day}.${n}`)) return `${day}.${n}`;
 }
 
 /**

@@ -8,7 +8,7 @@
  * fixtures' payloads are encrypted with FIXTURE_PAYLOAD_KEY, a public test key.
  */
 import { newStartSeal } from '../../client/approvals';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
@@ -55,8 +55,7 @@ async function main(): Promise<void> {
   const client = await rawClient(env);
   const device = new Device(provider.issuer);
   const FIXTURE_DIR = generationDirFor(new Date());
-  rmSync(FIXTURE_DIR, { recursive: true, force: true }); // today's generation only, recorded again
-  mkdirSync(FIXTURE_DIR, { recursive: true });
+  mkdirSync(FIXTURE_DIR, { recursive: true }); // a new folder: earlier generations are never recorded over
 
   const request = (name: string, extra: Partial<ApprovalRequestInput> = {}): ApprovalRequestInput => ({
     loginHint: 'alice@example.com',
