@@ -71,7 +71,9 @@ it('approved: one polling activity per ask polls at the interval, and the status
 
   const result = await fixture.approvals.result(workflowId);
   expect(result.accessToken).toEqual(expect.any(String));
+  // Each ask: the user's ask gate grants it (an activity since the patch ask-gate-activity), then it is sent.
   expect(await scheduledActivities(fixture.temporal, workflowId)).toEqual([
+    'grantAsk',
     'requestBackchannelAuthentication',
     'pollUntilDecided',
   ]);
@@ -147,8 +149,10 @@ it('expiry: asked again by the policy, then ApprovalExpired; the provider saw on
   ]);
   expect(await initiations(input.bindingMessage)).toHaveLength(2);
   expect(await scheduledActivities(fixture.temporal, workflowId)).toEqual([
+    'grantAsk',
     'requestBackchannelAuthentication',
     'pollUntilDecided',
+    'grantAsk',
     'requestBackchannelAuthentication',
     'pollUntilDecided',
   ]);
