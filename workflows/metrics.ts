@@ -20,13 +20,7 @@
  *
  * Asks and polls are counted where they happen, in the activities (activities/activities.ts).
  */
-import {
-  CancellationScope,
-  log,
-  metricMeter,
-  proxyActivities,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+import { CancellationScope, log, metricMeter, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { MetricMeter } from '@temporalio/common';
 import type { TokenSet } from '../activities/ciba-protocol';
 import { failureOutcome, type ApprovalStatus } from '../common/outcomes';
