@@ -40,6 +40,7 @@ import {
 import { HANG_DETECTOR_MS, waitUntil } from './support/wait';
 import { startWorkerWithClients, stopWorkerWithClients, type WorkerWithClients } from './support/worker-fixture';
 import { workerInterceptors } from '../worker/worker';
+import { APPROVAL_BASELINE, APPROVAL_PATCHES } from '../workflows/patches';
 
 // Above the hang detectors of the waits a test makes in a row.
 jest.setTimeout(4 * HANG_DETECTOR_MS);
@@ -323,14 +324,16 @@ it('the histories of these approvals (patch markers, revocation, cancellation af
       history: await worker.temporal.workflow.getHandle(workflowId).fetchHistory(),
     })),
   );
-  // Each run recorded the revocation patch (else this replay would prove nothing about the new code).
+  // Each run took the revocation patch (else this replay would prove nothing about the new code): through the baseline
+  // marker that stands for it in new runs (workflows/patches.ts).
+  expect(APPROVAL_PATCHES).toContain('revoke-unreturned-tokens');
   const patches = ({ history }: (typeof histories)[number]) =>
     (history.events ?? [])
       .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
       .flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}))
       .flatMap((payloads) => payloads.payloads ?? [])
       .map((payload) => Buffer.from(payload.data ?? []).toString());
-  for (const run of histories) expect(patches(run).join(' ')).toContain('revoke-unreturned-tokens');
+  for (const run of histories) expect(patches(run).join(' ')).toContain(APPROVAL_BASELINE);
   const failures: string[] = [];
   for await (const result of Worker.runReplayHistories(
     {
