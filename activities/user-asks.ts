@@ -6,7 +6,8 @@
  */
 import { createHmac, hkdfSync } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { isGrpcServiceError, ServiceError, WithStartWorkflowOperation } from '@temporalio/client';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { grpcStatusOf } from '../common/grpc-status';
 import { grantAskUpdate, USER_ASKS_WORKFLOW, type AskGrant, type AskLimits } from '../common/ask-gate';
 
 export const USER_GATE_ID_PREFIX = 'ciba-user-asks-';
@@ -94,8 +95,7 @@ const RESOURCE_EXHAUSTED = 8;
 
 /** The gRPC answer RESOURCE_EXHAUSTED, bare or inside the SDK's ServiceError. */
 function isResourceExhausted(error: unknown): boolean {
-  const grpc = error instanceof ServiceError ? error.cause : error;
-  return isGrpcServiceError(grpc) && grpc.code === RESOURCE_EXHAUSTED;
+  return grpcStatusOf(error) === RESOURCE_EXHAUSTED;
 }
 
 export type UserAskActivities = ReturnType<typeof createUserAskActivities>;

@@ -7,8 +7,6 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
-  isGrpcServiceError,
-  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -38,6 +36,7 @@ import { connectWithToken } from '../common/client-credentials-token';
 import { DEFAULT_TEMPORAL_UI_URL, temporalSettings, temporalUiLink, type TemporalSettings } from '../common/config';
 import { CIBA_APPROVAL_STATUS, CIBA_SUMMARY } from '../common/search-attributes';
 import { PayloadKeyMismatchError } from '../common/payload-codec';
+import { grpcStatusOf } from '../common/grpc-status';
 import { keyMismatchMessage } from '../common/rejected-payload';
 import { approvalStatusQuery, cibaApproval } from '../workflows/approval';
 import type { CompactPollProgress } from '../activities/compact-polling';
@@ -506,8 +505,8 @@ const OUTAGE_CODES = new Set([
 
 /** The SDK's ServiceError around such a gRPC error (its retries ran out), or the gRPC error itself. */
 function isServerOutage(error: unknown): boolean {
-  const grpc = error instanceof ServiceError ? error.cause : error;
-  return isGrpcServiceError(grpc) && OUTAGE_CODES.has(grpc.code);
+  const code = grpcStatusOf(error);
+  return code !== undefined && OUTAGE_CODES.has(code);
 }
 
 function sleep(ms: number): Promise<void> {
